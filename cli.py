@@ -1,0 +1,55 @@
+"""The ``video-mocap`` command: one sub-command per stage.
+
+Each sub-command lives in its stage's module as ``main(argv) -> int``; this file only
+dispatches, so ``video-mocap --help`` stays fast (no torch import).
+User errors (:class:`VideoMocapError`) print one clear line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+from .errors import VideoMocapError
+
+#: sub-command -> (module relative to this package, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "detect": (".inference.detect_cli", "video -> 2D track file (.npz): YOLO pose + tracking"),
+    "lift": (".inference.lift_cli", "2D track file -> 3D motion file (.npz): PoseMoE or DTGCN"),
+    "estimate": (".estimate_cli", "videos -> .blend / .fbx / .bvh / .npz (the whole pipeline)"),
+    "train": (".training.train", "train a lifter from a YAML config"),
+    "eval": (".training.evaluate", "evaluate lifter weights on mocap (BVH folder or 3D sequence .npz)"),
+    "export-onnx": (".inference.onnx_export", "export lifters and the YOLO detector to ONNX"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: video-mocap COMMAND [options]   (video-mocap COMMAND --help for more)", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"video-mocap: unknown command '{command}'.\n\n{_usage()}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    module = importlib.import_module(COMMANDS[command][0], __package__)
+    try:
+        return int(module.main(rest) or 0)
+    except VideoMocapError as exc:
+        print(f"video-mocap {command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"video-mocap {command}: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Pinhole cameras and the screen normalisation that every lifter sees.
+
+Normalisation (as MotionBERT / MotionAGFormer): pixel coordinates are divided by half
+the image *width* and centred, so x spans [-1, 1] and y spans [-h/w, h/w]; the aspect
+ratio is kept. Training (virtual cameras) and inference use these same functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DEFAULT_HORIZONTAL_FOV_DEG = 60.0
+
+
+def normalize_screen(keypoints_px: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(..., 2) pixels -> (..., 2) normalised screen coordinates (see module docstring)."""
+    keypoints_px = np.asarray(keypoints_px, dtype=np.float32)
+    half_width = 0.5 * float(width)
+    centre = np.array([0.5 * float(width), 0.5 * float(height)], dtype=np.float32)
+    return (keypoints_px - centre) / half_width
+
+
+def denormalize_screen(keypoints_norm: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Inverse of :func:`normalize_screen`."""
+    half_width = 0.5 * float(width)
+    centre = np.array([0.5 * float(width), 0.5 * float(height)], dtype=np.float32)
+    return np.asarray(keypoints_norm, dtype=np.float32) * half_width + centre
+
+
+def focal_from_fov(width: int, horizontal_fov_deg: float = DEFAULT_HORIZONTAL_FOV_DEG) -> float:
+    """Focal length in pixels for an image ``width`` pixels wide and a horizontal field of view."""
+    if not 1.0 < horizontal_fov_deg < 179.0:
+        raise ValueError(f"horizontal field of view must be in (1, 179) degrees, got {horizontal_fov_deg}")
+    return 0.5 * float(width) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+
+
+def intrinsics(width: int, height: int, focal_px: float) -> np.ndarray:
+    """3x3 camera matrix with the principal point at the image centre."""
+    return np.array(
+        [[focal_px, 0.0, 0.5 * width], [0.0, focal_px, 0.5 * height], [0.0, 0.0, 1.0]], dtype=np.float64
+    )
+
+
+def project(points_cam: np.ndarray, focal_px: float, width: int, height: int) -> np.ndarray:
+    """Project (..., 3) camera-space points (OpenCV axes, z forward, metres) to (..., 2) pixels."""
+    points_cam = np.asarray(points_cam, dtype=np.float64)
+    z = np.clip(points_cam[..., 2:3], 1e-6, None)
+    centre = np.array([0.5 * width, 0.5 * height])
+    return (focal_px * points_cam[..., :2] / z + centre).astype(np.float32)
