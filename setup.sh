@@ -11,7 +11,7 @@ command -v "$PY" >/dev/null || PY=python3
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "setuptools>=68" wheel
 # numpy<2: bpy 5.0.1 breaks with numpy 2 (ultralytics would pull it otherwise).
 .venv/bin/python -m pip install -q \
   "bpy==5.0.1" "torch==2.14.1" "torchvision==0.29.1" "numpy<2" "opencv-python==4.11.0.86" \
@@ -20,6 +20,7 @@ fi
 
 if [ "${1:-}" = "--bpy42" ]; then
   [ -x .venv42/bin/python ] || "$PY" -m venv .venv42
+  .venv42/bin/python -m pip install -q "setuptools>=68" wheel
   .venv42/bin/python -m pip install -q "bpy==4.2.23" "numpy<2" scipy pytest safetensors tqdm pyyaml
   .venv42/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 fi
