@@ -1,0 +1,209 @@
+"""Streaming video decode with OpenCV: probe a clip, then iterate its frames one by one.
+
+Never holds the whole video in memory. Every problem a user can fix (missing file, not a
+video, truncated download, a single frame) raises :class:`~video_mocap.errors.VideoMocapError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import VideoMocapError
+
+log = logging.getLogger(__name__)
+
+#: the lifters need motion: a clip must have at least this many frames
+MIN_FRAMES = 2
+#: number of frames whose timestamps :func:`probe_video` reads to detect a variable frame rate
+PROBE_TIMESTAMP_FRAMES = 300
+#: a clip is variable-frame-rate when its frame intervals spread more than this (relative to the median)
+VFR_RELATIVE_SPREAD = 0.25
+#: quantile range used for the interval spread (ignores one-off glitches at the ends)
+VFR_QUANTILES = (0.05, 0.95)
+#: fps assumed when neither the header nor the timestamps give one
+FALLBACK_FPS = 30.0
+_MS_PER_S = 1000.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` learned about a clip.
+
+    ``num_frames`` is the number the container header announces (a truncated file may decode
+    fewer; :func:`iter_frames` warns then). ``fps`` is the header rate, or for a
+    variable-frame-rate clip the average rate over the probed timestamps.
+    """
+
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    duration: float
+    variable_fps: bool = False
+
+
+def _open(path: Path):
+    """Open ``path`` with OpenCV, or raise a clear error (missing, a folder, not a video)."""
+    import cv2  # opencv is a hard dependency of the 2D stage, imported here to keep import light
+
+    if not path.exists():
+        raise VideoMocapError(f"Video not found: {path}. Check the path.")
+    if not path.is_file():
+        raise VideoMocapError(f"{path} is not a file; give the path of a video file (.mp4, .mov, .avi...).")
+    if path.stat().st_size == 0:
+        raise VideoMocapError(f"Video {path} is empty (0 bytes); copy or download it again.")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise VideoMocapError(
+            f"Cannot read {path} as a video: it is not a video OpenCV/FFmpeg can decode, or it is truncated "
+            "(an unfinished download or copy). Re-encode it to H.264 .mp4, or copy it again."
+        )
+    return cap
+
+
+def _interval_stats(timestamps_ms: list[float]) -> tuple[float, float] | None:
+    """Median frame interval (s) and relative spread from decoded timestamps; None if too few."""
+    ts = np.asarray(timestamps_ms, dtype=np.float64)
+    diffs = np.diff(ts)
+    diffs = diffs[diffs > 0]
+    if diffs.size < MIN_FRAMES:
+        return None
+    median = float(np.median(diffs))
+    low, high = np.quantile(diffs, VFR_QUANTILES)
+    return median / _MS_PER_S, float((high - low) / median)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Read a clip's size, rate and length (decodes up to ``PROBE_TIMESTAMP_FRAMES`` frames' timestamps).
+
+    Raises:
+        VideoMocapError: missing / unreadable file, no decodable frame, or fewer than ``MIN_FRAMES``.
+    """
+    import cv2
+
+    path = Path(path)
+    cap = _open(path)
+    try:
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        header_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        header_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        timestamps: list[float] = []
+        while len(timestamps) < PROBE_TIMESTAMP_FRAMES and cap.grab():
+            timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
+    finally:
+        cap.release()
+
+    if not timestamps or width <= 0 or height <= 0:
+        raise VideoMocapError(
+            f"No frame of {path} could be decoded: the file is truncated or damaged. Copy or download it again."
+        )
+    probed_all = len(timestamps) < PROBE_TIMESTAMP_FRAMES
+    num_frames = header_frames if header_frames > 0 else len(timestamps)
+    if probed_all and len(timestamps) < num_frames:
+        log.warning(
+            "%s: the header announces %d frames but only %d decode (truncated file?); using those.",
+            path, num_frames, len(timestamps),
+        )
+        num_frames = len(timestamps)
+    if num_frames < MIN_FRAMES:
+        raise VideoMocapError(
+            f"{path} has {num_frames} frame(s): the 3D lifter needs motion, at least {MIN_FRAMES} frames. "
+            "Use a video clip, not a still image."
+        )
+
+    fps = header_fps
+    variable = False
+    stats = _interval_stats(timestamps)
+    if stats is not None:
+        interval_s, spread = stats
+        variable = spread > VFR_RELATIVE_SPREAD
+        if variable:
+            span_s = (timestamps[-1] - timestamps[0]) / _MS_PER_S
+            fps = (len(timestamps) - 1) / span_s if span_s > 0 else 1.0 / interval_s
+            log.warning(
+                "%s has a variable frame rate (frame intervals vary by %.0f%%); using the average %.3f fps "
+                "(header says %.3f). Frame indices are kept; timing may drift slightly. "
+                "Re-encode at a constant rate for exact timing.",
+                path, 100.0 * spread, fps, header_fps,
+            )
+        elif not fps > 0:
+            fps = 1.0 / interval_s
+    if not fps > 0:
+        log.warning("%s: no frame rate in the header; assuming %.0f fps.", path, FALLBACK_FPS)
+        fps = FALLBACK_FPS
+    return VideoInfo(
+        width=width, height=height, fps=float(fps), num_frames=int(num_frames),
+        duration=num_frames / fps, variable_fps=variable,
+    )
+
+
+def iter_frames(
+    path: str | os.PathLike, start: int = 0, end: int | None = None, expected: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame_index, frame)`` for frames ``start <= index < end``, streaming.
+
+    Args:
+        path: the video file.
+        start: first frame index (0-based).
+        end: exclusive end index; None = to the end of the clip.
+        expected: the number of frames the header announces (for the truncation warning);
+            read from the file when None.
+
+    Yields:
+        (index, (H, W, 3) uint8 BGR frame); OpenCV's own buffer, not copied.
+
+    Raises:
+        VideoMocapError: bad range, unreadable file, or no frame decodes in the range.
+    """
+    import cv2
+
+    path = Path(path)
+    if start < 0 or (end is not None and end <= start):
+        raise VideoMocapError(f"Bad frame range [{start}, {end}): need 0 <= start < end.")
+    cap = _open(path)
+    try:
+        if expected is None:
+            expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if expected > 0 and start >= expected:
+            raise VideoMocapError(f"Start frame {start} is past the end of {path} ({expected} frames).")
+        index = 0
+        if start > 0:
+            # seek, then walk forward to the exact frame: container seeking is not always frame-exact
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            index = int(round(cap.get(cv2.CAP_PROP_POS_FRAMES)))
+            if index > start or index < 0:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                index = 0
+            while index < start and cap.grab():
+                index += 1
+        decoded = 0
+        while end is None or index < end:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                break
+            yield index, frame
+            decoded += 1
+            index += 1
+    finally:
+        cap.release()
+
+    if decoded == 0:
+        raise VideoMocapError(
+            f"No frame of {path} decodes in [{start}, {end}): the file is truncated or damaged, "
+            "or the range is past its end."
+        )
+    wanted_end = expected if end is None else min(end, expected) if expected > 0 else end
+    if wanted_end is not None and wanted_end > 0 and index < wanted_end:
+        log.warning(
+            "%s: the header announces frames up to %d but decoding stopped at %d (truncated file?); "
+            "going on with the %d frames that decode.",
+            path, wanted_end, index, decoded,
+        )
