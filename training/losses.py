@@ -1,0 +1,161 @@
+"""Training losses (torch): PoseMoE, DTGCN fine-tuning and pre-training, MLP baseline.
+
+Shapes: poses are ``(B, T, J, 3)`` root-relative metres; 2D is ``(B, T, J, 2)`` normalised
+screen units; depth is ``(B, T, J)`` metres. Every composite loss returns
+``(total, parts)`` where ``parts`` maps each named term to its *unweighted* value (a
+detached float), for logging.
+
+- PoseMoE: ``w_mpjpe * MPJPE + w_pose2d * ||2D_refined - 2D_clean|| + w_depth * |z - z_gt|
+  + w_temporal * temporal consistency + w_velocity * velocity``.
+- DTGCN fine-tuning (paper): ``MPJPE + 0.5 N-MPJPE + 20 velocity``.
+- DTGCN pre-training (data2vec-style, as the paper): the student sees the input with 70 % of
+  its tokens (frame, joint) masked (the model puts Gaussian noise there) and regresses, on the
+  masked tokens, the EMA teacher's average of its top-K (= 8) block outputs, each
+  normalised with a parameter-free layer norm; τ of the EMA rises linearly.
+- MLP: MPJPE + N-MPJPE (per frame; no temporal terms).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:  # config imports the data modules; the losses only read named weights
+    from .config import LossConfig
+
+_EPS = 1e-8
+
+
+def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean joint distance; (..., J, 3) x2 -> scalar."""
+    return torch.linalg.vector_norm(pred - target, dim=-1).mean()
+
+
+def n_mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MPJPE after the per-pose optimal scale ``<p,t>/<p,p>`` (gradient flows through the scale)."""
+    scale = (pred * target).sum(dim=(-1, -2), keepdim=True) / (pred * pred).sum(dim=(-1, -2), keepdim=True).clamp_min(_EPS)
+    return mpjpe(scale * pred, target)
+
+
+def velocity(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean distance of first time differences; (B, T, J, 3) x2 -> scalar (0 when T < 2)."""
+    if pred.shape[-3] < 2:
+        return pred.new_zeros(())
+    return torch.linalg.vector_norm(torch.diff(pred, dim=-3) - torch.diff(target, dim=-3), dim=-1).mean()
+
+
+def pose2d_error(pred2d: torch.Tensor, target2d: torch.Tensor) -> torch.Tensor:
+    """Mean 2D joint distance; (B, T, J, 2) x2 -> scalar (normalised screen units)."""
+    return torch.linalg.vector_norm(pred2d - target2d, dim=-1).mean()
+
+
+def default_temporal_consistency(pred: torch.Tensor) -> torch.Tensor:
+    """Mean joint acceleration magnitude of (B, T, J, 3) predictions (0 when T < 3)."""
+    if pred.shape[-3] < 3:
+        return pred.new_zeros(())
+    return torch.linalg.vector_norm(torch.diff(pred, n=2, dim=-3), dim=-1).mean()
+
+
+def _parts(**terms: torch.Tensor) -> dict[str, float]:
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def posemoe_loss(
+    pred: torch.Tensor,
+    aux: dict[str, torch.Tensor],
+    target3d: torch.Tensor,
+    target2d: torch.Tensor,
+    weights: LossConfig,
+    temporal_fn=default_temporal_consistency,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """PoseMoE loss.
+
+    Args:
+        pred: (B, T, J, 3) 3D prediction; aux: ``{"pose2d": (B, T, J, 2), "depth": (B, T, J)}``.
+        target3d: (B, T, J, 3); target2d: (B, T, J, 2) clean normalised 2D.
+        temporal_fn: the model module's ``temporal_consistency_loss`` (pred -> scalar).
+    """
+    loss_3d = mpjpe(pred, target3d)
+    loss_2d = pose2d_error(aux["pose2d"], target2d)
+    loss_depth = (aux["depth"] - target3d[..., 2]).abs().mean()
+    loss_temporal = temporal_fn(pred)
+    loss_velocity = velocity(pred, target3d)
+    total = (
+        weights.posemoe_mpjpe * loss_3d
+        + weights.posemoe_pose2d * loss_2d
+        + weights.posemoe_depth * loss_depth
+        + weights.posemoe_temporal * loss_temporal
+        + weights.posemoe_velocity * loss_velocity
+    )
+    return total, _parts(
+        mpjpe=loss_3d, pose2d=loss_2d, depth=loss_depth, temporal=loss_temporal, velocity=loss_velocity
+    )
+
+
+def dtgcn_finetune_loss(
+    pred: torch.Tensor, target3d: torch.Tensor, weights: LossConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """DTGCN fine-tuning: ``MPJPE + 0.5 N-MPJPE + 20 velocity`` (weights from ``LossConfig``)."""
+    loss_3d = mpjpe(pred, target3d)
+    loss_n = n_mpjpe(pred, target3d)
+    loss_velocity = velocity(pred, target3d)
+    total = weights.dtgcn_mpjpe * loss_3d + weights.dtgcn_n_mpjpe * loss_n + weights.dtgcn_velocity * loss_velocity
+    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n, velocity=loss_velocity)
+
+
+def mlp_loss(pred: torch.Tensor, target3d: torch.Tensor, weights: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """MLP baseline: ``MPJPE + 0.5 N-MPJPE`` per frame."""
+    loss_3d = mpjpe(pred, target3d)
+    loss_n = n_mpjpe(pred, target3d)
+    total = weights.mlp_mpjpe * loss_3d + weights.mlp_n_mpjpe * loss_n
+    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n)
+
+
+# ---------------------------------------------------------------------------------------
+# DTGCN masked self-distillation pre-training
+# ---------------------------------------------------------------------------------------
+def token_mask(shape: tuple[int, int, int], prob: float, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, T, J) boolean mask, True = masked, each token independently with probability ``prob``."""
+    return torch.rand(shape, generator=generator, device=device) < prob
+
+
+def distillation_target(layers: list[torch.Tensor], top_k: int) -> torch.Tensor:
+    """Average of the last ``top_k`` block outputs, each layer-normalised (no parameters).
+
+    Args:
+        layers: per-block outputs, each (B, T, J, C), first block first.
+    Returns:
+        (B, T, J, C) target (no gradient).
+    """
+    if not layers:
+        raise ValueError("the teacher returned no block outputs")
+    chosen = layers[-min(top_k, len(layers)):]
+    normed = [F.layer_norm(layer.float(), layer.shape[-1:]) for layer in chosen]
+    return torch.stack(normed, dim=0).mean(dim=0).detach()
+
+
+def masked_distillation_loss(student: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the masked tokens: (B, T, J, C) x2, (B, T, J) bool -> scalar."""
+    per_token = ((student - target) ** 2).mean(dim=-1)
+    weights = mask.to(per_token.dtype)
+    return (per_token * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+def tau_at(step: int, ramp_steps: int, tau_start: float, tau_end: float) -> float:
+    """EMA decay rising linearly from ``tau_start`` to ``tau_end`` over ``ramp_steps``."""
+    if ramp_steps <= 0:
+        return tau_end
+    fraction = min(max(step / ramp_steps, 0.0), 1.0)
+    return tau_start + fraction * (tau_end - tau_start)
+
+
+@torch.no_grad()
+def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, tau: float) -> None:
+    """``teacher <- tau * teacher + (1 - tau) * student`` for parameters; buffers are copied."""
+    for t_param, s_param in zip(teacher.parameters(), student.parameters()):
+        t_param.mul_(tau).add_(s_param.detach(), alpha=1.0 - tau)
+    for t_buf, s_buf in zip(teacher.buffers(), student.buffers()):
+        t_buf.copy_(s_buf)
