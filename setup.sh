@@ -15,7 +15,7 @@ fi
 # numpy<2: bpy 5.0.1 breaks with numpy 2 (ultralytics would pull it otherwise).
 .venv/bin/python -m pip install -q \
   "bpy==5.0.1" "torch==2.14.1" "torchvision==0.29.1" "numpy<2" "opencv-python==4.11.0.86" \
-  ultralytics onnxruntime onnx onnxscript onnxslim safetensors scipy tqdm pyyaml tensorboard pytest
+  ultralytics "lap>=0.5.12" onnxruntime onnx onnxscript onnxslim safetensors scipy tqdm pyyaml tensorboard pytest
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
 if [ "${1:-}" = "--bpy42" ]; then
