@@ -1,0 +1,190 @@
+"""PoseMoE: a mixture-of-experts lifter (Li et al., arXiv 2512.16494), re-implemented.
+
+Input ``(B, T, 17, 3)``: normalised screen (x, y) plus detector score per joint.
+Output ``(B, T, 17, 3)``: root-relative 3D joints in metres, OpenCV camera axes.
+
+Layout (names as in the paper, choices where the paper is silent marked *ours*)::
+
+    x (B,T,J,3) --embed_2d--> F0 (+ spatial & temporal position embeddings)
+                --embed_depth--> D0 ; concat(D0, Gaussian tokens F_G) --MLP--> D
+    Encoder, L layers, the two experts kept apart:
+      2D pose expert : spatial SA -> temporal SA -> cross-attention to F0 (the original
+                       2D input embedding), MixSTE-style alternating blocks
+      depth expert   : spatial SA -> temporal SA on D (learned from scratch)
+    Pose router     : per-token softmax gate g = softmax(W [P; D]) over the two experts;
+                      mixture M = g0 * P + g1 * D
+    Decoder (cross-expert knowledge aggregation, K layers): bidirectional cross-attention,
+                      P <- attend(P, D) and D <- attend(D, P), over joints then over time,
+                      each followed by an MLP
+    Dual regression heads:
+      2D head   (P + M) -> refined 2D (normalised screen units; aux output, supervised with
+                           the clean 2D) and root-relative x, y in metres
+      depth head (D + M) -> z in metres
+    3D = (x, y, z) with the pelvis subtracted.
+
+Choices where the paper summary is silent (*ours*, following MixSTE / MotionBERT /
+KTPFormer): pre-norm blocks with MLP ratio 4 (MLP ratio 2 in the decoder), learnable spatial
+and temporal position embeddings (temporal one linearly interpolated to other clip lengths),
+the 2D expert's cross-attention to the input embedding is per frame over joints, the
+Gaussian tokens are one learnable ``(J, C)`` set initialised from N(0, 1) and shared by all
+frames, the router mixture is added back to both streams before the heads, and the metric
+x, y come from the 2D branch while z comes from the depth branch (no back-projection, which
+would need the camera).
+
+Losses: the training engineer combines MPJPE on the 3D output, a 2D loss on ``pose2d``
+against clean 2D, and :func:`temporal_consistency_loss` (first-difference smoothness).
+Paper: 243 frames, about 17.9M parameters (``paper`` preset: 17.7M, 12 encoder + 1 decoder layers, dim 152).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..skeleton import NUM_JOINTS, PELVIS
+from .layers import AttentionBlock, Mlp, init_weights, resize_temporal
+
+#: channels of each input joint: normalised x, y and the detector score
+IN_CHANNELS = 3
+#: std of the Gaussian the depth tokens start from (paper: "Gaussian-distributed")
+GAUSSIAN_TOKEN_STD = 1.0
+#: channels of the 2D head: refined 2D (2, screen units) + metric root-relative x, y (2)
+HEAD_2D_CHANNELS = 4
+
+
+@dataclass
+class PoseMoEConfig:
+    """Size of a PoseMoE network (see ``CONFIG_PRESETS`` in ``models/__init__.py``)."""
+
+    num_frames: int = 243
+    dim: int = 64
+    encoder_layers: int = 4
+    decoder_layers: int = 1
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    decoder_mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    drop_path: float = 0.1
+
+
+class ExpertLayer(nn.Module):
+    """One encoder layer of both experts, kept apart: (B,T,J,C) x3 -> (P, D)."""
+
+    def __init__(self, cfg: PoseMoEConfig, drop_path: float) -> None:
+        super().__init__()
+        kw = dict(mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout, drop_path=drop_path)
+        # 2D pose expert
+        self.pose_spatial = AttentionBlock(cfg.dim, cfg.heads, "spatial", **kw)
+        self.pose_temporal = AttentionBlock(cfg.dim, cfg.heads, "temporal", **kw)
+        self.pose_cross = AttentionBlock(cfg.dim, cfg.heads, "spatial", cross=True, **kw)
+        # depth expert
+        self.depth_spatial = AttentionBlock(cfg.dim, cfg.heads, "spatial", **kw)
+        self.depth_temporal = AttentionBlock(cfg.dim, cfg.heads, "temporal", **kw)
+
+    def forward(self, pose: torch.Tensor, depth: torch.Tensor, input_2d: torch.Tensor):
+        pose = self.pose_cross(self.pose_temporal(self.pose_spatial(pose)), input_2d)
+        depth = self.depth_temporal(self.depth_spatial(depth))
+        return pose, depth
+
+
+class PoseRouter(nn.Module):
+    """Per-token softmax gate over the two experts: (B,T,J,C) x2 -> mixture (B,T,J,C), gate (B,T,J,2)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(2 * dim)
+        self.gate = nn.Linear(2 * dim, 2)
+
+    def forward(self, pose: torch.Tensor, depth: torch.Tensor):
+        gate = torch.softmax(self.gate(self.norm(torch.cat([pose, depth], dim=-1))), dim=-1)
+        mixture = gate[..., 0:1] * pose + gate[..., 1:2] * depth
+        return mixture, gate
+
+
+class KnowledgeAggregationLayer(nn.Module):
+    """Cross-expert knowledge aggregation: bidirectional cross-attention over joints, then time."""
+
+    def __init__(self, cfg: PoseMoEConfig, drop_path: float) -> None:
+        super().__init__()
+        kw = dict(mlp_ratio=cfg.decoder_mlp_ratio, dropout=cfg.dropout, drop_path=drop_path, cross=True)
+        self.pose_from_depth_spatial = AttentionBlock(cfg.dim, cfg.heads, "spatial", **kw)
+        self.depth_from_pose_spatial = AttentionBlock(cfg.dim, cfg.heads, "spatial", **kw)
+        self.pose_from_depth_temporal = AttentionBlock(cfg.dim, cfg.heads, "temporal", **kw)
+        self.depth_from_pose_temporal = AttentionBlock(cfg.dim, cfg.heads, "temporal", **kw)
+
+    def forward(self, pose: torch.Tensor, depth: torch.Tensor):
+        pose, depth = self.pose_from_depth_spatial(pose, depth), self.depth_from_pose_spatial(depth, pose)
+        pose, depth = self.pose_from_depth_temporal(pose, depth), self.depth_from_pose_temporal(depth, pose)
+        return pose, depth
+
+
+class PoseMoE(nn.Module):
+    """PoseMoE lifter: ``forward(x (B,T,17,3)) -> (B,T,17,3)`` root-relative metres."""
+
+    def __init__(self, config: PoseMoEConfig | None = None) -> None:
+        super().__init__()
+        cfg = self.config = config or PoseMoEConfig()
+        c, j = cfg.dim, NUM_JOINTS
+        self.embed_2d = nn.Linear(IN_CHANNELS, c)
+        self.embed_depth = nn.Linear(IN_CHANNELS, c)
+        self.spatial_pos = nn.Parameter(torch.zeros(1, 1, j, c))
+        self.temporal_pos = nn.Parameter(torch.zeros(1, cfg.num_frames, 1, c))
+        self.gaussian_tokens = nn.Parameter(torch.zeros(1, 1, j, c))
+        self.depth_compress = Mlp(2 * c, 2 * c, out_dim=c, dropout=cfg.dropout)
+
+        total = cfg.encoder_layers + cfg.decoder_layers
+        rates = torch.linspace(0, cfg.drop_path, max(total, 1)).tolist()
+        self.encoder = nn.ModuleList(ExpertLayer(cfg, rates[i]) for i in range(cfg.encoder_layers))
+        self.router = PoseRouter(c)
+        self.decoder = nn.ModuleList(
+            KnowledgeAggregationLayer(cfg, rates[cfg.encoder_layers + i]) for i in range(cfg.decoder_layers)
+        )
+        self.norm_pose = nn.LayerNorm(c)
+        self.norm_depth = nn.LayerNorm(c)
+        self.head_2d = nn.Linear(c, HEAD_2D_CHANNELS)
+        self.head_depth = nn.Linear(c, 1)
+
+        self.apply(init_weights)
+        nn.init.trunc_normal_(self.spatial_pos, std=0.02)
+        nn.init.trunc_normal_(self.temporal_pos, std=0.02)
+        nn.init.normal_(self.gaussian_tokens, std=GAUSSIAN_TOKEN_STD)
+
+    def forward(self, x: torch.Tensor, return_aux: bool = False):
+        """x: (B, T, 17, 3) [x, y, score] -> (B, T, 17, 3) metres, pelvis at 0.
+
+        With ``return_aux=True`` also returns ``{"pose2d": (B,T,17,2) refined 2D in the
+        input's screen units, "depth": (B,T,17) root-relative z in metres, "gate": (B,T,17,2)
+        router weights}``.
+        """
+        b, t, j, _ = x.shape
+        pos = self.spatial_pos + resize_temporal(self.temporal_pos, t)
+        input_2d = self.embed_2d(x) + pos
+        depth0 = self.embed_depth(x) + pos
+        depth = self.depth_compress(torch.cat([depth0, self.gaussian_tokens.expand(b, t, j, -1)], dim=-1))
+
+        pose = input_2d
+        for layer in self.encoder:
+            pose, depth = layer(pose, depth, input_2d)
+        mixture, gate = self.router(pose, depth)
+        for layer in self.decoder:
+            pose, depth = layer(pose, depth)
+
+        out_2d = self.head_2d(self.norm_pose(pose + mixture))
+        z = self.head_depth(self.norm_depth(depth + mixture))
+        pose3d = torch.cat([out_2d[..., 2:4], z], dim=-1)
+        pose3d = pose3d - pose3d[:, :, PELVIS : PELVIS + 1, :]
+        if not return_aux:
+            return pose3d
+        return pose3d, {"pose2d": out_2d[..., 0:2], "depth": pose3d[..., 2], "gate": gate}
+
+
+def temporal_consistency_loss(pred: torch.Tensor) -> torch.Tensor:
+    """Mean first-difference magnitude of a (B, T, J, C) sequence (0 when T < 2).
+
+    Penalises frame-to-frame jitter of the prediction (PoseMoE's temporal-consistency term).
+    """
+    if pred.shape[1] < 2:
+        return pred.new_zeros(())
+    return torch.linalg.vector_norm(pred[:, 1:] - pred[:, :-1], dim=-1).mean()
