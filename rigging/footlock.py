@@ -1,0 +1,130 @@
+"""Foot contacts, foot locking and the analytic two-bone leg (pure numpy).
+
+- :func:`detect_contacts`: a foot is planted when its ankle is near the floor *and* slow
+  (horizontal speed), after a small median clean-up; contacts shorter than
+  :data:`MIN_CONTACT_FRAMES` are dropped.
+- :func:`lock_targets`: during each contact the ankle target is pinned to one point (the
+  median of the ankle over the contact, not below the floor), with linear blends in and out
+  over :data:`BLEND_FRAMES` frames so the foot does not pop.
+- :func:`two_bone_ik`: the knee for a hip, a pinned ankle and constant thigh/shin lengths,
+  bending in the plane of the original knee (pole); out-of-reach targets are clamped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .world import ANKLE_HEIGHT_M
+
+#: an ankle lower than this above its resting height counts as near the floor (metres)
+CONTACT_HEIGHT_MARGIN_M = 0.06
+#: an ankle slower than this (horizontal, m/s) may be planted
+CONTACT_SPEED_M_S = 0.35
+#: contacts shorter than this are noise (frames)
+MIN_CONTACT_FRAMES = 3
+#: frames over which a lock blends in and out
+BLEND_FRAMES = 3
+#: keep the knee this far short of full extension (fraction of the leg length)
+MAX_REACH_FRACTION = 0.9995
+
+
+def horizontal_speed(points: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ..., 3) Z-up points -> (T, ...) horizontal speed in units/s (central differences)."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape[0] < 2:
+        return np.zeros(points.shape[:-1])
+    vel = np.gradient(points[..., :2], axis=0) * fps
+    return np.linalg.norm(vel, axis=-1)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(T,) bool -> [(start, stop)) runs of True."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = ANKLE_HEIGHT_M) -> np.ndarray:
+    """Planted-foot flags for (T, F, 3) Z-up ankle positions (F feet).
+
+    Returns:
+        (T, F) bool.
+    """
+    from scipy.ndimage import median_filter
+
+    ankles = np.asarray(ankles, dtype=np.float64)
+    speed = horizontal_speed(ankles, fps)
+    near = ankles[..., 2] < floor_ankle_height + CONTACT_HEIGHT_MARGIN_M
+    contact = near & (speed < CONTACT_SPEED_M_S)
+    if len(contact) >= MIN_CONTACT_FRAMES:
+        contact = median_filter(contact.astype(np.uint8), size=(MIN_CONTACT_FRAMES, 1), mode="nearest").astype(bool)
+    for f in range(contact.shape[1]):
+        for start, stop in _runs(contact[:, f]):
+            if stop - start < MIN_CONTACT_FRAMES:
+                contact[start:stop, f] = False
+    return contact
+
+
+def lock_targets(
+    ankles: np.ndarray, contacts: np.ndarray, floor_ankle_height: float = ANKLE_HEIGHT_M
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pinned ankle targets.
+
+    Args:
+        ankles: (T, F, 3) Z-up ankle positions.
+        contacts: (T, F) bool planted flags.
+    Returns:
+        targets (T, F, 3) and blend weights (T, F) in [0, 1] (1 = fully pinned).
+    """
+    ankles = np.asarray(ankles, dtype=np.float64)
+    t_len = ankles.shape[0]
+    targets = ankles.copy()
+    weights = np.zeros(contacts.shape)
+    ramp = np.arange(1, BLEND_FRAMES + 1) / (BLEND_FRAMES + 1)
+    for f in range(contacts.shape[1]):
+        for start, stop in _runs(contacts[:, f]):
+            pin = np.median(ankles[start:stop, f], axis=0)
+            pin[2] = max(pin[2], floor_ankle_height)
+            w = np.zeros(t_len)
+            w[start:stop] = 1.0
+            before = np.arange(start - BLEND_FRAMES, start)
+            after = np.arange(stop, stop + BLEND_FRAMES)
+            w[before[before >= 0]] = ramp[before >= 0]
+            w[after[after < t_len]] = ramp[::-1][after < t_len]
+            stronger = w > weights[:, f]
+            targets[stronger, f] = pin
+            weights[stronger, f] = w[stronger]
+    blended = weights[..., None] * targets + (1.0 - weights[..., None]) * ankles
+    return blended, weights
+
+
+def two_bone_ik(
+    hip: np.ndarray, ankle: np.ndarray, pole_knee: np.ndarray, thigh: float, shin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic knee for (N, 3) hips and ankle targets with constant bone lengths.
+
+    Args:
+        hip, ankle: (N, 3) hip positions and ankle targets.
+        pole_knee: (N, 3) knee positions that give the bend plane (e.g. the unlocked knee).
+        thigh, shin: bone lengths.
+    Returns:
+        knee (N, 3) and the reached ankle (N, 3) (the target, or the nearest reachable point).
+    """
+    hip = np.asarray(hip, dtype=np.float64)
+    to_ankle = np.asarray(ankle, dtype=np.float64) - hip
+    dist = np.linalg.norm(to_ankle, axis=-1, keepdims=True)
+    u = to_ankle / np.maximum(dist, 1e-9)
+    d = np.clip(dist, abs(thigh - shin) + 1e-6, MAX_REACH_FRACTION * (thigh + shin))
+    reached = hip + u * d
+    pole = np.asarray(pole_knee, dtype=np.float64) - hip
+    v = pole - np.sum(pole * u, axis=-1, keepdims=True) * u
+    v_norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    # a straight pole leg gives no plane: bend forward-ish (perpendicular to u, horizontal)
+    fallback = np.cross(u, np.array([0.0, 0.0, 1.0]))
+    fallback = np.cross(fallback, u)
+    v = np.where(v_norm > 1e-6, v / np.maximum(v_norm, 1e-12), fallback / np.maximum(
+        np.linalg.norm(fallback, axis=-1, keepdims=True), 1e-12))
+    cos_a = np.clip((thigh**2 + d**2 - shin**2) / (2.0 * thigh * d), -1.0, 1.0)
+    sin_a = np.sqrt(1.0 - cos_a**2)
+    knee = hip + thigh * (cos_a * u + sin_a * v)
+    return knee, reached

@@ -1,0 +1,537 @@
+"""3D joints -> a constant-length H36M armature's rotations (pure numpy / scipy, no bpy).
+
+The armature (:data:`BONE_NAMES`): one bone per H36M joint, bone ``j`` ends at joint ``j``
+and its parent is the bone ending at the joint's parent, so bone indices, joint indices and
+``skeleton.PARENTS`` coincide. Bone 0, ``pelvis``, is the root: head at the pelvis joint,
+:data:`ROOT_BONE_LENGTH_M` long, pointing up; the hips and the spine hang off its head.
+
+=====  ============  ========================  ====================================
+ bone  name          head -> tail (joints)     rotation from
+=====  ============  ========================  ====================================
+  0    pelvis        pelvis -> (up)            pelvis frame: hip line + spine
+ 1/4   hip.R/.L      pelvis -> hip             rigid with the pelvis
+ 2/5   thigh.R/.L    hip -> knee               swing + twist from the knee bend plane
+ 3/6   shin.R/.L     knee -> ankle             swing from the thigh (a hinge)
+  7    spine         pelvis -> spine           swing from the pelvis
+  8    chest         spine -> thorax           chest frame: shoulder line + spine
+  9    neck          thorax -> nose            swing from the chest
+ 10    head          nose -> head (ear level)  swing from the neck
+11/14  shoulder.L/R  thorax -> shoulder        swing from the chest
+12/15  upper_arm     shoulder -> elbow         swing + twist from the elbow bend plane
+13/16  forearm       elbow -> wrist            swing from the upper arm (a hinge)
+=====  ============  ========================  ====================================
+
+Rest pose: a T-pose built from the clip's robust (median, left/right averaged) bone
+lengths, facing -Y, Z up, ankles :data:`~.world.ANKLE_HEIGHT_M` above the floor; the neck
+and head rest directions are the clip's median directions in the chest frame, so that a
+neutral head is at rest. Each bone's rest axes (Blender's bone matrix) are: Y along the
+bone, Z towards -Y (forward) for vertical bones and towards +Z for the others
+(:func:`rest_axes`).
+
+Pipeline of :func:`solve`: camera -> world (``world.py``) -> smoothing (``filters.py``) ->
+constant bone lengths -> foot contacts and locking with an analytic two-bone leg
+(``footlock.py``) -> per-bone rotations -> forward kinematics. ``joints_world`` is the
+forward kinematics of the result, i.e. exactly what the armature shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import VideoMocapError
+from ..inference import skeleton
+from ..inference.formats import Motion3D
+from . import filters, footlock
+from .world import ANKLE_HEIGHT_M, camera_to_world
+
+log = logging.getLogger(__name__)
+
+J = skeleton.JOINT_INDEX
+BONE_NAMES: tuple[str, ...] = (
+    "pelvis",
+    "hip.R",
+    "thigh.R",
+    "shin.R",
+    "hip.L",
+    "thigh.L",
+    "shin.L",
+    "spine",
+    "chest",
+    "neck",
+    "head",
+    "shoulder.L",
+    "upper_arm.L",
+    "forearm.L",
+    "shoulder.R",
+    "upper_arm.R",
+    "forearm.R",
+)
+BONE_INDEX: dict[str, int] = {name: i for i, name in enumerate(BONE_NAMES)}
+PARENTS: tuple[int, ...] = skeleton.PARENTS
+ROOT_BONE_LENGTH_M = 0.1
+
+UP = np.array([0.0, 0.0, 1.0])
+FORWARD = np.array([0.0, -1.0, 0.0])
+LEFT = np.array([1.0, 0.0, 0.0])
+#: rest directions (T-pose facing -Y); neck/head are replaced by the clip's median
+REST_DIRECTIONS: dict[str, np.ndarray] = {
+    "pelvis": UP,
+    "hip.R": -LEFT,
+    "thigh.R": -UP,
+    "shin.R": -UP,
+    "hip.L": LEFT,
+    "thigh.L": -UP,
+    "shin.L": -UP,
+    "spine": UP,
+    "chest": UP,
+    "neck": UP,
+    "head": UP,
+    "shoulder.L": LEFT,
+    "upper_arm.L": LEFT,
+    "forearm.L": LEFT,
+    "shoulder.R": -LEFT,
+    "upper_arm.R": -LEFT,
+    "forearm.R": -LEFT,
+}
+#: twist-carrying limb bone -> (child bone, rest hinge axis of the joint between them):
+#: the axis about which the child bends forward (knee: shin goes back; elbow: forearm forward)
+LIMB_HINGES: dict[str, tuple[str, np.ndarray]] = {
+    "thigh.R": ("shin.R", LEFT),
+    "thigh.L": ("shin.L", LEFT),
+    "upper_arm.L": ("forearm.L", -UP),
+    "upper_arm.R": ("forearm.R", UP),
+}
+#: sine of the bend angle below which the limb twist comes from the parent only, and above
+#: which it comes from the bend plane only (smooth blend in between)
+BEND_SIN_PARENT = 0.12
+BEND_SIN_PLANE = 0.35
+#: bones whose left/right lengths are averaged
+SYMMETRIC_BONES = (("hip.R", "hip.L"), ("thigh.R", "thigh.L"), ("shin.R", "shin.L"),
+                   ("shoulder.R", "shoulder.L"), ("upper_arm.R", "upper_arm.L"), ("forearm.R", "forearm.L"))
+#: vertical-ness above which a bone's rest Z axis points forward instead of up
+VERTICAL_COS = 0.7
+EPS = 1e-9
+
+
+@dataclass
+class SolveConfig:
+    """Options of :func:`solve`."""
+
+    smoothing: float = 0.5  # 0 = off .. 1 = strong
+    smoothing_method: str = "one_euro"  # or "savgol"
+    foot_lock: bool = True
+    scene_fps: float | None = None  # map clip fps to the scene's; None = keep clip fps
+    frame_offset: int = 1  # scene frame of the first clip frame
+    face: str = "-Y"  # subject's initial facing in Blender ("-Y" front view, "+Y", "+X", "-X", "camera")
+
+
+@dataclass
+class SolvedMotion:
+    """The solved armature motion (Blender world: Z up, metres; bone order :data:`BONE_NAMES`).
+
+    rest_heads, rest_tails: (J, 3) rest (T-pose) bone heads/tails.
+    rotations: (T, J, 4) local pose quaternions (w, x, y, z) of each bone relative to its rest,
+        in the bone's rest axes (Blender's ``pose_bone.rotation_quaternion``), sign-continuous.
+    root_world: (T, 3) pelvis position (the root bone's head).
+    joints_world: (T, 17, 3) the armature's joints (forward kinematics of the above).
+    frames: (T,) scene frame numbers (float when the clip and scene fps differ).
+    contacts: (T, 2) bool planted flags of (left, right) ankle (``skeleton.FEET`` order).
+    """
+
+    bone_names: tuple[str, ...]
+    parents: tuple[int, ...]
+    rest_heads: np.ndarray
+    rest_tails: np.ndarray
+    rotations: np.ndarray
+    root_world: np.ndarray
+    joints_world: np.ndarray
+    frames: np.ndarray
+    fps: float
+    contacts: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.rotations.shape[0])
+
+    def validate(self) -> None:
+        """Raise :class:`VideoMocapError` when the motion is empty, mis-shaped or not finite."""
+        n = len(self.bone_names)
+        t = self.rotations.shape[0] if self.rotations.ndim == 3 else -1
+        if t < 1:
+            raise VideoMocapError("The solved motion is empty (no frames); nothing to write.")
+        checks = {
+            "rest_heads": (self.rest_heads, (n, 3)),
+            "rest_tails": (self.rest_tails, (n, 3)),
+            "rotations": (self.rotations, (t, n, 4)),
+            "root_world": (self.root_world, (t, 3)),
+            "frames": (self.frames, (t,)),
+        }
+        for name, (arr, shape) in checks.items():
+            arr = np.asarray(arr)
+            if arr.shape != shape:
+                raise VideoMocapError(f"Solved motion: '{name}' must have shape {shape}, got {arr.shape}.")
+            if not np.isfinite(arr).all():
+                raise VideoMocapError(
+                    f"Solved motion: '{name}' holds NaN or infinite values; re-run the lifter and the solve."
+                )
+        if len(self.parents) != n:
+            raise VideoMocapError(f"Solved motion: {len(self.parents)} parents for {n} bones.")
+        if not self.fps > 0:
+            raise VideoMocapError(f"Solved motion: fps must be positive, got {self.fps}.")
+
+
+# ---------------------------------------------------------------------------------------
+# rotation helpers (batched)
+# ---------------------------------------------------------------------------------------
+def _normalize(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), EPS)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices."""
+    out = np.zeros(v.shape[:-1] + (3, 3))
+    out[..., 0, 1], out[..., 0, 2] = -v[..., 2], v[..., 1]
+    out[..., 1, 0], out[..., 1, 2] = v[..., 2], -v[..., 0]
+    out[..., 2, 0], out[..., 2, 1] = -v[..., 1], v[..., 0]
+    return out
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """(..., 3) unit axes and (...) angles -> (..., 3, 3) rotations (Rodrigues)."""
+    k = _skew(axis)
+    s = np.sin(angle)[..., None, None]
+    c = np.cos(angle)[..., None, None]
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
+
+
+def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) smallest rotations taking unit vectors ``a`` onto ``b`` (both (..., 3))."""
+    a, b = _normalize(a), _normalize(b)
+    v = np.cross(a, b)
+    c = np.sum(a * b, axis=-1)
+    k = _skew(v)
+    denom = np.maximum(1.0 + c, EPS)[..., None, None]
+    out = np.eye(3) + k + (k @ k) / denom
+    opposite = c < -1.0 + 1e-6
+    if np.any(opposite):  # half turn about an axis perpendicular to a
+        ref = np.where(np.abs(a[..., :1]) < 0.9, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+        axis = _normalize(np.cross(a, ref))
+        half = 2.0 * axis[..., :, None] * axis[..., None, :] - np.eye(3)
+        out = np.where(opposite[..., None, None], half, out)
+    return out
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations -> (..., 4) quaternions (w, x, y, z), w >= 0."""
+    from scipy.spatial.transform import Rotation
+
+    shape = m.shape[:-2]
+    xyzw = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat()
+    q = np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1).reshape(shape + (4,))
+    return q
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (w, x, y, z) -> (..., 3, 3) rotations."""
+    q = _normalize(np.asarray(q, dtype=np.float64))
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
+        ],
+        axis=-2,
+    )
+
+
+def make_continuous(q: np.ndarray) -> np.ndarray:
+    """Flip quaternion signs along axis 0 of (T, ..., 4) so that dot(q_t, q_{t-1}) >= 0."""
+    q = np.array(q, dtype=np.float64, copy=True)
+    for t in range(1, q.shape[0]):
+        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0.0
+        q[t][flip] *= -1.0
+    return q
+
+
+def rest_axes(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """(J, 3, 3) rest axes of each bone (columns x, y, z; y along the bone), see module doc."""
+    y = _normalize(np.asarray(tails, dtype=np.float64) - np.asarray(heads, dtype=np.float64))
+    ref = np.where(np.abs(y[:, 2:3]) > VERTICAL_COS, FORWARD, UP)
+    z = _normalize(ref - np.sum(ref * y, axis=-1, keepdims=True) * y)
+    x = np.cross(y, z)
+    return np.stack([x, y, z], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------
+# skeleton from joints
+# ---------------------------------------------------------------------------------------
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(J,) robust bone lengths of (T, 17, 3) joints: per-bone medians, left/right averaged.
+
+    Index = bone index; bone 0 (root) gets :data:`ROOT_BONE_LENGTH_M`.
+    """
+    lengths = np.zeros(len(BONE_NAMES))
+    lengths[0] = ROOT_BONE_LENGTH_M
+    for j in range(1, len(BONE_NAMES)):
+        lengths[j] = np.median(np.linalg.norm(joints[:, j] - joints[:, PARENTS[j]], axis=-1))
+    for right, left in SYMMETRIC_BONES:
+        r, l = BONE_INDEX[right], BONE_INDEX[left]
+        lengths[r] = lengths[l] = 0.5 * (lengths[r] + lengths[l])
+    return lengths
+
+
+def _frame(left_to_right_minus: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T, 3) left axis and up hint -> (T, 3, 3) right-handed frames [x=left, y=back, z=up]."""
+    x = _normalize(left_to_right_minus)
+    z = _normalize(up - np.sum(up * x, axis=-1, keepdims=True) * x)
+    y = np.cross(z, x)
+    return np.stack([x, y, z], axis=-1)
+
+
+def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray) -> np.ndarray:
+    """World delta rotations (T, J, 3, 3): bone rest orientation -> posed orientation.
+
+    Args:
+        joints: (T, 17, 3) target joints (Z up).
+        rest_dirs: (J, 3) unit rest directions of the bones.
+    """
+    p = np.asarray(joints, dtype=np.float64)
+    t = p.shape[0]
+    d = np.zeros((t, len(BONE_NAMES), 3, 3))
+    dirs = np.zeros((t, len(BONE_NAMES), 3))
+    for j in range(1, len(BONE_NAMES)):
+        dirs[:, j] = _normalize(p[:, j] - p[:, PARENTS[j]])
+    pelvis = _frame(p[:, J["left_hip"]] - p[:, J["right_hip"]], p[:, J["spine"]] - p[:, J["pelvis"]])
+    chest = _frame(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]], p[:, J["thorax"]] - p[:, J["spine"]])
+
+    def swing_from(parent: np.ndarray, j: int) -> np.ndarray:
+        return swing(parent @ rest_dirs[j], dirs[:, j]) @ parent
+
+    for j, name in enumerate(BONE_NAMES):
+        parent = d[:, PARENTS[j]] if j > 0 else None
+        if name == "pelvis":
+            d[:, j] = pelvis
+        elif name.startswith("hip."):
+            d[:, j] = parent
+        elif name == "chest":
+            d[:, j] = swing(chest @ rest_dirs[j], dirs[:, j]) @ chest
+        elif name in LIMB_HINGES:
+            child, hinge_rest = LIMB_HINGES[name]
+            base = swing_from(parent, j)
+            bone_dir = dirs[:, j]
+            bend = np.cross(bone_dir, dirs[:, BONE_INDEX[child]])
+            bend_sin = np.linalg.norm(bend, axis=-1)
+            hinge = _normalize(bend)
+            hinge_now = base @ hinge_rest
+            angle = np.arctan2(np.sum(np.cross(hinge_now, hinge) * bone_dir, axis=-1), np.sum(hinge_now * hinge, axis=-1))
+            weight = np.clip((bend_sin - BEND_SIN_PARENT) / (BEND_SIN_PLANE - BEND_SIN_PARENT), 0.0, 1.0)
+            weight = weight * weight * (3.0 - 2.0 * weight)
+            d[:, j] = axis_angle_matrix(bone_dir, weight * angle) @ base
+        else:
+            d[:, j] = swing_from(parent, j)
+    return d
+
+
+def rest_pose(lengths: np.ndarray, rest_dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(J, 3) rest heads and tails of the T-pose standing on the floor."""
+    leg = lengths[BONE_INDEX["thigh.L"]] + lengths[BONE_INDEX["shin.L"]]
+    heads = np.zeros((len(BONE_NAMES), 3))
+    tails = np.zeros((len(BONE_NAMES), 3))
+    heads[0] = [0.0, 0.0, leg + ANKLE_HEIGHT_M]
+    tails[0] = heads[0] + rest_dirs[0] * lengths[0]
+    for j in range(1, len(BONE_NAMES)):
+        p = PARENTS[j]
+        heads[j] = heads[0] if p == 0 else tails[p]
+        tails[j] = heads[j] + rest_dirs[j] * lengths[j]
+    return heads, tails
+
+
+def forward_kinematics(
+    deltas: np.ndarray, root: np.ndarray, rest_heads: np.ndarray, rest_tails: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posed heads and tails (T, J, 3) from world deltas (T, J, 3, 3) and root heads (T, 3)."""
+    t = deltas.shape[0]
+    heads = np.zeros((t, len(BONE_NAMES), 3))
+    tails = np.zeros_like(heads)
+    heads[:, 0] = root
+    for j in range(len(BONE_NAMES)):
+        p = PARENTS[j]
+        if p >= 0:
+            heads[:, j] = heads[:, p] + np.einsum("tij,j->ti", deltas[:, p], rest_heads[j] - rest_heads[p])
+        tails[:, j] = heads[:, j] + np.einsum("tij,j->ti", deltas[:, j], rest_tails[j] - rest_heads[j])
+    return heads, tails
+
+
+def joints_from_pose(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """(T, J, 3) posed bone heads/tails -> (T, 17, 3) joints (joint j = tail of bone j, pelvis = root head)."""
+    joints = tails.copy()
+    joints[:, 0] = heads[:, 0]
+    return joints
+
+
+def local_rotations(deltas: np.ndarray, rest_heads: np.ndarray, rest_tails: np.ndarray) -> np.ndarray:
+    """(T, J, 4) continuous local quaternions: ``Rest_j^T D_parent^T D_j Rest_j``."""
+    axes = rest_axes(rest_heads, rest_tails)
+    parent_d = np.concatenate([np.broadcast_to(np.eye(3), deltas[:, :1].shape), deltas[:, list(PARENTS[1:])]], axis=1)
+    local = np.einsum("jba,tjcb,tjcd,jde->tjae", axes, parent_d, deltas, axes)
+    return make_continuous(matrix_to_quat(local))
+
+
+def deltas_from_rotations(rotations: np.ndarray, rest_heads: np.ndarray, rest_tails: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`local_rotations`: (T, J, 4) local quaternions -> (T, J, 3, 3) world deltas."""
+    axes = rest_axes(rest_heads, rest_tails)
+    local = quat_to_matrix(rotations)
+    deltas = np.zeros(local.shape)
+    for j, p in enumerate(PARENTS):
+        own = np.einsum("ab,tbc,dc->tad", axes[j], local[:, j], axes[j])
+        deltas[:, j] = own if p < 0 else deltas[:, p] @ own
+    return deltas
+
+
+# ---------------------------------------------------------------------------------------
+# the solve
+# ---------------------------------------------------------------------------------------
+def _neck_head_rest(joints: np.ndarray) -> dict[str, np.ndarray]:
+    """Median directions of the neck and head bones in the chest frame (rest = chest frame identity)."""
+    p = joints
+    chest = _frame(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]], p[:, J["thorax"]] - p[:, J["spine"]])
+    out = {}
+    for name in ("neck", "head"):
+        j = BONE_INDEX[name]
+        local = np.einsum("tji,tj->ti", chest, _normalize(p[:, j] - p[:, PARENTS[j]]))
+        med = np.median(local, axis=0)
+        out[name] = med / np.linalg.norm(med) if np.linalg.norm(med) > 1e-6 else UP
+    return out
+
+
+def _constant_length_joints(targets: np.ndarray, rest_dirs: np.ndarray, lengths: np.ndarray):
+    rest_heads, rest_tails = rest_pose(lengths, rest_dirs)
+    deltas = global_deltas(targets, rest_dirs)
+    heads, tails = forward_kinematics(deltas, targets[:, 0], rest_heads, rest_tails)
+    return joints_from_pose(heads, tails), deltas, rest_heads, rest_tails
+
+
+def _scene_frames(motion: Motion3D, config: SolveConfig) -> tuple[np.ndarray, float]:
+    idx = motion.frame_indices
+    if len(idx) > 1 and np.any(np.diff(idx) <= 0):
+        raise VideoMocapError("3D motion: frame_indices must increase strictly; re-run the lifter.")
+    fps = float(config.scene_fps) if config.scene_fps else float(motion.fps)
+    if not fps > 0:
+        raise VideoMocapError(f"Scene fps must be positive, got {config.scene_fps}.")
+    frames = config.frame_offset + (idx - idx[0]).astype(np.float64) * (fps / float(motion.fps))
+    return frames, fps
+
+
+def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
+    """Solve the armature motion of a lifted 3D motion.
+
+    Args:
+        motion: the 3D motion (``joints3d`` (T, 17, 3) root-relative, ``root`` (T, 3), camera axes).
+        config: options (defaults: medium one-euro smoothing, foot locking, facing -Y).
+    Raises:
+        VideoMocapError: empty or non-finite motion, bad options.
+    """
+    config = config or SolveConfig()
+    joints3d = np.asarray(motion.joints3d, dtype=np.float64)
+    root = np.asarray(motion.root, dtype=np.float64)
+    if joints3d.ndim != 3 or joints3d.shape[0] < 1 or joints3d.shape[1:] != (skeleton.NUM_JOINTS, 3):
+        raise VideoMocapError(f"3D motion: expected (T, 17, 3) joints with T >= 1, got {joints3d.shape}.")
+    if not (np.isfinite(joints3d).all() and np.isfinite(root).all()):
+        raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
+    frames, fps = _scene_frames(motion, config)
+
+    cam = joints3d + root[:, None, :]
+    world = camera_to_world(cam, face=config.face)
+    raw = world.apply(cam)  # (T, 17, 3)
+    targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
+
+    lengths = bone_lengths(targets)
+    if np.any(lengths[1:] < 1e-4):
+        raise VideoMocapError("3D motion has zero-length bones (joints on top of each other); it cannot be rigged.")
+    rest_dirs = np.stack([REST_DIRECTIONS[name] for name in BONE_NAMES])
+    for name, direction in _neck_head_rest(targets).items():
+        rest_dirs[BONE_INDEX[name]] = direction
+    fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths)
+
+    feet = list(skeleton.FEET)
+    contacts = footlock.detect_contacts(fixed[:, feet], float(motion.fps))
+    if config.foot_lock and contacts.any():
+        locked, _ = footlock.lock_targets(fixed[:, feet], contacts)
+        targets = fixed.copy()
+        for k, ankle in enumerate(feet):
+            knee, hip = PARENTS[ankle], PARENTS[PARENTS[ankle]]
+            new_knee, reached = footlock.two_bone_ik(
+                fixed[:, hip], locked[:, k], fixed[:, knee], lengths[knee], lengths[ankle]
+            )
+            targets[:, knee], targets[:, ankle] = new_knee, reached
+        fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths)
+
+    rotations = local_rotations(deltas, rest_heads, rest_tails)
+    log.info(
+        "solved %d frames: ground tilt %.1f deg, %d/%d contact frames (left/right)",
+        len(frames), world.ground_tilt_deg, int(contacts[:, 0].sum()), int(contacts[:, 1].sum()),
+    )
+    return SolvedMotion(
+        bone_names=BONE_NAMES,
+        parents=PARENTS,
+        rest_heads=rest_heads,
+        rest_tails=rest_tails,
+        rotations=rotations,
+        root_world=fixed[:, 0].copy(),
+        joints_world=fixed,
+        frames=frames,
+        fps=fps,
+        contacts=contacts,
+        info={"ground_tilt_deg": world.ground_tilt_deg, "bone_lengths": lengths},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------------------
+def foot_skate(joints_world: np.ndarray, contacts: np.ndarray) -> float:
+    """Mean horizontal ankle displacement per frame (metres/frame) while the foot is planted.
+
+    Args:
+        joints_world: (T, 17, 3) Z-up joints.
+        contacts: (T, 2) bool flags in ``skeleton.FEET`` order.
+    """
+    ankles = np.asarray(joints_world, dtype=np.float64)[:, list(skeleton.FEET), :2]
+    step = np.linalg.norm(np.diff(ankles, axis=0), axis=-1)  # (T-1, 2)
+    both = contacts[1:] & contacts[:-1]
+    return float(step[both].mean()) if both.any() else 0.0
+
+
+def jitter(joints: np.ndarray) -> float:
+    """Mean acceleration magnitude (units/frame^2) of (T, ..., 3) trajectories."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.shape[0] < 3:
+        return 0.0
+    return float(np.linalg.norm(np.diff(joints, n=2, axis=0), axis=-1).mean())
+
+
+def lag_frames(smoothed: np.ndarray, raw: np.ndarray, max_lag: int = 10) -> float:
+    """Lag (frames, sub-frame) of ``smoothed`` behind ``raw`` by cross-correlating velocities.
+
+    Positive = smoothed is late. Both (T, ...) arrays; channels are summed.
+    """
+    s = np.diff(np.asarray(smoothed, dtype=np.float64), axis=0).reshape(len(smoothed) - 1, -1)
+    r = np.diff(np.asarray(raw, dtype=np.float64), axis=0).reshape(len(raw) - 1, -1)
+    s -= s.mean(axis=0)
+    r -= r.mean(axis=0)
+    lags = np.arange(-max_lag, max_lag + 1)
+    n = len(s)
+    score = np.array(
+        [np.sum(s[max(k, 0): n + min(k, 0)] * r[max(-k, 0): n - max(k, 0)]) for k in lags]
+    )
+    i = int(np.argmax(score))
+    if 0 < i < len(lags) - 1:  # parabolic refinement
+        a, b, c = score[i - 1], score[i], score[i + 1]
+        den = a - 2 * b + c
+        return float(lags[i] + (0.5 * (a - c) / den if abs(den) > 1e-12 else 0.0))
+    return float(lags[i])

@@ -1,0 +1,159 @@
+"""Camera space -> Blender world: ground plane, up axis, facing, subject on the floor.
+
+Steps (all pure numpy, see :func:`camera_to_world`):
+
+1. Axes: OpenCV camera axes (x right, y down, z forward) -> Blender axes with the camera
+   looking along +Y: ``(x, y, z) -> (x, z, -y)`` (:data:`CV_TO_BLENDER`).
+2. Ground plane: the lower ankle of every frame is a floor-contact candidate. A plane
+   ``z = a x + b y + c`` is fitted to them by least squares with a ridge prior towards a level
+   camera (``a = b = 0``), so a clip whose contacts lie on a line (walking straight) or in one
+   spot (standing) keeps the camera's up in the directions the data cannot tell. Candidates
+   high above the plane (jumps, a lifted foot) are trimmed and the fit repeated. The world is
+   then rotated so the plane normal is +Z; tilts beyond :data:`MAX_GROUND_TILT_DEG` are
+   treated as a failed fit and the level-camera up is kept.
+3. Height: the contact ankles are put :data:`ANKLE_HEIGHT_M` above the floor (Z = 0).
+4. Facing: a yaw about Z turns the subject's initial facing (mean over the first
+   :data:`FACING_FRAMES` frames, from the hip and shoulder lines) to ``face`` ("-Y" =
+   towards Blender's front view, the default), or keeps the camera's view ("camera": the
+   camera then looks along +Y). The subject's first pelvis is put over the world origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import VideoMocapError
+from ..inference import skeleton
+
+#: OpenCV camera axes -> Blender axes (camera looking along +Y, Z up): (x, y, z) -> (x, z, -y)
+CV_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+#: height of the ankle joint above the floor when the foot is flat on the ground (metres)
+ANKLE_HEIGHT_M = 0.08
+#: ridge prior (m^2) of the ground fit: contacts must spread more than ~sqrt of this to tilt it
+GROUND_PRIOR_VARIANCE_M2 = 0.05
+#: contact candidates more than this above the fitted plane are dropped (metres)
+GROUND_TRIM_M = 0.06
+GROUND_FIT_ITERATIONS = 4
+#: a fitted floor tilted more than this from the level-camera up is rejected
+MAX_GROUND_TILT_DEG = 35.0
+#: frames averaged for the subject's initial facing
+FACING_FRAMES = 10
+
+FACES: dict[str, np.ndarray | None] = {
+    "-Y": np.array([0.0, -1.0, 0.0]),
+    "+Y": np.array([0.0, 1.0, 0.0]),
+    "-X": np.array([-1.0, 0.0, 0.0]),
+    "+X": np.array([1.0, 0.0, 0.0]),
+    "camera": None,
+}
+
+
+@dataclass
+class WorldTransform:
+    """``world = rotation @ camera_point + translation`` (camera point in OpenCV axes)."""
+
+    rotation: np.ndarray  # (3, 3)
+    translation: np.ndarray  # (3,)
+    ground_tilt_deg: float  # angle between the fitted floor normal and the level-camera up
+
+    def apply(self, points_cam: np.ndarray) -> np.ndarray:
+        """(..., 3) camera-space points -> (..., 3) Blender world points."""
+        return np.asarray(points_cam, dtype=np.float64) @ self.rotation.T + self.translation
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 3) smallest rotation taking unit vector ``a`` onto unit vector ``b``."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v = np.cross(a, b)
+    c = float(np.dot(a, b))
+    if c < -1.0 + 1e-9:  # opposite: turn half a turn about any perpendicular axis
+        axis = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(axis) < 1e-6:
+            axis = np.cross(a, [0.0, 1.0, 0.0])
+        axis /= np.linalg.norm(axis)
+        return 2.0 * np.outer(axis, axis) - np.eye(3)
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
+def fit_ground(contacts: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fit the floor to (N, 3) contact candidates (Z up, roughly level).
+
+    Returns:
+        unit normal (3,) with positive Z, and the plane offset ``d`` (``normal . p = d``).
+    """
+    pts = np.asarray(contacts, dtype=np.float64)
+    keep = np.ones(len(pts), dtype=bool)
+    coef = np.zeros(2)
+    c = float(np.median(pts[:, 2]))
+    for _ in range(GROUND_FIT_ITERATIONS):
+        sel = pts[keep]
+        if len(sel) < 3:
+            break
+        xy = sel[:, :2] - sel[:, :2].mean(axis=0)
+        z = sel[:, 2] - sel[:, 2].mean()
+        cov = xy.T @ xy / len(sel)
+        coef = np.linalg.solve(cov + GROUND_PRIOR_VARIANCE_M2 * np.eye(2), xy.T @ z / len(sel))
+        c = float(sel[:, 2].mean() - sel[:, :2].mean(axis=0) @ coef)
+        residual = pts[:, 2] - (pts[:, :2] @ coef + c)
+        # contacts are the lower envelope: drop candidates well above the plane
+        keep = residual < GROUND_TRIM_M
+    normal = np.array([-coef[0], -coef[1], 1.0])
+    norm = np.linalg.norm(normal)
+    return normal / norm, c / norm
+
+
+def initial_facing(joints_world: np.ndarray, frames: int = FACING_FRAMES) -> np.ndarray:
+    """Horizontal unit facing (3,) of the subject over the first ``frames`` of (T, 17, 3) Z-up joints.
+
+    The body's left axis is the mean of the hip and shoulder lines (right -> left); the
+    facing is ``left x up`` (a body facing -Y has its left side towards +X).
+    """
+    j = skeleton.JOINT_INDEX
+    head = np.asarray(joints_world[:frames], dtype=np.float64)
+    left = (head[:, j["left_hip"]] - head[:, j["right_hip"]]) + (
+        head[:, j["left_shoulder"]] - head[:, j["right_shoulder"]]
+    )
+    left = left.mean(axis=0)
+    left[2] = 0.0
+    if np.linalg.norm(left) < 1e-6:
+        return np.array([0.0, -1.0, 0.0])
+    left /= np.linalg.norm(left)
+    return np.cross(left, [0.0, 0.0, 1.0])
+
+
+def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
+    """World transform for (T, 17, 3) absolute camera-space joints (OpenCV axes, metres).
+
+    Raises:
+        VideoMocapError: unknown ``face``.
+    """
+    if face not in FACES:
+        raise VideoMocapError(f"Unknown facing '{face}'; use one of {', '.join(FACES)}.")
+    joints_cam = np.asarray(joints_cam, dtype=np.float64)
+    level = joints_cam @ CV_TO_BLENDER.T  # (T, 17, 3) Z up if the camera is level
+    feet = level[:, list(skeleton.FEET)]  # (T, 2, 3)
+    lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]  # (T, 3)
+    normal, _ = fit_ground(lower)
+    tilt = float(np.degrees(np.arccos(np.clip(normal[2], -1.0, 1.0))))
+    if tilt > MAX_GROUND_TILT_DEG:
+        normal, tilt = np.array([0.0, 0.0, 1.0]), 0.0
+    level_rot = rotation_between(normal, np.array([0.0, 0.0, 1.0]))
+    rotation = level_rot @ CV_TO_BLENDER
+    upright = joints_cam @ rotation.T
+    target = FACES[face]
+    if target is not None:
+        facing = initial_facing(upright)
+        yaw = rotation_between(facing, target)
+        rotation = yaw @ rotation
+        upright = joints_cam @ rotation.T
+    # floor: the (rotated) contact ankles sit ANKLE_HEIGHT_M above Z = 0
+    feet = upright[:, list(skeleton.FEET)]
+    lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]
+    _, offset = fit_ground(lower)
+    start = upright[0, skeleton.PELVIS]
+    translation = np.array([-start[0], -start[1], ANKLE_HEIGHT_M - offset])
+    return WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
