@@ -166,7 +166,7 @@ def fill_gaps(
 # ---------------------------------------------------------------------------------------
 # subject choice
 # ---------------------------------------------------------------------------------------
-def _track_size(track: Track2D, min_score: float = MIN_JOINT_SCORE) -> tuple[int, float]:
+def track_size(track: Track2D, min_score: float = MIN_JOINT_SCORE) -> tuple[int, float]:
     """(frames where the person is seen, median height in px of the box around its seen joints)."""
     seen = track.scores >= min_score
     present = seen.any(axis=1)
@@ -181,7 +181,7 @@ def describe_tracks(tracks: dict[int, Track2D]) -> str:
     """One line per track: ``id N: frames first-last (K seen), height H px``."""
     lines = []
     for tid, track in sorted(tracks.items()):
-        seen, height = _track_size(track)
+        seen, height = track_size(track)
         first, last = int(track.frame_indices[0]), int(track.frame_indices[-1])
         lines.append(f"id {tid}: frames {first}-{last} ({seen} seen), height {height:.0f} px")
     return "\n".join(lines)
@@ -203,7 +203,7 @@ def choose_subject(tracks: dict[int, Track2D], person: int | None = None) -> int
                 "Pick one of these ids (video-mocap detect VIDEO --list-tracks shows them)."
             )
         return int(person)
-    sizes = {tid: _track_size(t) for tid, t in tracks.items()}
+    sizes = {tid: track_size(t) for tid, t in tracks.items()}
     return int(max(sizes, key=lambda tid: (sizes[tid][0] * sizes[tid][1], sizes[tid][0], -tid)))
 
 
@@ -575,5 +575,5 @@ def detect_video(
     if result.long_gaps:
         log.warning("The subject (id %d) is missing for long stretches: frames %s.", subject,
                     ", ".join(f"{a}-{b}" for a, b in result.long_gaps))
-    log.info("2D tracks:\n%s\nsubject: id %d", describe_tracks(tracks), subject)
+    log.debug("2D tracks:\n%s\nsubject: id %d", describe_tracks(tracks), subject)
     return result

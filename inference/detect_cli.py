@@ -1,0 +1,79 @@
+"""``video-mocap detect VIDEO -o TRACK.npz``: the 2D stage from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .detect import DetectConfig, track_size, detect_video
+
+_DEFAULTS = DetectConfig()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="video-mocap detect",
+        description="Detect and track people in a video (YOLO pose + ByteTrack) and write the subject's "
+        "2D track (H36M-17, pixels) as .npz.",
+    )
+    parser.add_argument("video", type=Path, help="input video (.mp4, .mov, .avi...)")
+    parser.add_argument("-o", "--output", type=Path, help="2D track file to write (.npz); required unless --list-tracks")
+    parser.add_argument("--person", type=int, default=None,
+                        help="track id to keep (see --list-tracks); default: the largest, longest-seen person")
+    parser.add_argument("--model", default=_DEFAULTS.model,
+                        help="YOLO pose weights: a .pt path or a name such as yolo11s-pose.pt (default: shipped yolo11n-pose)")
+    parser.add_argument("--allow-download", action="store_true", help="let ultralytics download a named model")
+    parser.add_argument("--device", default=_DEFAULTS.device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size, help="frames per network call (default: 8)")
+    parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: 0.25)")
+    parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: 640)")
+    parser.add_argument("--start", type=int, default=0, help="first frame (0-based)")
+    parser.add_argument("--end", type=int, default=None, help="end frame (exclusive; default: the end of the clip)")
+    parser.add_argument("--max-gap", type=int, default=_DEFAULTS.max_gap_frames,
+                        help="interpolate gaps up to this many frames; longer ones are reported (default: 15)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the detection cache")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="detection cache folder")
+    parser.add_argument("--list-tracks", action="store_true", help="list the tracked people and exit (writes nothing)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.output is None and not args.list_tracks:
+        parser.error("-o/--output is required (or use --list-tracks)")
+    config = DetectConfig(
+        model=args.model, device=args.device, person=args.person, batch_size=args.batch, conf=args.conf,
+        imgsz=args.imgsz, frame_start=args.start, frame_end=args.end, max_gap_frames=args.max_gap,
+        allow_download=args.allow_download,
+    )
+    from tqdm import tqdm
+
+    with tqdm(desc="detect", unit="frame", dynamic_ncols=True) as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = detect_video(args.video, config, progress=progress, cache_dir=args.cache_dir,
+                              use_cache=not args.no_cache)
+
+    print(f"{'id':>4}  {'frames':>6}  {'first-last':>11}  {'height px':>9}")
+    for tid, track in sorted(result.tracks.items()):
+        seen, height = track_size(track)
+        span = f"{track.frame_indices[0]}-{track.frame_indices[-1]}"
+        mark = "  <- subject" if tid == result.subject_id else ""
+        print(f"{tid:>4}  {seen:>6}  {span:>11}  {height:>9.0f}{mark}")
+    for first, last in result.long_gaps:
+        print(f"warning: the subject is missing in frames {first}-{last} (interpolated, score 0)", file=sys.stderr)
+    if args.list_tracks:
+        return 0
+    path = result.subject.save(args.output)
+    print(f"wrote {path} (person {result.subject_id}, {result.subject.num_frames} frames)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
