@@ -1,0 +1,314 @@
+"""What the operators share: reading the scene settings, the background job, and the status text.
+
+Nothing here imports a stage at module level: ``pipeline`` (and through it OpenCV / torch /
+ONNX Runtime) is imported inside functions, so registration works with bpy alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import bpy
+
+from ..errors import Cancelled, VideoMocapError
+from ..inference import runtime
+from ..preferences import get_preferences, online_access_allowed
+from ..properties import AUTO_PERSON, DEFAULT_ARMATURE_NAME
+
+log = logging.getLogger(__name__)
+
+#: how often the modal operators poll their worker thread (seconds)
+POLL_INTERVAL_S = 0.1
+#: Blender's progress cursor runs over this range
+PROGRESS_RANGE = 100
+
+
+def settings_of(context: bpy.types.Context):
+    """The scene's ``video_mocap`` property group."""
+    return context.scene.video_mocap
+
+
+def video_path(props) -> Path:
+    """The video the user chose (file path or loaded movie clip), checked to exist."""
+    if props.source == "CLIP":
+        if props.clip is None:
+            raise VideoMocapError("No movie clip chosen: pick a loaded clip, or switch the source to File.")
+        raw, owner = props.clip.filepath, props.clip.library
+    else:
+        raw, owner = props.filepath, None
+    if not raw.strip():
+        raise VideoMocapError("No video chosen: set the video file in the Mocap panel.")
+    path = Path(bpy.path.abspath(raw, library=owner)).expanduser()
+    if not path.is_file():
+        raise VideoMocapError(f"Video not found: {path}. Check the path in the Mocap panel.")
+    return path
+
+
+def check_runtime() -> None:
+    """Raise a clear error when the Python packages the pipeline needs are not installed."""
+    problem = runtime.missing_packages_message()
+    if problem:
+        raise VideoMocapError(problem)
+
+
+def resolve_device(props, prefs) -> str:
+    choice = props.device if props.device != "PREFS" else (prefs.device if prefs is not None else "AUTO")
+    return choice.lower()
+
+
+def cache_dir_of(prefs) -> Path | None:
+    if prefs is None or not prefs.cache_dir.strip():
+        return None
+    return Path(bpy.path.abspath(prefs.cache_dir))
+
+
+def pipeline_settings(context: bpy.types.Context):
+    """Build :class:`~video_mocap.pipeline.PipelineSettings` from the scene settings and the preferences."""
+    from .. import pipeline
+
+    props = settings_of(context)
+    prefs = get_preferences(context)
+    person = None if props.person in ("", AUTO_PERSON) else int(props.person)
+    frame_start, frame_end = (props.frame_start, props.frame_end) if props.use_frame_range else (0, None)
+    if frame_end is not None and frame_end < frame_start:
+        raise VideoMocapError(f"Frame range is empty: end ({frame_end}) is before start ({frame_start}).")
+    weights = Path(bpy.path.abspath(prefs.weights_dir)) if prefs is not None and prefs.weights_dir.strip() else None
+    detector = Path(bpy.path.abspath(prefs.detector_model)) if prefs is not None and prefs.detector_model.strip() else None
+    return pipeline.make_settings(
+        model=props.model,
+        device=resolve_device(props, prefs),
+        person=person,
+        frame_start=frame_start,
+        frame_end=frame_end,
+        fov_deg=None if props.fov_auto else float(props.fov_deg),
+        weights_dir=weights,
+        detector_model=detector,
+        allow_download=bool(prefs is not None and prefs.allow_downloads and online_access_allowed()),
+        smoothing=float(props.smoothing),
+        foot_lock=bool(props.foot_lock),
+        scene_fps=context.scene.render.fps / context.scene.render.fps_base,
+        frame_offset=context.scene.frame_start,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Background job: runs one function on a worker thread, records progress, can be cancelled
+# ---------------------------------------------------------------------------------------
+@dataclass
+class ProgressState:
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    rate: float = 0.0  # items (frames) per second in the current stage
+    _stage_started: float = field(default_factory=time.monotonic)
+
+    def text(self) -> str:
+        """Status-bar text: stage, frame, frames per second."""
+        parts = [f"Video Mocap: {self.stage}"]
+        if self.total > 0:
+            parts.append(f"frame {self.done}/{self.total}")
+        if self.rate > 0:
+            parts.append(f"{self.rate:.1f} frames/s")
+        return " | ".join(parts) + "  (Esc to cancel)"
+
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total > 0 else 0.0
+
+
+class Job:
+    """Run ``work(progress, cancel)`` on a daemon thread; the main thread polls :attr:`done`.
+
+    ``progress(stage, done, total)`` follows :data:`video_mocap.inference.progress.ProgressFn`
+    and raises :class:`Cancelled` once :meth:`cancel` was called, so the worker stops at the next step.
+    """
+
+    def __init__(self, work: Callable[[Callable, threading.Event], Any]) -> None:
+        self._work = work
+        self.cancel_event = threading.Event()
+        self.state = ProgressState()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if stage != self.state.stage:
+                self.state = ProgressState(stage=stage, done=done, total=total, _stage_started=now)
+            else:
+                elapsed = now - self.state._stage_started
+                self.state.done, self.state.total = done, total
+                self.state.rate = done / elapsed if elapsed > 0 and done > 0 else 0.0
+        if self.cancel_event.is_set():
+            raise Cancelled("cancelled by the user")
+
+    def snapshot(self) -> ProgressState:
+        with self._lock:
+            return ProgressState(self.state.stage, self.state.done, self.state.total, self.state.rate)
+
+    def run(self) -> None:
+        """Run the work on the calling thread (background mode, tests); keeps the result or error."""
+        try:
+            self.result = self._work(self.progress, self.cancel_event)
+        except BaseException as exc:  # handed to the main thread, which reports it
+            self.error = exc
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="video-mocap-job", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+
+def error_message(exc: BaseException) -> str:
+    """What to show the user for an exception from the worker."""
+    if isinstance(exc, VideoMocapError):
+        return str(exc)
+    if isinstance(exc, Cancelled):
+        return "Cancelled."
+    log.exception("unexpected error in Video Mocap", exc_info=exc)
+    return f"Unexpected error ({type(exc).__name__}: {exc}). See the system console for details."
+
+
+class ModalJobMixin:
+    """A modal operator that runs a :class:`Job` off the main thread.
+
+    Subclasses implement ``make_job(context) -> Job`` (on the main thread, reading the scene) and
+    ``finish(context, result) -> set`` (on the main thread, the only place the scene changes).
+    In background mode (``bpy.app.background``) ``invoke`` runs ``execute``, synchronously.
+    """
+
+    _job: Job | None = None
+    _timer = None
+
+    def make_job(self, context) -> Job:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def finish(self, context, result) -> set[str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def execute(self, context):
+        try:
+            job = self.make_job(context)
+        except VideoMocapError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        job.run()
+        return self._conclude(context, job)
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            self._job = self.make_job(context)
+        except VideoMocapError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(POLL_INTERVAL_S, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, PROGRESS_RANGE)
+        self._job.start()
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            self._cleanup(context)
+            self.report({"WARNING"}, "Video Mocap cancelled: the scene is unchanged.")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = job.snapshot()
+        context.window_manager.progress_update(int(state.fraction() * PROGRESS_RANGE))
+        context.workspace.status_text_set(state.text())
+        if not job.done:
+            return {"RUNNING_MODAL"}
+        self._cleanup(context)
+        return self._conclude(context, job)
+
+    def _conclude(self, context, job: Job) -> set[str]:
+        if job.error is not None:
+            level = {"WARNING"} if isinstance(job.error, Cancelled) else {"ERROR"}
+            self.report(level, error_message(job.error))
+            return {"CANCELLED"}
+        try:
+            return self.finish(context, job.result)
+        except VideoMocapError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+
+    def _cleanup(self, context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+
+# ---------------------------------------------------------------------------------------
+# Changing the scene: all or nothing
+# ---------------------------------------------------------------------------------------
+_TRACKED_COLLECTIONS = ("objects", "armatures", "actions")
+
+
+def _data_snapshot() -> dict[str, set[int]]:
+    return {name: {id(block) for block in getattr(bpy.data, name)} for name in _TRACKED_COLLECTIONS}
+
+
+def _remove_new_data(before: dict[str, set[int]]) -> None:
+    for name in _TRACKED_COLLECTIONS:
+        collection = getattr(bpy.data, name)
+        for block in [b for b in collection if id(b) not in before[name]]:
+            collection.remove(block)
+
+
+def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
+    """Key the target armature (a new H36M armature or an existing rig) with a solved motion, in one step.
+
+    On any error the scene is restored (new objects, armatures and actions removed; an existing
+    rig gets its previous action back) and the error is raised again.
+    """
+    from ..rigging import blender_armature
+
+    props = settings_of(context)
+    rig = props.target_rig if props.target == "EXISTING" else None
+    if props.target == "EXISTING" and rig is None:
+        raise VideoMocapError("No target rig chosen: pick an armature, or set the target to New H36M Armature.")
+    before = _data_snapshot()
+    previous_action = rig.animation_data.action if rig is not None and rig.animation_data else None
+    try:
+        if rig is None:
+            obj = blender_armature.create_armature(solved, props.armature_name or DEFAULT_ARMATURE_NAME, context=context)
+            blender_armature.apply_motion(obj, solved)
+        else:
+            from ..rigging import blender_retarget
+
+            obj = blender_retarget.retarget(rig, solved, preset=props.mapping_preset, context=context)
+    except BaseException:
+        if rig is not None and rig.animation_data is not None:
+            rig.animation_data.action = previous_action
+        _remove_new_data(before)
+        raise
+    return obj
+
+
+def solve_for_scene(context, motion):
+    """Solve a cached 3D motion with the scene's current rig settings (smoothing, foot lock, fps)."""
+    from ..pipeline import solve_motion
+
+    return solve_motion(motion, pipeline_settings(context).solve)

@@ -1,0 +1,68 @@
+"""Detect People: run the 2D stage and list the people found, with the frames they are seen on."""
+
+from __future__ import annotations
+
+import bpy
+
+from .common import Job, ModalJobMixin, cache_dir_of, check_runtime, settings_of, video_path
+from ..preferences import get_preferences
+from ..properties import AUTO_PERSON
+
+
+def make_detect_job(context: bpy.types.Context) -> Job:
+    from .. import pipeline
+    from .common import pipeline_settings
+
+    video = video_path(settings_of(context))
+    check_runtime()
+    settings = pipeline_settings(context)
+    cache_dir = cache_dir_of(get_preferences(context))
+
+    def work(progress, cancel):
+        return video, pipeline.detect_people(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
+
+    return Job(work)
+
+
+def store_people(props, video: str, people) -> None:
+    """Fill ``props.people`` from :func:`video_mocap.pipeline.detect_people`'s list."""
+    props.people.clear()
+    for info in people:
+        item = props.people.add()
+        item.track_id = info.track_id
+        item.frame_start = info.frame_start
+        item.frame_end = info.frame_end
+        item.num_frames = info.num_frames
+        item.is_subject = info.is_subject
+    props.people_video = video
+    props.person = AUTO_PERSON
+
+
+class VIDEO_MOCAP_OT_detect_people(ModalJobMixin, bpy.types.Operator):
+    """Find the people in the video (2D pose tracking) so you can choose whom to capture (Esc cancels)"""
+
+    bl_idname = "video_mocap.detect_people"
+    bl_label = "Detect People"
+    bl_options = {"REGISTER"}
+
+    def make_job(self, context):
+        return make_detect_job(context)
+
+    def finish(self, context, result):
+        video, people = result
+        store_people(settings_of(context), str(video), people)
+        self.report({"INFO"}, f"Video Mocap: found {len(people)} people.")
+        return {"FINISHED"}
+
+
+CLASSES = (VIDEO_MOCAP_OT_detect_people,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,317 @@
+"""The whole pipeline without Blender: video -> 2D track -> 3D motion -> solved rig motion, cached.
+
+Used by the Blender operators (on a worker thread), the headless batch and ``video-mocap estimate``.
+
+The 3D motion is cached per (video content hash + detection settings + lifter settings), so a
+second run that changes only rig settings (smoothing, foot lock, target) skips the networks and
+re-solves in a fraction of a second. Cache files (``<cache>/motions/<key>.npz`` and
+``<key>.track.npz``) are the project's 3D motion and 2D track files, written atomically.
+
+No bpy here; the stages (OpenCV, torch, ONNX Runtime) are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import VideoMocapError
+from .inference.formats import Motion3D, Track2D
+from .inference.progress import ProgressFn, check_cancel, report
+
+if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
+    from .inference.detect import DetectConfig, DetectResult
+    from .rigging.solve import SolveConfig, SolvedMotion
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "weights"
+LIFTER_MODELS = ("posemoe", "dtgcn")
+WEIGHTS_SUFFIX = ".safetensors"
+#: bump when the cached files' meaning changes, so old cache entries are not reused
+CACHE_VERSION = 1
+MOTIONS_SUBDIR = "motions"
+#: bytes read at a time when hashing a video
+HASH_CHUNK_BYTES = 1 << 20
+#: DetectConfig fields that change speed, not results: left out of the cache key
+DETECT_FIELDS_NOT_IN_KEY = frozenset({"device", "batch_size", "allow_download"})
+
+STAGE_LOAD_LIFTER = "loading lifter"
+STAGE_SOLVE = "solving rig"
+
+
+def _default_detect_config() -> "DetectConfig":
+    from .inference.detect import DetectConfig
+
+    return DetectConfig()
+
+
+def _default_solve_config() -> "SolveConfig":
+    from .rigging.solve import SolveConfig
+
+    return SolveConfig()
+
+
+@dataclass
+class PipelineSettings:
+    """Everything that decides a result. ``weights=None``: the shipped ``weights/<model>.safetensors``."""
+
+    detect: "DetectConfig" = field(default_factory=_default_detect_config)
+    model: str = "posemoe"
+    weights: Path | None = None
+    device: str = "auto"
+    fov_deg: float | None = None
+    flip: bool = True
+    solve: "SolveConfig" = field(default_factory=_default_solve_config)
+
+    def __post_init__(self) -> None:
+        if self.model not in LIFTER_MODELS:
+            raise VideoMocapError(f"Unknown lifter '{self.model}': use one of {', '.join(LIFTER_MODELS)}.")
+        if self.weights is not None:
+            self.weights = Path(self.weights)
+
+
+@dataclass
+class PipelineResult:
+    """``detect_result`` is None when the motion came from the cache (the networks did not run)."""
+
+    track: Track2D
+    motion: Motion3D
+    detect_result: "DetectResult | None"
+    solved: "SolvedMotion | None" = None
+    motion_path: Path | None = None
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """One person found in a video: track id and the video frames they are seen on."""
+
+    track_id: int
+    frame_start: int
+    frame_end: int
+    num_frames: int
+    is_subject: bool
+
+
+def make_settings(
+    *,
+    model: str = "posemoe",
+    device: str = "auto",
+    person: int | None = None,
+    frame_start: int = 0,
+    frame_end: int | None = None,
+    fov_deg: float | None = None,
+    weights_dir: Path | None = None,
+    detector_model: Path | None = None,
+    allow_download: bool = False,
+    smoothing: float | None = None,
+    foot_lock: bool | None = None,
+    scene_fps: float | None = None,
+    frame_offset: int | None = None,
+) -> PipelineSettings:
+    """Build :class:`PipelineSettings` from the flat options the UI and the CLIs expose.
+
+    Options left at None keep the stage's own default.
+    """
+    from .inference.detect import DetectConfig
+    from .rigging.solve import SolveConfig
+
+    detect_kwargs: dict[str, Any] = {"device": device, "person": person, "frame_start": frame_start,
+                                     "frame_end": frame_end, "allow_download": allow_download}
+    if detector_model is not None:
+        detect_kwargs["model"] = str(detector_model)
+    solve_kwargs = {"smoothing": smoothing, "foot_lock": foot_lock, "scene_fps": scene_fps, "frame_offset": frame_offset}
+    weights = None
+    if weights_dir is not None:
+        weights = Path(weights_dir) / f"{model}{WEIGHTS_SUFFIX}"
+        if not weights.is_file():
+            raise VideoMocapError(
+                f"No {model} weights in {weights_dir} (expected {weights.name}); fix the weights folder in the preferences."
+            )
+    return PipelineSettings(
+        detect=DetectConfig(**detect_kwargs),
+        model=model,
+        weights=weights,
+        device=device,
+        fov_deg=fov_deg,
+        solve=SolveConfig(**{k: v for k, v in solve_kwargs.items() if v is not None}),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Cache keys
+# ---------------------------------------------------------------------------------------
+_digest_memo: dict[tuple[str, int, int], str] = {}
+_digest_lock = threading.Lock()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's content (memoised per path, size and modification time)."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise VideoMocapError(f"Cannot read {path}: {exc.strerror}. Check the path.") from None
+    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _digest_lock:
+        if memo_key in _digest_memo:
+            return _digest_memo[memo_key]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    with _digest_lock:
+        _digest_memo[memo_key] = digest.hexdigest()
+    return _digest_memo[memo_key]
+
+
+def _file_identity(path: str | os.PathLike | None) -> str | None:
+    """Content hash of a model/weights file when it exists, else its name (a download name like 'yolo11n-pose.pt')."""
+    if path is None:
+        return None
+    path = Path(path)
+    return file_digest(path) if path.is_file() else str(path)
+
+
+def lifter_weights_path(settings: PipelineSettings) -> Path:
+    return settings.weights or SHIPPED_WEIGHTS_DIR / f"{settings.model}{WEIGHTS_SUFFIX}"
+
+
+def cache_key(video: Path, settings: PipelineSettings) -> str:
+    """Key of the cached 3D motion: video content + detection settings + lifter settings (not rig settings)."""
+    detect = {
+        k: v for k, v in dataclasses.asdict(settings.detect).items() if k not in DETECT_FIELDS_NOT_IN_KEY
+    }
+    if "model" in detect:
+        detect["model"] = _file_identity(detect["model"])
+    payload = {
+        "version": CACHE_VERSION,
+        "video": file_digest(video),
+        "detect": detect,
+        "lifter": {
+            "model": settings.model,
+            "weights": _file_identity(lifter_weights_path(settings)),
+            "fov_deg": settings.fov_deg,
+            "flip": settings.flip,
+        },
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def resolve_cache_dir(cache_dir: Path | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    from .inference.detect import default_cache_dir
+
+    return Path(default_cache_dir())
+
+
+def cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
+    """(motion file, track file) of a cache entry."""
+    folder = Path(cache_dir) / MOTIONS_SUBDIR
+    return folder / f"{key}.npz", folder / f"{key}.track.npz"
+
+
+def load_cached(cache_dir: Path, key: str) -> tuple[Track2D, Motion3D, Path] | None:
+    """The cached (track, motion, motion path), or None when absent or unreadable (then it is recomputed)."""
+    motion_path, track_path = cache_paths(cache_dir, key)
+    if not (motion_path.is_file() and track_path.is_file()):
+        return None
+    try:
+        return Track2D.load(track_path), Motion3D.load(motion_path), motion_path
+    except VideoMocapError as exc:
+        log.warning("ignoring a broken cache entry (%s); computing again", exc)
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------
+def detect_people(
+    video: str | os.PathLike,
+    settings: PipelineSettings,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: Path | None = None,
+) -> list[PersonInfo]:
+    """Run the 2D stage and list every person tracked, longest-seen first."""
+    from .inference.detect import detect_video
+
+    result = detect_video(Path(video), settings.detect, progress=progress, cancel=cancel, cache_dir=cache_dir)
+    people = []
+    for track_id, track in result.tracks.items():
+        frames = track.frame_indices
+        people.append(
+            PersonInfo(
+                track_id=int(track_id),
+                frame_start=int(frames.min()),
+                frame_end=int(frames.max()),
+                num_frames=int(frames.size),
+                is_subject=int(track_id) == int(result.subject_id),
+            )
+        )
+    return sorted(people, key=lambda p: (not p.is_subject, -p.num_frames, p.track_id))
+
+
+def solve_motion(motion: Motion3D, config: "SolveConfig") -> "SolvedMotion":
+    """The rig solve (pure numpy): joint rotations, root motion, smoothing, foot locking."""
+    from .rigging.solve import solve
+
+    return solve(motion, config)
+
+
+def run_pipeline(
+    video: str | os.PathLike,
+    settings: PipelineSettings,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> PipelineResult:
+    """Video -> 2D track -> 3D motion (cached) -> solved motion.
+
+    Raises :class:`~video_mocap.errors.VideoMocapError` for bad input and
+    :class:`~video_mocap.errors.Cancelled` when ``cancel`` is set (nothing is cached then).
+    """
+    video = Path(video)
+    if not video.is_file():
+        raise VideoMocapError(f"Video not found: {video}. Check the path.")
+    cache = resolve_cache_dir(Path(cache_dir) if cache_dir is not None else None)
+    key = cache_key(video, settings)
+    cached = load_cached(cache, key)
+    if cached is not None:
+        track, motion, motion_path = cached
+        log.info("3D motion from the cache: %s", motion_path)
+        detect_result = None
+    else:
+        from .inference.detect import detect_video
+        from .inference.lifter import lift_track, load_lifter
+
+        detect_result = detect_video(video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache)
+        track = detect_result.subject
+        check_cancel(cancel)
+        report(progress, STAGE_LOAD_LIFTER, 0, 1)
+        lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device)
+        report(progress, STAGE_LOAD_LIFTER, 1, 1)
+        motion = lift_track(track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel)
+        check_cancel(cancel)
+        motion_path, track_path = cache_paths(cache, key)
+        track.save(track_path)
+        motion.save(motion_path)
+    report(progress, STAGE_SOLVE, 0, 1)
+    solved = solve_motion(motion, settings.solve)
+    report(progress, STAGE_SOLVE, 1, 1)
+    check_cancel(cancel)
+    return PipelineResult(
+        track=track, motion=motion, detect_result=detect_result, solved=solved, motion_path=motion_path,
+        from_cache=cached is not None,
+    )

@@ -1,0 +1,156 @@
+"""The scene's Video Mocap settings: ``scene.video_mocap`` (what the panels draw and the operators read)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+from bpy.types import PropertyGroup
+
+log = logging.getLogger(__name__)
+
+PRESETS_DIR = Path(__file__).resolve().parent / "rigging" / "presets"
+AUTO_PERSON = "AUTO"
+NO_PRESET = "NONE"
+DEFAULT_FOV_DEG = 60.0
+MIN_FOV_DEG = 5.0
+MAX_FOV_DEG = 170.0
+DEFAULT_ARMATURE_NAME = "MocapArmature"
+
+SOURCE_ITEMS = (
+    ("FILE", "File", "A video file on disk"),
+    ("CLIP", "Movie Clip", "A movie clip already loaded in this file"),
+)
+MODEL_ITEMS = (
+    ("posemoe", "PoseMoE", "Mixture-of-experts lifter (most accurate)"),
+    ("dtgcn", "DTGCN", "Dual-stream Transformer-GCN lifter (lighter)"),
+)
+DEVICE_ITEMS = (
+    ("PREFS", "From Preferences", "Use the device chosen in the add-on preferences"),
+    ("AUTO", "Auto", "GPU when the runtime has one, otherwise CPU"),
+    ("CPU", "CPU", "Always the CPU"),
+    ("CUDA", "CUDA GPU", "NVIDIA GPU through CUDA"),
+)
+TARGET_ITEMS = (
+    ("NEW", "New H36M Armature", "Create a new 17-joint armature and key it"),
+    ("EXISTING", "Existing Rig", "Retarget onto an armature already in the scene"),
+)
+
+# Blender keeps only a pointer to the strings of dynamic enum items: hold them here.
+_person_items_cache: list[tuple[str, str, str]] = []
+_preset_items_cache: list[tuple[str, str, str]] = []
+
+
+def preset_items_from_folder(folder: Path = PRESETS_DIR) -> list[tuple[str, str, str]]:
+    """Enum items for the mapping presets in ``rigging/presets/*.json`` (identifier = file stem)."""
+    items = []
+    for path in sorted(folder.glob("*.json")):
+        label, description = path.stem.replace("_", " ").title(), f"Bone mapping preset {path.name}"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                label = str(data.get("name", label))
+                description = str(data.get("description", description))
+        except (OSError, ValueError) as exc:
+            log.warning("skipping unreadable mapping preset %s: %s", path, exc)
+            continue
+        items.append((path.stem, label, description))
+    return items or [(NO_PRESET, "No Presets", f"No mapping presets found in {folder}")]
+
+
+def _preset_items(self, context):
+    _preset_items_cache[:] = preset_items_from_folder()
+    return _preset_items_cache
+
+
+def _person_items(self, context):
+    items = [(AUTO_PERSON, "Automatic", "The main subject: the person seen longest and largest")]
+    for person in self.people:
+        label = f"Person {person.track_id}: frames {person.frame_start}-{person.frame_end}"
+        if person.is_subject:
+            label += " (subject)"
+        items.append((str(person.track_id), label, f"Seen on {person.num_frames} frames"))
+    _person_items_cache[:] = items
+    return _person_items_cache
+
+
+def _armature_poll(self, obj) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class VIDEO_MOCAP_PG_person(PropertyGroup):
+    """One person found by Detect People."""
+
+    track_id: IntProperty(name="Track", default=-1)
+    frame_start: IntProperty(name="First Frame")
+    frame_end: IntProperty(name="Last Frame")
+    num_frames: IntProperty(name="Frames Seen")
+    is_subject: BoolProperty(name="Subject")
+
+
+class VIDEO_MOCAP_PG_settings(PropertyGroup):
+    source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="FILE")
+    filepath: StringProperty(name="Video", description="The video to track", subtype="FILE_PATH", default="")
+    clip: PointerProperty(name="Clip", type=bpy.types.MovieClip, description="A loaded movie clip")
+
+    people: CollectionProperty(type=VIDEO_MOCAP_PG_person)
+    people_video: StringProperty(name="People Of", description="The video the people list belongs to", default="")
+    person: EnumProperty(name="Person", items=_person_items, description="Which person to capture")
+
+    model: EnumProperty(name="Lifter", items=MODEL_ITEMS, default="posemoe")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="PREFS")
+
+    use_frame_range: BoolProperty(name="Frame Range", description="Only use part of the video", default=False)
+    frame_start: IntProperty(name="Start", description="First video frame (0-based)", default=0, min=0)
+    frame_end: IntProperty(name="End", description="Last video frame (inclusive)", default=100, min=0)
+
+    smoothing: FloatProperty(
+        name="Smoothing", description="0 = raw network output, 1 = strongest smoothing", default=0.5, min=0.0, max=1.0
+    )
+    foot_lock: BoolProperty(name="Lock Feet", description="Pin feet to the ground while they are in contact", default=True)
+    fov_auto: BoolProperty(
+        name="Auto Field of View", description="Use the video's focal length when known, otherwise a default", default=True
+    )
+    fov_deg: FloatProperty(
+        name="Field of View",
+        description="Horizontal field of view of the camera that shot the video",
+        default=DEFAULT_FOV_DEG,
+        min=MIN_FOV_DEG,
+        max=MAX_FOV_DEG,
+        subtype="NONE",
+    )
+
+    target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW")
+    armature_name: StringProperty(name="Name", default=DEFAULT_ARMATURE_NAME)
+    target_rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_armature_poll)
+    mapping_preset: EnumProperty(name="Mapping", items=_preset_items, description="How H36M joints map to the rig's bones")
+
+    last_motion: StringProperty(
+        name="Last Result", description="The cached 3D motion of the last estimate (Apply to Armature uses it)", default=""
+    )
+
+
+CLASSES = (VIDEO_MOCAP_PG_person, VIDEO_MOCAP_PG_settings)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.video_mocap = PointerProperty(type=VIDEO_MOCAP_PG_settings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.video_mocap
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,74 @@
+"""Fixtures for the Blender-layer tests (bpy 5.0 in .venv, bpy 4.2 LTS in .venv42).
+
+``addon`` registers the add-on in this process (once per session) so operators and panels can be
+driven directly; extension install/enable runs in subprocesses with their own user folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXT_CLI_RELATIVE = Path("scripts/addons_core/bl_pkg/cli/blender_ext.py")
+#: seconds allowed for one Blender subprocess (starting bpy takes a few seconds on a busy CPU)
+SUBPROCESS_TIMEOUT_S = 300
+
+
+def bpy_package_dir() -> Path:
+    """The installed ``bpy`` folder (found without importing bpy)."""
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or spec.origin is None:
+        pytest.skip("bpy is not installed in this Python")
+    return Path(spec.origin).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def blender_ext_cli() -> Path:
+    """Blender's bundled extension tool (``<bpy>/<version>/scripts/addons_core/bl_pkg/cli/blender_ext.py``)."""
+    candidates = sorted(bpy_package_dir().glob(f"*/{EXT_CLI_RELATIVE.as_posix()}"))
+    assert candidates, f"blender_ext.py not found under {bpy_package_dir()}"
+    return candidates[-1]
+
+
+def run_python(args: list[str], env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run this interpreter with ``args`` and return the finished process (text output)."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, env=env, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="session")
+def extension_zip(blender_ext_cli: Path, tmp_path_factory) -> Path:
+    """The extension built from the repo with Blender's own tool."""
+    out = tmp_path_factory.mktemp("ext_build")
+    result = run_python([str(blender_ext_cli), "build", "--source-dir", str(REPO), "--output-dir", str(out)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    zips = list(out.glob("*.zip"))
+    assert len(zips) == 1, f"expected one zip, got {zips}: {result.stdout}"
+    return zips[0]
+
+
+@pytest.fixture(scope="session")
+def addon():
+    """The add-on registered in this process (``scene.video_mocap``, operators and panels exist)."""
+    import bpy  # noqa: F401  (bpy before the package, as inside Blender)
+
+    import video_mocap
+
+    video_mocap.register()
+    yield video_mocap
+    video_mocap.unregister()
+
+
+@pytest.fixture
+def fresh_scene(addon):
+    """An empty factory scene with the add-on's properties (reset before each test)."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy.context.scene
