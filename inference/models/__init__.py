@@ -20,13 +20,15 @@ from typing import Any, Union
 from torch import nn
 
 from ...errors import VideoMocapError
+from ..weights import LIFTER_NAMES
 from .dtgcn import DTGCN, DTGCNConfig
 from .mlp import MLPConfig, MLPLifter
 from .posemoe import PoseMoE, PoseMoEConfig
 
 Config = Union[PoseMoEConfig, DTGCNConfig, MLPConfig]
 
-MODEL_NAMES: tuple[str, ...] = ("posemoe", "dtgcn", "mlp")
+#: ("posemoe", "dtgcn", "mlp"), defined in ``weights`` so that model cards load without torch
+MODEL_NAMES: tuple[str, ...] = LIFTER_NAMES
 
 _CONFIG_CLASSES: dict[str, type] = {"posemoe": PoseMoEConfig, "dtgcn": DTGCNConfig, "mlp": MLPConfig}
 _MODEL_CLASSES: dict[str, type[nn.Module]] = {"posemoe": PoseMoE, "dtgcn": DTGCN, "mlp": MLPLifter}
@@ -97,7 +99,10 @@ def build_model(name: str, config: Config | dict[str, Any] | None = None) -> nn.
         config = config_from_dict(name, config)
     elif not isinstance(config, _CONFIG_CLASSES[name]):
         raise VideoMocapError(f"{name} needs a {_CONFIG_CLASSES[name].__name__}, got {type(config).__name__}.")
-    return _MODEL_CLASSES[name](config)
+    try:
+        return _MODEL_CLASSES[name](config)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise VideoMocapError(f"cannot build {name} from config {config_to_dict(config)}: {exc}") from None
 
 
 __all__ = [

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import BONES, NUM_JOINTS, PELVIS
-from .layers import AttentionBlock, GCNBlock, Mlp, init_weights, normalized_adjacency
+from .layers import AttentionBlock, GCNBlock, Mlp, drop_path_rates, init_weights, normalized_adjacency
 
 #: channels of each input joint: normalised x, y and the detector score
 IN_CHANNELS = 3
@@ -98,7 +98,7 @@ class DTGCN(nn.Module):
         self.embed = Mlp(IN_CHANNELS, c, out_dim=c, dropout=cfg.dropout)
         self.spatial_pos = nn.Parameter(torch.zeros(1, 1, NUM_JOINTS, c))
         adjacency = normalized_adjacency(NUM_JOINTS, BONES)
-        rates = torch.linspace(0, cfg.drop_path, max(cfg.depth, 1)).tolist()
+        rates = drop_path_rates(cfg.drop_path, cfg.depth)
         self.blocks = nn.ModuleList(DualStreamBlock(cfg, rates[i], adjacency) for i in range(cfg.depth))
         self.norm = nn.LayerNorm(c)
         self.head = nn.Sequential(nn.Linear(c, cfg.head_dim), nn.Tanh(), nn.Linear(cfg.head_dim, 3))

@@ -64,6 +64,13 @@ def zero_root(pose: torch.Tensor, root: int = 0) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------
 # basic layers
 # ---------------------------------------------------------------------------------------
+def drop_path_rates(max_rate: float, count: int) -> list[float]:
+    """Stochastic-depth rates rising linearly from 0 to ``max_rate`` over ``count`` blocks."""
+    if count <= 1:
+        return [0.0] * count
+    return [max_rate * i / (count - 1) for i in range(count)]
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop the whole residual branch per sample with probability ``p``."""
 

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from ..skeleton import NUM_JOINTS, PELVIS
-from .layers import AttentionBlock, Mlp, init_weights, resize_temporal
+from .layers import AttentionBlock, Mlp, drop_path_rates, init_weights, resize_temporal
 
 #: channels of each input joint: normalised x, y and the detector score
 IN_CHANNELS = 3
@@ -135,7 +135,7 @@ class PoseMoE(nn.Module):
         self.depth_compress = Mlp(2 * c, 2 * c, out_dim=c, dropout=cfg.dropout)
 
         total = cfg.encoder_layers + cfg.decoder_layers
-        rates = torch.linspace(0, cfg.drop_path, max(total, 1)).tolist()
+        rates = drop_path_rates(cfg.drop_path, total)
         self.encoder = nn.ModuleList(ExpertLayer(cfg, rates[i]) for i in range(cfg.encoder_layers))
         self.router = PoseRouter(c)
         self.decoder = nn.ModuleList(
