@@ -17,9 +17,12 @@ import numpy as np
 from .world import ANKLE_HEIGHT_M
 
 #: an ankle lower than this above its resting height counts as near the floor (metres)
-CONTACT_HEIGHT_MARGIN_M = 0.06
-#: an ankle slower than this (horizontal, m/s) may be planted
-CONTACT_SPEED_M_S = 0.35
+CONTACT_HEIGHT_MARGIN_M = 0.05
+#: an ankle slower than this (horizontal, m/s) may be planted (the ankle point rolls a little
+#: over a planted foot: 0.2-0.4 m/s in jogging mocap)
+CONTACT_SPEED_M_S = 0.5
+#: percentile of a foot's heights over the clip taken as its resting (planted) height
+RESTING_HEIGHT_PERCENTILE = 15.0
 #: contacts shorter than this are noise (frames)
 MIN_CONTACT_FRAMES = 3
 #: frames over which a lock blends in and out
@@ -54,7 +57,10 @@ def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = 
 
     ankles = np.asarray(ankles, dtype=np.float64)
     speed = horizontal_speed(ankles, fps)
-    near = ankles[..., 2] < floor_ankle_height + CONTACT_HEIGHT_MARGIN_M
+    # each foot's own resting height (lower envelope): a slightly tilted or offset floor
+    # estimate must not keep one foot from ever counting as planted
+    resting = np.maximum(np.percentile(ankles[..., 2], RESTING_HEIGHT_PERCENTILE, axis=0), floor_ankle_height)
+    near = ankles[..., 2] < resting + CONTACT_HEIGHT_MARGIN_M
     contact = near & (speed < CONTACT_SPEED_M_S)
     if len(contact) >= MIN_CONTACT_FRAMES:
         contact = median_filter(contact.astype(np.uint8), size=(MIN_CONTACT_FRAMES, 1), mode="nearest").astype(bool)

@@ -33,8 +33,10 @@ CV_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 ANKLE_HEIGHT_M = 0.08
 #: ridge prior (m^2) of the ground fit: contacts must spread more than ~sqrt of this to tilt it
 GROUND_PRIOR_VARIANCE_M2 = 0.05
-#: contact candidates more than this above the fitted plane are dropped (metres)
-GROUND_TRIM_M = 0.06
+#: contact candidates more than this above the lower envelope of the candidates are dropped (metres)
+GROUND_TRIM_M = 0.03
+#: percentile of the candidates' heights (above the plane) that defines the lower envelope
+GROUND_ENVELOPE_PERCENTILE = 20.0
 GROUND_FIT_ITERATIONS = 4
 #: a fitted floor tilted more than this from the level-camera up is rejected
 MAX_GROUND_TILT_DEG = 35.0
@@ -99,8 +101,8 @@ def fit_ground(contacts: np.ndarray) -> tuple[np.ndarray, float]:
         coef = np.linalg.solve(cov + GROUND_PRIOR_VARIANCE_M2 * np.eye(2), xy.T @ z / len(sel))
         c = float(sel[:, 2].mean() - sel[:, :2].mean(axis=0) @ coef)
         residual = pts[:, 2] - (pts[:, :2] @ coef + c)
-        # contacts are the lower envelope: drop candidates well above the plane
-        keep = residual < GROUND_TRIM_M
+        # contacts are the lower envelope: drop candidates well above it (flight, lifted feet)
+        keep = residual < np.percentile(residual, GROUND_ENVELOPE_PERCENTILE) + GROUND_TRIM_M
     normal = np.array([-coef[0], -coef[1], 1.0])
     norm = np.linalg.norm(normal)
     return normal / norm, c / norm
@@ -153,7 +155,34 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     # floor: the (rotated) contact ankles sit ANKLE_HEIGHT_M above Z = 0
     feet = upright[:, list(skeleton.FEET)]
     lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]
-    _, offset = fit_ground(lower)
+    plane_normal, plane_offset = fit_ground(lower)
     start = upright[0, skeleton.PELVIS]
-    translation = np.array([-start[0], -start[1], ANKLE_HEIGHT_M - offset])
+    # floor height under the subject's start (the residual tilt is small but the camera may be far)
+    floor = (plane_offset - plane_normal[:2] @ start[:2]) / plane_normal[2]
+    translation = np.array([-start[0], -start[1], ANKLE_HEIGHT_M - floor])
     return WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
+
+
+def view_from_camera(
+    joints_yup: np.ndarray, yaw_deg: float = 0.0, tilt_deg: float = 0.0, distance_m: float = 5.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Film Y-up world joints (mocap convention) with a virtual camera; the inverse of the solve's input.
+
+    The camera looks along the world's -Z (so a subject facing +Z faces it), turned by
+    ``yaw_deg`` about the vertical, pitched down by ``tilt_deg``, ``distance_m`` from the
+    clip's mean position. Used to make camera-frame test motions from mocap.
+
+    Args:
+        joints_yup: (T, 17, 3) metres, Y up.
+    Returns:
+        joints3d (T, 17, 3) root-relative and root (T, 3), OpenCV camera axes.
+    """
+    j = np.asarray(joints_yup, dtype=np.float64)
+    a, b = np.radians(yaw_deg), np.radians(tilt_deg)
+    yaw = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    tilt = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
+    yup_to_cv = np.diag([1.0, -1.0, -1.0])  # camera looking along world -Z, x right, y down
+    rotation = tilt @ yup_to_cv @ yaw
+    cam = (j - j.reshape(-1, 3).mean(axis=0)) @ rotation.T + np.array([0.0, 0.0, distance_m])
+    root = cam[:, skeleton.PELVIS]
+    return cam - root[:, None, :], root

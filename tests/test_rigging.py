@@ -1,0 +1,210 @@
+"""Rigging, pure core (no bpy): world transform, solve, smoothing, foot locking, BVH writer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from video_mocap.errors import VideoMocapError
+from video_mocap.inference import skeleton
+from video_mocap.inference.formats import Motion3D
+from video_mocap.rigging import filters, footlock
+from video_mocap.rigging import solve as S
+from video_mocap.rigging.world import ANKLE_HEIGHT_M, view_from_camera
+
+FPS = 30.0
+JOG = "HDM_mm_jogLeftCircle4StepsRstart_011_120"
+SNEAK = "HDM_bk_sneak2StepsLStart_005_120"
+
+
+def _clip(shared_dir, key: str) -> np.ndarray:
+    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
+    if not path.is_file():
+        pytest.skip(f"HDM05 mocap not found: {path}")
+    with np.load(path) as data:
+        if key not in data:
+            key = next(k for k in data.files if k.startswith(key.rsplit("_", 2)[0]))
+        return data[key].astype(np.float64)
+
+
+def _motion(joints_yup: np.ndarray, yaw: float = 30.0, tilt: float = 8.0) -> Motion3D:
+    rel, root = view_from_camera(joints_yup, yaw_deg=yaw, tilt_deg=tilt)
+    return Motion3D(rel, root, np.arange(len(rel)), FPS, "hdm05")
+
+
+def _noisy(joints: np.ndarray, seed: int = 0, white_m: float = 0.012, drift_m: float = 0.02) -> np.ndarray:
+    """Lifter-like noise: white per-frame jitter plus slowly varying per-joint error."""
+    rng = np.random.default_rng(seed)
+    white = rng.normal(scale=white_m, size=joints.shape)
+    slow = filters.savgol(rng.normal(size=joints.shape), window=15, polyorder=1)
+    slow *= drift_m / max(slow.std(), 1e-9)
+    return joints + white + slow
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    cos = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@pytest.fixture(scope="module")
+def jog(shared_dir) -> np.ndarray:
+    return _clip(shared_dir, JOG)
+
+
+def test_world_levels_ground_faces_front_and_stands_on_floor(jog):
+    solved = S.solve(_motion(jog, yaw=30.0, tilt=10.0), S.SolveConfig(smoothing=0.0, foot_lock=False))
+    assert abs(solved.info["ground_tilt_deg"] - 10.0) < 2.0
+    ankles = solved.joints_world[:, list(skeleton.FEET)]
+    assert abs(np.percentile(ankles[..., 2].min(axis=1), 10) - ANKLE_HEIGHT_M) < 0.03
+    # the mocap floor (y = 0 in the clip) comes out level: over the whole circle the solved
+    # lower-ankle heights follow the clip's up to one constant offset
+    offset = ankles[..., 2].min(axis=1) - jog[:, list(skeleton.FEET), 1].min(axis=1)
+    assert offset.std() < 0.01
+    j = skeleton.JOINT_INDEX
+    left = solved.joints_world[:5, j["left_hip"]] - solved.joints_world[:5, j["right_hip"]]
+    assert _angle_deg(left.mean(0) * [1, 1, 0], np.array([1.0, 0.0, 0.0])) < 20.0  # faces -Y
+    np.testing.assert_allclose(solved.root_world[0, :2], 0.0, atol=1e-9)
+
+
+def test_solve_keeps_directions_with_constant_lengths(jog):
+    motion = _motion(jog)
+    solved = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False))
+    joints = solved.joints_world
+    lengths = skeleton.bone_lengths(joints)
+    np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), atol=1e-9)
+    from video_mocap.rigging.world import camera_to_world
+
+    cam = motion.joints3d.astype(np.float64) + motion.root[:, None]
+    raw = camera_to_world(cam).apply(cam)
+    for child, parent in skeleton.BONES:
+        err = _angle_deg(raw[:, child] - raw[:, parent], joints[:, child] - joints[:, parent])
+        assert err.max() < 0.1, (skeleton.JOINT_NAMES[child], err.max())
+    # quaternions: unit, sign-continuous, and their forward kinematics is joints_world
+    q = solved.rotations
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-9)
+    assert (np.sum(q[1:] * q[:-1], axis=-1) >= 0).all()
+    deltas = S.deltas_from_rotations(q, solved.rest_heads, solved.rest_tails)
+    heads, tails = S.forward_kinematics(deltas, solved.root_world, solved.rest_heads, solved.rest_tails)
+    np.testing.assert_allclose(S.joints_from_pose(heads, tails), joints, atol=1e-9)
+
+
+def _procedural_walk(frames: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Known local rotations on the solve's rest skeleton: hinge knees/elbows, swinging limbs."""
+    lengths = np.array([0.1, 0.09, 0.42, 0.40, 0.09, 0.42, 0.40, 0.25, 0.25, 0.15, 0.08,
+                        0.17, 0.28, 0.25, 0.17, 0.28, 0.25])
+    rest_dirs = np.stack([S.REST_DIRECTIONS[n] for n in S.BONE_NAMES])
+    heads, tails = S.rest_pose(lengths, rest_dirs)
+    axes = S.rest_axes(heads, tails)
+    phase = 2 * np.pi * np.arange(frames) / 30.0
+    world = np.zeros((frames, 17, 3, 3)) + np.eye(3)  # world-space local rotations, then -> bone axes
+    b = S.BONE_INDEX
+    x, y, z = np.eye(3)
+    rot = S.axis_angle_matrix
+    world[:, b["pelvis"]] = rot(np.broadcast_to(z, (frames, 3)), 0.15 * np.sin(phase))
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        swing_angle = sign * 0.45 * np.sin(phase)
+        knee = 0.8 + 0.3 * np.sin(phase + sign * 1.0)  # 29 to 63 degrees: bent enough to show the twist
+        world[:, b[f"thigh.{side}"]] = rot(np.broadcast_to(x, (frames, 3)), swing_angle) @ rot(
+            np.broadcast_to(z, (frames, 3)), sign * 0.2 * np.ones(frames))
+        world[:, b[f"shin.{side}"]] = rot(np.broadcast_to(x, (frames, 3)), knee)
+        world[:, b[f"upper_arm.{side}"]] = rot(np.broadcast_to(y, (frames, 3)), sign * 1.1 * np.ones(frames)) @ rot(
+            np.broadcast_to(x, (frames, 3)), -0.4 * sign * np.sin(phase))
+        hinge = -z if side == "L" else z
+        world[:, b[f"forearm.{side}"]] = rot(np.broadcast_to(hinge, (frames, 3)), 0.9 + 0.3 * np.sin(phase))
+    # the pelvis frame is built from the hips and the spine joint, so a bend of the spine
+    # bone against the pelvis is not observable: bend and twist the chest instead
+    world[:, b["chest"]] = rot(np.broadcast_to(x, (frames, 3)), 0.15 * np.sin(2 * phase)) @ rot(
+        np.broadcast_to(z, (frames, 3)), 0.2 * np.sin(phase))
+    # local rotation in world axes -> in bone rest axes
+    local = np.einsum("jba,tjbc,jcd->tjad", axes, world, axes)
+    quats = S.make_continuous(S.matrix_to_quat(local))
+    deltas = S.deltas_from_rotations(quats, heads, tails)
+    root = np.stack([np.zeros(frames), -1.2 * np.arange(frames) / 30.0, np.full(frames, heads[0, 2])], axis=1)
+    h, t = S.forward_kinematics(deltas, root, heads, tails)
+    return S.joints_from_pose(h, t), quats, heads, tails
+
+
+def test_known_rotations_are_recovered():
+    joints_zup, quats, _, _ = _procedural_walk()
+    joints_yup = joints_zup[..., [0, 2, 1]] * [1, 1, -1]  # Z up, facing -Y -> Y up, facing +Z
+    solved = S.solve(_motion(joints_yup, yaw=20.0, tilt=5.0), S.SolveConfig(smoothing=0.0, foot_lock=False))
+    dots = np.abs(np.sum(solved.rotations * quats, axis=-1))  # (T, J): |cos(half angle)|
+    angle = np.degrees(2 * np.arccos(np.clip(dots, -1, 1)))
+    non_root = [i for i, n in enumerate(S.BONE_NAMES) if n not in ("pelvis", "neck", "head")]
+    assert angle[:, non_root].max() < 0.5, angle[:, non_root].max(axis=0)
+    np.testing.assert_allclose(solved.info["bone_lengths"][2], 0.42, atol=1e-6)
+
+
+def test_smoothing_cuts_jitter_without_lag(jog):
+    noisy = _noisy(jog)
+    for method in filters.METHODS:
+        out = filters.smooth(noisy, FPS, 0.5, method)
+        assert S.jitter(out) < 0.5 * S.jitter(noisy), method
+        assert abs(S.lag_frames(out, jog)) <= 1.0, method
+        assert np.abs(out - jog).mean() < np.abs(noisy - jog).mean()
+    np.testing.assert_array_equal(filters.smooth(noisy, FPS, 0.0), noisy)
+    # the lag metric itself sees a real delay
+    assert S.lag_frames(np.roll(jog, 3, axis=0)[5:-5], jog[5:-5]) == pytest.approx(3.0, abs=0.3)
+    with pytest.raises(VideoMocapError, match="smoothing method"):
+        filters.smooth(noisy, FPS, 0.5, "kalman")
+    with pytest.raises(VideoMocapError, match="between 0 and 1"):
+        filters.smooth(noisy, FPS, 1.5)
+
+
+def test_solve_smoothing_strength_orders_jitter(jog):
+    motion = _motion(_noisy(jog, seed=1))
+    values = [S.jitter(S.solve(motion, S.SolveConfig(smoothing=s, foot_lock=False)).joints_world) for s in (0.0, 0.3, 0.9)]
+    assert values[0] > values[1] > values[2]
+
+
+@pytest.mark.parametrize("key", [JOG, SNEAK])
+def test_foot_lock_cuts_foot_skate_on_noisy_mocap(shared_dir, key):
+    clip = _clip(shared_dir, key)
+    motion = _motion(_noisy(clip, seed=2))
+    free = S.solve(motion, S.SolveConfig(foot_lock=False))
+    locked = S.solve(motion, S.SolveConfig(foot_lock=True))
+    contacts = locked.contacts
+    assert 0.1 < contacts.mean() < 0.9, contacts.mean()
+    assert S.foot_skate(locked.joints_world, contacts) < 0.3 * S.foot_skate(free.joints_world, contacts)
+    # the legs keep their lengths and the rest of the body does not move
+    np.testing.assert_allclose(skeleton.bone_lengths(locked.joints_world), skeleton.bone_lengths(free.joints_world), atol=1e-9)
+    upper = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    np.testing.assert_allclose(locked.joints_world[:, upper], free.joints_world[:, upper], atol=1e-9)
+
+
+def test_two_bone_ik_keeps_lengths_and_pole_side():
+    rng = np.random.default_rng(3)
+    hip = rng.normal(size=(50, 3))
+    ankle = hip + rng.normal(size=(50, 3)) * 0.4
+    pole = hip + np.array([0.0, -0.5, -0.2])
+    knee, reached = footlock.two_bone_ik(hip, ankle, pole, 0.45, 0.42)
+    np.testing.assert_allclose(np.linalg.norm(knee - hip, axis=-1), 0.45, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(reached - knee, axis=-1), 0.42, atol=1e-9)
+    reachable = np.linalg.norm(ankle - hip, axis=-1) < 0.86
+    np.testing.assert_allclose(reached[reachable], ankle[reachable], atol=1e-9)
+
+
+def test_scene_fps_and_offset():
+    joints_zup, _, _, _ = _procedural_walk(30)
+    joints_yup = joints_zup[..., [0, 2, 1]] * [1, 1, -1]
+    rel, root = view_from_camera(joints_yup)
+    motion = Motion3D(rel, root, np.arange(0, 60, 2), 15.0, "test")
+    solved = S.solve(motion, S.SolveConfig(scene_fps=24.0, frame_offset=10))
+    assert solved.fps == 24.0
+    assert solved.frames[0] == 10 and solved.frames[1] == pytest.approx(10 + 2 * 24.0 / 15.0)
+
+
+def test_bad_motion_and_options_are_refused(jog):
+    motion = _motion(jog[:20])
+    motion.joints3d[3, 4, 1] = np.nan
+    with pytest.raises(VideoMocapError, match="NaN"):
+        S.solve(motion)
+    with pytest.raises(VideoMocapError, match="facing"):
+        S.solve(_motion(jog[:20]), S.SolveConfig(face="up"))
+    flat = Motion3D(np.zeros((5, 17, 3)), np.ones((5, 3)), np.arange(5), FPS, "zeros")
+    with pytest.raises(VideoMocapError, match="zero-length"):
+        S.solve(flat)
+    backwards = _motion(jog[:5])
+    backwards.frame_indices = np.array([0, 1, 1, 2, 3])
+    with pytest.raises(VideoMocapError, match="increase"):
+        S.solve(backwards)
