@@ -1,0 +1,79 @@
+"""Export an animated armature to BVH or FBX through Blender's own exporters (bpy adapter).
+
+Only the armature is exported (it is selected alone for the exporter, the user's selection
+and active object are restored afterwards). Writes are atomic: the exporter writes a temp
+file beside the target, which is renamed over the target only when the export succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import bpy
+
+from ..errors import VideoMocapError
+from ..io_utils import atomic_path
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("bvh", "fbx")
+
+
+def _frame_range(obj, scene) -> tuple[int, int]:
+    anim = obj.animation_data
+    if anim is not None and anim.action is not None:
+        start, end = anim.action.frame_range
+        return int(round(start)), int(round(end))
+    return scene.frame_start, scene.frame_end
+
+
+def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None = None) -> Path:
+    """Export armature ``obj`` (with its action) to ``path`` (.bvh or .fbx).
+
+    Args:
+        fmt: "bvh" or "fbx"; default from the file suffix.
+    Raises:
+        VideoMocapError: not an armature, unknown format, or the exporter failed (no file left).
+    """
+    context = context if context is not None else bpy.context
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise VideoMocapError(f"Cannot export '{path.name}': use a .bvh or .fbx file name.")
+    if obj is None or getattr(obj, "type", None) != "ARMATURE":
+        raise VideoMocapError("Select an armature to export.")
+    if context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    view_layer = context.view_layer
+    selected = [o for o in view_layer.objects if o.select_get()]
+    active = view_layer.objects.active
+    try:
+        for other in selected:
+            other.select_set(False)
+        obj.select_set(True)
+        view_layer.objects.active = obj
+        with atomic_path(path) as tmp:
+            if fmt == "bvh":
+                start, end = _frame_range(obj, context.scene)
+                result = bpy.ops.export_anim.bvh(
+                    filepath=str(tmp), frame_start=start, frame_end=end, root_transform_only=True
+                )
+            else:
+                result = bpy.ops.export_scene.fbx(
+                    filepath=str(tmp), use_selection=True, object_types={"ARMATURE"},
+                    bake_anim=True, add_leaf_bones=False, bake_anim_use_all_actions=False,
+                )
+            if "FINISHED" not in result or not tmp.is_file() or tmp.stat().st_size == 0:
+                raise VideoMocapError(f"Blender's {fmt.upper()} exporter failed for '{obj.name}'; nothing was written.")
+    except RuntimeError as exc:
+        raise VideoMocapError(f"Blender's {fmt.upper()} exporter failed: {exc}".strip()) from None
+    finally:
+        obj.select_set(False)
+        for other in selected:
+            if other.name in view_layer.objects:
+                other.select_set(True)
+        view_layer.objects.active = active
+    log.info("exported '%s' to %s", obj.name, path)
+    return path
