@@ -39,8 +39,8 @@ WEIGHTS_SUFFIX = ".safetensors"
 #: bump when the cached files' meaning changes, so old cache entries are not reused
 CACHE_VERSION = 1
 MOTIONS_SUBDIR = "motions"
-#: bytes read at a time when hashing a video
-HASH_CHUNK_BYTES = 1 << 20
+#: the 2D stage's cache (and the file-hash index) inside the cache folder
+DETECT_SUBDIR = "detect"
 #: DetectConfig fields that change speed, not results: left out of the cache key
 DETECT_FIELDS_NOT_IN_KEY = frozenset({"device", "batch_size", "allow_download"})
 
@@ -150,56 +150,37 @@ def make_settings(
 # ---------------------------------------------------------------------------------------
 # Cache keys
 # ---------------------------------------------------------------------------------------
-_digest_memo: dict[tuple[str, int, int], str] = {}
-_digest_lock = threading.Lock()
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's content (memoised per path, size and modification time)."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise VideoMocapError(f"Cannot read {path}: {exc.strerror}. Check the path.") from None
-    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _digest_lock:
-        if memo_key in _digest_memo:
-            return _digest_memo[memo_key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    with _digest_lock:
-        _digest_memo[memo_key] = digest.hexdigest()
-    return _digest_memo[memo_key]
-
-
-def _file_identity(path: str | os.PathLike | None) -> str | None:
+def _file_identity(path: str | os.PathLike | None, cache_dir: Path) -> str | None:
     """Content hash of a model/weights file when it exists, else its name (a download name like 'yolo11n-pose.pt')."""
+    from .inference.detect import file_sha256
+
     if path is None:
         return None
     path = Path(path)
-    return file_digest(path) if path.is_file() else str(path)
+    return file_sha256(path, cache_dir) if path.is_file() else str(path)
 
 
 def lifter_weights_path(settings: PipelineSettings) -> Path:
     return settings.weights or SHIPPED_WEIGHTS_DIR / f"{settings.model}{WEIGHTS_SUFFIX}"
 
 
-def cache_key(video: Path, settings: PipelineSettings) -> str:
-    """Key of the cached 3D motion: video content + detection settings + lifter settings (not rig settings)."""
+def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:
+    """Key of the cached 3D motion: video content + detection settings + lifter settings (not rig settings).
+
+    File hashes are remembered in ``cache_dir`` (by path, size and modification time).
+    """
     detect = {
         k: v for k, v in dataclasses.asdict(settings.detect).items() if k not in DETECT_FIELDS_NOT_IN_KEY
     }
     if "model" in detect:
-        detect["model"] = _file_identity(detect["model"])
+        detect["model"] = _file_identity(detect["model"], cache_dir)
     payload = {
         "version": CACHE_VERSION,
-        "video": file_digest(video),
+        "video": _file_identity(video, cache_dir),
         "detect": detect,
         "lifter": {
             "model": settings.model,
-            "weights": _file_identity(lifter_weights_path(settings)),
+            "weights": _file_identity(lifter_weights_path(settings), cache_dir),
             "fov_deg": settings.fov_deg,
             "flip": settings.flip,
         },
@@ -247,7 +228,8 @@ def detect_people(
     """Run the 2D stage and list every person tracked, longest-seen first."""
     from .inference.detect import detect_video
 
-    result = detect_video(Path(video), settings.detect, progress=progress, cancel=cancel, cache_dir=cache_dir)
+    detect_cache = resolve_cache_dir(cache_dir) / DETECT_SUBDIR
+    result = detect_video(Path(video), settings.detect, progress=progress, cancel=cancel, cache_dir=detect_cache)
     people = []
     for track_id, track in result.tracks.items():
         frames = track.frame_indices
@@ -286,7 +268,8 @@ def run_pipeline(
     if not video.is_file():
         raise VideoMocapError(f"Video not found: {video}. Check the path.")
     cache = resolve_cache_dir(Path(cache_dir) if cache_dir is not None else None)
-    key = cache_key(video, settings)
+    detect_cache = cache / DETECT_SUBDIR
+    key = cache_key(video, settings, detect_cache)
     cached = load_cached(cache, key)
     if cached is not None:
         track, motion, motion_path = cached
@@ -296,7 +279,7 @@ def run_pipeline(
         from .inference.detect import detect_video
         from .inference.lifter import lift_track, load_lifter
 
-        detect_result = detect_video(video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache)
+        detect_result = detect_video(video, settings.detect, progress=progress, cancel=cancel, cache_dir=detect_cache)
         track = detect_result.subject
         check_cancel(cancel)
         report(progress, STAGE_LOAD_LIFTER, 0, 1)

@@ -74,9 +74,10 @@ def pipeline_settings(context: bpy.types.Context):
     props = settings_of(context)
     prefs = get_preferences(context)
     person = None if props.person in ("", AUTO_PERSON) else int(props.person)
-    frame_start, frame_end = (props.frame_start, props.frame_end) if props.use_frame_range else (0, None)
-    if frame_end is not None and frame_end < frame_start:
-        raise VideoMocapError(f"Frame range is empty: end ({frame_end}) is before start ({frame_start}).")
+    # the panel's end frame is inclusive; the 2D stage's is exclusive
+    frame_start, frame_end = (props.frame_start, props.frame_end + 1) if props.use_frame_range else (0, None)
+    if frame_end is not None and frame_end <= frame_start:
+        raise VideoMocapError(f"Frame range is empty: end ({props.frame_end}) is before start ({props.frame_start}).")
     weights = Path(bpy.path.abspath(prefs.weights_dir)) if prefs is not None and prefs.weights_dir.strip() else None
     detector = Path(bpy.path.abspath(prefs.detector_model)) if prefs is not None and prefs.detector_model.strip() else None
     return pipeline.make_settings(
@@ -294,7 +295,6 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
     try:
         if rig is None:
             obj = blender_armature.create_armature(solved, props.armature_name or DEFAULT_ARMATURE_NAME, context=context)
-            blender_armature.apply_motion(obj, solved)
         else:
             from ..rigging import blender_retarget
 
