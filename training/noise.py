@@ -1,0 +1,205 @@
+"""A 2D noise model that imitates a pose detector + tracker, and its confidence scores.
+
+Applied in pixels to clean projected joints, per window (vectorised over the batch):
+
+- jitter: Gaussian, std a fraction of the person's 2D size (the larger side of the 2D
+  bounding box, median over the window), per-joint factors (wrists and ankles larger);
+  temporally correlated by a first-order low-pass filter (AR(1), coefficient per window);
+- outliers: rare joints thrown far off (score low);
+- left/right swaps of a limb (knee+ankle, elbow+wrist or the whole side) for a few frames;
+- dropped joints: short runs where a joint is missing: filled by linear interpolation from
+  its neighbours (as the 2D stage's gap filling does) with score 0;
+- tracker dropouts: every joint missing for a few frames (interpolated, score 0);
+- out-of-frame joints: clamped to the image border, low scores.
+
+Scores: clean joints ~U(0.7, 1.0) per window and joint with small per-frame wobble;
+corrupted joints ~U(0.05, 0.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..inference import skeleton
+
+J = skeleton.JOINT_INDEX
+#: per-joint jitter factor (detectors are least sure of wrists and ankles, best on the head)
+JOINT_JITTER_FACTOR: np.ndarray = np.ones(skeleton.NUM_JOINTS, dtype=np.float32)
+for _name, _factor in {
+    "right_wrist": 1.8, "left_wrist": 1.8, "right_ankle": 1.5, "left_ankle": 1.5,
+    "right_elbow": 1.3, "left_elbow": 1.3, "right_knee": 1.2, "left_knee": 1.2,
+    "right_hip": 1.3, "left_hip": 1.3, "neck_nose": 0.7, "head": 0.7,
+    "pelvis": 1.0, "spine": 0.8, "thorax": 0.7,
+}.items():
+    JOINT_JITTER_FACTOR[J[_name]] = _factor
+
+#: limb groups that a detector swaps left/right (as index lists on the right side; left = flipped)
+SWAP_GROUPS: tuple[tuple[int, ...], ...] = (
+    (J["right_knee"], J["right_ankle"]),
+    (J["right_elbow"], J["right_wrist"]),
+    (J["right_wrist"],),
+    (J["right_ankle"],),
+    tuple(skeleton.RIGHT_JOINTS),
+)
+_FLIP = np.array(skeleton.FLIP_PERMUTATION)
+#: out-of-frame joints are clamped this many pixels inside the border
+BORDER_PX = 1.0
+#: frames (evenly spread) used to measure the person's 2D size
+SIZE_FRAMES = 16
+#: per-frame wobble (std) of clean scores
+SCORE_WOBBLE = 0.03
+
+
+@dataclass
+class NoiseConfig:
+    """Detector-like 2D noise (see the module docstring). ``enabled=False`` gives clean 2D, scores 1."""
+
+    enabled: bool = True
+    #: jitter std range (per window) as a fraction of the person's 2D size
+    jitter: tuple[float, float] = (0.003, 0.02)
+    #: AR(1) coefficient range of the jitter (0 = white, 0.9 = slow drift)
+    temporal_correlation: tuple[float, float] = (0.3, 0.9)
+    #: probability per joint and frame of an outlier, and its size (fraction of the person size)
+    outlier_prob: float = 0.002
+    outlier_size: tuple[float, float] = (0.05, 0.3)
+    #: probability per window of a left/right swap, and its length in frames
+    swap_prob: float = 0.15
+    swap_frames: tuple[int, int] = (1, 8)
+    #: probability per joint and frame that a dropped run starts, and its length in frames
+    drop_prob: float = 0.002
+    drop_frames: tuple[int, int] = (1, 12)
+    #: probability per window of a whole-body tracker dropout, and its length in frames
+    track_dropout_prob: float = 0.05
+    track_dropout_frames: tuple[int, int] = (2, 15)
+    score_clean: tuple[float, float] = (0.7, 1.0)
+    score_corrupt: tuple[float, float] = (0.05, 0.5)
+    score_out_of_frame: tuple[float, float] = (0.0, 0.3)
+
+
+def person_size(pixels: np.ndarray) -> np.ndarray:
+    """(B, T, 17, 2) -> (B,) mean over frames of the larger side of the 2D bounding box."""
+    few = pixels[:, :: max(1, pixels.shape[1] // SIZE_FRAMES)]
+    extent = few.max(axis=2) - few.min(axis=2)
+    return extent.max(axis=-1).mean(axis=1)
+
+
+def _ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], coeff: np.ndarray) -> np.ndarray:
+    """Unit-variance AR(1) noise along axis 1 of ``shape`` = (B, T, ...); coeff (B,)."""
+    white = rng.standard_normal(shape, dtype=np.float32)
+    a = coeff.reshape((-1,) + (1,) * (len(shape) - 2)).astype(np.float32)
+    gain = np.sqrt(1.0 - a * a)
+    out = np.empty_like(white)
+    out[:, 0] = white[:, 0]
+    for t in range(1, shape[1]):
+        out[:, t] = a * out[:, t - 1] + gain * white[:, t]
+    return out
+
+
+def _runs(rng: np.random.Generator, starts: np.ndarray, length_range: tuple[int, int]) -> np.ndarray:
+    """Boolean (B, T, ...) start events -> masks of runs of random length along axis 1."""
+    mask = np.zeros_like(starts)
+    lo, hi = length_range
+    frames = starts.shape[1]
+    idx = np.argwhere(starts)
+    lengths = rng.integers(lo, hi + 1, len(idx))
+    for (b, t, *rest), n in zip(idx, lengths):
+        mask[(b, slice(t, min(t + n, frames)), *rest)] = True
+    return mask
+
+
+def interpolate_missing(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Fill missing entries by linear interpolation in time (edge hold at the ends).
+
+    Args:
+        values: (B, T, J, C); missing: (B, T, J) bool.
+    Returns:
+        (B, T, J, C) copy; all-missing series are left as they were.
+    """
+    out = values.copy()
+    frames = np.arange(values.shape[1])
+    for b, j in zip(*np.nonzero(missing.any(axis=1))):
+        gone = missing[b, :, j]
+        if gone.all():
+            continue
+        known = ~gone
+        for c in range(values.shape[-1]):
+            out[b, gone, j, c] = np.interp(frames[gone], frames[known], values[b, known, j, c])
+    return out
+
+
+def apply_detector_noise(
+    pixels: np.ndarray,
+    in_frame: np.ndarray,
+    width: np.ndarray,
+    height: np.ndarray,
+    config: NoiseConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt clean 2D like a detector would.
+
+    Args:
+        pixels: (B, T, 17, 2) clean projected joints in pixels.
+        in_frame: (B, T, 17) joints inside the image and in front of the camera.
+        width, height: (B,) image sizes.
+    Returns:
+        noisy pixels (B, T, 17, 2) float32 and scores (B, T, 17) float32 in [0, 1].
+    """
+    batch, frames, joints = pixels.shape[:3]
+    size = np.maximum(person_size(pixels), 1.0).astype(np.float32)
+    if not config.enabled:
+        noisy = _clamp_to_image(pixels, width, height)
+        scores = np.where(in_frame, 1.0, 0.0).astype(np.float32)
+        return noisy, scores
+
+    out = pixels.astype(np.float32).copy()
+    std = rng.uniform(*config.jitter, batch).astype(np.float32) * size
+    coeff = rng.uniform(*config.temporal_correlation, batch)
+    jitter = _ar1_noise(rng, (batch, frames, joints, 2), coeff)
+    out += jitter * (std[:, None, None, None] * JOINT_JITTER_FACTOR[None, None, :, None])
+
+    base = rng.uniform(*config.score_clean, (batch, 1, joints))
+    wobble = rng.standard_normal((batch, frames, joints), dtype=np.float32) * SCORE_WOBBLE
+    scores = np.clip(base.astype(np.float32) + wobble, 0.0, 1.0)
+    corrupt = np.zeros((batch, frames, joints), dtype=bool)
+
+    outliers = rng.random((batch, frames, joints)) < config.outlier_prob
+    if outliers.any():
+        where = np.nonzero(outliers)
+        direction = rng.standard_normal((len(where[0]), 2)).astype(np.float32)
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-8
+        amount = rng.uniform(*config.outlier_size, len(where[0])).astype(np.float32) * size[where[0]]
+        out[where] += direction * amount[:, None]
+        corrupt |= outliers
+
+    swap_windows = np.flatnonzero(rng.random(batch) < config.swap_prob)
+    for b in swap_windows:
+        group = np.array(SWAP_GROUPS[rng.integers(len(SWAP_GROUPS))])
+        length = int(rng.integers(config.swap_frames[0], config.swap_frames[1] + 1))
+        start = int(rng.integers(0, max(frames - length, 0) + 1))
+        sl = slice(start, start + length)
+        both = np.concatenate([group, _FLIP[group]])
+        out[b, sl, both] = out[b, sl, _FLIP[both]]
+        scores[b, sl, both] *= rng.uniform(0.6, 1.0)
+
+    missing = _runs(rng, rng.random((batch, frames, joints)) < config.drop_prob, config.drop_frames)
+    dropout_starts = np.zeros((batch, frames), dtype=bool)
+    for b in np.flatnonzero(rng.random(batch) < config.track_dropout_prob):
+        dropout_starts[b, rng.integers(0, frames)] = True
+    missing |= _runs(rng, dropout_starts, config.track_dropout_frames)[:, :, None]
+
+    scores[corrupt] = rng.uniform(*config.score_corrupt, int(corrupt.sum()))
+    off = ~in_frame
+    scores[off] = rng.uniform(*config.score_out_of_frame, int(off.sum()))
+    out = _clamp_to_image(out, width, height)
+    if missing.any():
+        out = interpolate_missing(out, missing)
+        scores[missing] = 0.0
+    return out.astype(np.float32), scores
+
+
+def _clamp_to_image(pixels: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """Keep (B, T, 17, 2) pixels inside each image (detectors never report points outside it)."""
+    upper = np.stack([width, height], axis=-1).astype(np.float32)[:, None, None, :] - BORDER_PX
+    return np.clip(pixels, BORDER_PX, upper).astype(np.float32)
