@@ -1,0 +1,195 @@
+"""``video-mocap estimate``: videos -> animation files, the whole pipeline, headless.
+
+    video-mocap estimate VIDEO... -o OUT [--model posemoe|dtgcn] [--device D] [--person ID]
+                         [--start N] [--end N] [--fov DEG] [--smoothing S] [--no-foot-lock]
+
+``OUT`` is a file (``.blend``, ``.fbx``, ``.bvh`` or ``.npz``, by extension) for one clip, or a
+folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per clip). ``.blend`` and
+``.fbx`` need Blender's Python module (``bpy``); ``.bvh`` and ``.npz`` (the 3D motion file) do not.
+
+A clip that fails is reported in one line and the others go on; a summary follows, and the exit
+status is 1 when any clip failed. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Cancelled, VideoMocapError
+from .io_utils import atomic_path
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("blend", "fbx", "bvh", "npz")
+#: formats that are written through Blender (need bpy)
+BLENDER_FORMATS = ("blend", "fbx")
+EXIT_FAILED = 1
+
+
+@dataclass
+class ClipOutcome:
+    video: Path
+    output: Path | None = None
+    error: str | None = None
+
+
+def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Video(s) -> 3D character animation (the whole pipeline).")
+    parser.add_argument("videos", type=Path, nargs="+", help="input video(s)")
+    parser.add_argument("-o", "--output", "--out", dest="output", type=Path, required=True,
+                        help="output file (.blend, .fbx, .bvh, .npz) for one clip, or a folder for many")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="file type when OUT is a folder (default: blend with bpy, else bvh)")
+    parser.add_argument("--model", choices=("posemoe", "dtgcn"), default="posemoe", help="lifter (default: posemoe)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    parser.add_argument("--person", type=int, default=None, help="track id of the person (default: the main subject)")
+    parser.add_argument("--start", type=int, default=0, help="first video frame (0-based)")
+    parser.add_argument("--end", type=int, default=None, help="end video frame (exclusive; default: the end)")
+    parser.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees (default: auto)")
+    parser.add_argument("--smoothing", type=float, default=None, help="0 (off) .. 1 (strong); default 0.5")
+    parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
+    parser.add_argument("--weights", type=Path, default=None, help="folder with <model>.safetensors (default: shipped)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: the user cache)")
+    return parser
+
+
+def has_bpy() -> bool:
+    return "bpy" in sys.modules or importlib.util.find_spec("bpy") is not None
+
+
+def output_paths(videos: list[Path], output: Path, fmt: str | None, folder_format: str | None = None) -> list[Path]:
+    """One output path per video; raises :class:`VideoMocapError` for an impossible combination.
+
+    A folder gets ``fmt`` files, else ``folder_format``, else .blend when bpy is there, else .bvh.
+    """
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix:
+        if suffix not in FORMATS:
+            raise VideoMocapError(f"Unknown output type '.{suffix}': use .blend, .fbx, .bvh or .npz, or a folder.")
+        if len(videos) > 1:
+            raise VideoMocapError(f"{len(videos)} videos need an output folder, not the file {output}.")
+        if fmt is not None and fmt != suffix:
+            raise VideoMocapError(f"--format {fmt} contradicts the output file name {output.name}.")
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise VideoMocapError(f"{output} exists and is not a folder; give a folder or a file name with an extension.")
+    fmt = fmt or folder_format or ("blend" if has_bpy() else "bvh")
+    paths: list[Path] = []
+    taken: set[str] = set()
+    for video in videos:
+        stem, n = video.stem, 2
+        while stem in taken:
+            stem, n = f"{video.stem}-{n}", n + 1
+        taken.add(stem)
+        paths.append(output / f"{stem}.{fmt}")
+    return paths
+
+
+def write_output(result, path: Path, name: str) -> Path:
+    """Write one clip's result (a :class:`~video_mocap.pipeline.PipelineResult`) as ``path``'s type."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt == "npz":
+        return result.motion.save(path)
+    if fmt == "bvh":
+        from .rigging.bvh_writer import write_bvh
+
+        return write_bvh(result.solved, path)
+    if not has_bpy():
+        raise VideoMocapError(
+            f"Writing .{fmt} needs Blender: run inside Blender (blender -b -P batch.py -- ...) or install the bpy "
+            "module; or write .bvh / .npz."
+        )
+    import bpy
+
+    from .rigging.blender_armature import create_armature
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    obj = create_armature(result.solved, name=name, context=bpy.context)
+    if fmt == "fbx":
+        from .rigging.blender_export import export_armature
+
+        return export_armature(obj, path, context=bpy.context)
+    with atomic_path(path, suffix=".blend") as tmp:
+        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        if "FINISHED" not in outcome:
+            raise VideoMocapError(f"Blender could not save {path}.")
+    return path
+
+
+def _settings(args):
+    from .pipeline import make_settings
+
+    if args.smoothing is not None and not 0.0 <= args.smoothing <= 1.0:
+        raise VideoMocapError(f"--smoothing must be between 0 and 1, got {args.smoothing}.")
+    return make_settings(
+        model=args.model,
+        device=args.device,
+        person=args.person,
+        frame_start=args.start,
+        frame_end=args.end,
+        fov_deg=args.fov,
+        weights_dir=args.weights,
+        smoothing=args.smoothing,
+        foot_lock=not args.no_foot_lock,
+    )
+
+
+def run_clip(video: Path, output: Path, settings, cache_dir: Path | None) -> Path:
+    """The whole pipeline for one clip with a tqdm bar; returns the file written."""
+    from tqdm import tqdm
+
+    from .pipeline import run_pipeline
+
+    with tqdm(desc=video.name, unit="frame", dynamic_ncols=True, leave=False) as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.set_description(f"{video.name}: {stage}", refresh=False)
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = run_pipeline(video, settings, progress=progress, cache_dir=cache_dir)
+    return write_output(result, output, name=video.stem)
+
+
+def _say(line: str, error: bool = False) -> None:
+    """One line beside tqdm's bars (they are redrawn below it)."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr if error else sys.stdout)
+
+
+def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", folder_format: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
+    outputs = output_paths(args.videos, args.output, args.format, folder_format)
+    settings = _settings(args)
+    outcomes: list[ClipOutcome] = []
+    for video, output in zip(args.videos, outputs):
+        outcome = ClipOutcome(video)
+        try:
+            outcome.output = run_clip(video, output, settings, args.cache_dir)
+            _say(f"ok      {video} -> {outcome.output}")
+        except VideoMocapError as exc:
+            outcome.error = str(exc)
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # one broken clip must not stop the batch; the traceback goes to the log
+            log.debug("unexpected error on %s", video, exc_info=True)
+            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+        if outcome.error is not None:
+            _say(f"FAILED  {video}: {outcome.error}", error=True)
+        outcomes.append(outcome)
+    failed = [o for o in outcomes if o.error is not None]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} clips done, {len(failed)} failed.")
+    for o in failed:
+        print(f"  failed: {o.video}", file=sys.stderr)
+    return EXIT_FAILED if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
