@@ -49,6 +49,9 @@ PERSON_CLASS = 0
 NUM_COCO_KEYPOINTS = 17
 #: ultralytics tracker configuration (ByteTrack: motion + IoU, no appearance model, fast on CPU)
 TRACKER_CONFIG = "bytetrack.yaml"
+#: the frame rate the tracker's ``track_buffer`` (frames a lost person is remembered) is tuned for;
+#: it is scaled to the clip's rate so that a person stays remembered for the same time
+TRACKER_REFERENCE_FPS = 30.0
 #: bump when the cached arrays change meaning
 CACHE_VERSION = 1
 #: environment variable that overrides the cache folder
@@ -390,7 +393,8 @@ class _RawDetections:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-def _make_tracker():
+def _make_tracker(fps: float):
+    """ultralytics' ByteTrack with its default settings, ``track_buffer`` scaled to ``fps``."""
     try:  # ultralytics would try to pip-install it at import time otherwise
         import lap  # noqa: F401
     except ImportError:
@@ -402,6 +406,7 @@ def _make_tracker():
     from ultralytics.utils.checks import check_yaml
 
     cfg = IterableSimpleNamespace(**YAML.load(check_yaml(TRACKER_CONFIG)))
+    cfg.track_buffer = max(1, int(round(cfg.track_buffer * fps / TRACKER_REFERENCE_FPS)))
     return BYTETracker(args=cfg)
 
 
@@ -426,7 +431,7 @@ def _run_detection(
     """Batched YOLO pose over the frame range, then ByteTrack per frame in order."""
     device = resolve_device(config.device)
     model = _load_yolo(weights, device)
-    tracker = _make_tracker()
+    tracker = _make_tracker(info.fps)
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
     total = max(end - config.frame_start, 0)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("track_id", "frame", "keypoints", "keypoint_scores", "boxes", "box_scores")}
