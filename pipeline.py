@@ -167,20 +167,21 @@ def lifter_weights_path(settings: PipelineSettings) -> Path:
 def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:
     """Key of the cached 3D motion: video content + detection settings + lifter settings (not rig settings).
 
-    File hashes are remembered in ``cache_dir`` (by path, size and modification time).
+    File hashes are remembered in the 2D stage's cache under ``cache_dir`` (by path, size and time).
     """
+    hash_dir = Path(cache_dir) / DETECT_SUBDIR
     detect = {
         k: v for k, v in dataclasses.asdict(settings.detect).items() if k not in DETECT_FIELDS_NOT_IN_KEY
     }
     if "model" in detect:
-        detect["model"] = _file_identity(detect["model"], cache_dir)
+        detect["model"] = _file_identity(detect["model"], hash_dir)
     payload = {
         "version": CACHE_VERSION,
-        "video": _file_identity(video, cache_dir),
+        "video": _file_identity(video, hash_dir),
         "detect": detect,
         "lifter": {
             "model": settings.model,
-            "weights": _file_identity(lifter_weights_path(settings), cache_dir),
+            "weights": _file_identity(lifter_weights_path(settings), hash_dir),
             "fov_deg": settings.fov_deg,
             "flip": settings.flip,
         },
@@ -213,6 +214,14 @@ def load_cached(cache_dir: Path, key: str) -> tuple[Track2D, Motion3D, Path] | N
     except VideoMocapError as exc:
         log.warning("ignoring a broken cache entry (%s); computing again", exc)
         return None
+
+
+def store_cached(cache_dir: Path, key: str, track: Track2D, motion: Motion3D) -> Path:
+    """Write a cache entry (track first, so a motion file always has its track); returns the motion path."""
+    motion_path, track_path = cache_paths(cache_dir, key)
+    track.save(track_path)
+    motion.save(motion_path)
+    return motion_path
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,8 +277,7 @@ def run_pipeline(
     if not video.is_file():
         raise VideoMocapError(f"Video not found: {video}. Check the path.")
     cache = resolve_cache_dir(Path(cache_dir) if cache_dir is not None else None)
-    detect_cache = cache / DETECT_SUBDIR
-    key = cache_key(video, settings, detect_cache)
+    key = cache_key(video, settings, cache)
     cached = load_cached(cache, key)
     if cached is not None:
         track, motion, motion_path = cached
@@ -279,7 +287,9 @@ def run_pipeline(
         from .inference.detect import detect_video
         from .inference.lifter import lift_track, load_lifter
 
-        detect_result = detect_video(video, settings.detect, progress=progress, cancel=cancel, cache_dir=detect_cache)
+        detect_result = detect_video(
+            video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache / DETECT_SUBDIR
+        )
         track = detect_result.subject
         check_cancel(cancel)
         report(progress, STAGE_LOAD_LIFTER, 0, 1)
@@ -287,9 +297,7 @@ def run_pipeline(
         report(progress, STAGE_LOAD_LIFTER, 1, 1)
         motion = lift_track(track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel)
         check_cancel(cancel)
-        motion_path, track_path = cache_paths(cache, key)
-        track.save(track_path)
-        motion.save(motion_path)
+        motion_path = store_cached(cache, key, track, motion)
     report(progress, STAGE_SOLVE, 0, 1)
     solved = solve_motion(motion, settings.solve)
     report(progress, STAGE_SOLVE, 1, 1)
