@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from video_mocap.errors import Cancelled, VideoMocapError
+from video_mocap.inference import detect as detect_module
 from video_mocap.inference import detect_cli
 from video_mocap.inference.detect import (
     MIN_JOINT_SCORE,
@@ -202,8 +203,9 @@ def test_cancel_stops_detection(sample_clip, tmp_path):
     assert not list(tmp_path.glob("*.npz"))
 
 
-def test_frame_range_and_4k(sample_clip, tmp_path):
-    """A 4K clip (the sample's frames upscaled) works: the walker is found at 4K coordinates."""
+def test_4k_clip_and_broken_cache(sample_clip, tmp_path, caplog):
+    """A 4K clip (the sample's frames upscaled) works: the walker is found at 4K coordinates.
+    A damaged cache file is ignored (with a warning) and written again."""
     frames = [cv2.resize(f, (3840, 2160)) for i, f in iter_frames(sample_clip, 100, 103)]
     clip = write_video(tmp_path / "walk_4k.avi", frames, fps=30.0)
     info = probe_video(clip)
@@ -213,6 +215,13 @@ def test_frame_range_and_4k(sample_clip, tmp_path):
     assert subject.frame_indices.tolist() == [0, 1, 2]
     assert subject.width == 3840
     assert np.median(subject.keypoints[:, J["pelvis"], 1]) > 0.6 * 2160
+    (cached,) = tmp_path.glob("*.npz")
+    cached.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        again = detect_video(clip, CPU, cache_dir=tmp_path)
+    assert "unreadable cache" in caplog.text
+    np.testing.assert_array_equal(again.subject.keypoints, subject.keypoints)
+    assert np.load(cached)["keypoints"].shape[0] >= 3
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,6 +357,13 @@ def test_resolve_model(tmp_path, monkeypatch, yolo_weights):
         resolve_model("yolo11s-pose.pt", allow_download=False)
     with pytest.raises(VideoMocapError, match="not found"):
         resolve_model(str(tmp_path / "missing" / "model.pt"))
+    damaged = tmp_path / "shipped" / SHIPPED_MODEL.name
+    damaged.parent.mkdir()
+    damaged.write_bytes(yolo_weights.read_bytes()[:-1] + b"?")
+    monkeypatch.setattr(detect_module, "SHIPPED_MODEL", damaged)
+    with pytest.raises(VideoMocapError, match="damaged"):
+        resolve_model(str(damaged))
+    monkeypatch.undo()
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
     clip = write_video(tmp_path / "clip.avi", gray_frames(3))
