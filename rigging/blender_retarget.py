@@ -1,0 +1,82 @@
+"""Retarget a solved motion onto an existing armature (bpy adapter of :mod:`.retarget`).
+
+Works on the Rigify human metarig, generated Rigify rigs (FK controls; every limb's
+``IK_FK`` switch is set to 1.0 = FK), Mixamo rigs, and other humanoids through automatic
+bone-name matching plus the JSON presets in ``rigging/presets/``. The rig's rest pose may be
+an A-pose or a T-pose. A new action is written in bulk; the rig's previous action is kept in
+the blend file (no longer assigned). Nothing is changed when validation fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import bpy
+import numpy as np
+
+from ..errors import VideoMocapError
+from .blender_armature import DEFAULT_INTERPOLATION, write_action
+from .retarget import TargetSkeleton, load_preset, resolve_mapping, retarget_motion
+from .solve import SolvedMotion
+
+log = logging.getLogger(__name__)
+
+#: Rigify limb property: 0 = IK, 1 = FK (IK constraint influence = 1 - IK_FK)
+RIGIFY_IK_FK_PROP = "IK_FK"
+RIGIFY_FK = 1.0
+
+
+def target_skeleton(rig) -> TargetSkeleton:
+    """Rest pose and object matrix of armature object ``rig``."""
+    bones = list(rig.data.bones)
+    names = [b.name for b in bones]
+    index = {n: i for i, n in enumerate(names)}
+    parents = [index[b.parent.name] if b.parent is not None else -1 for b in bones]
+    rest = np.array([np.array(b.matrix_local)[:3, :3] for b in bones])
+    rest = rest / np.linalg.norm(rest, axis=1, keepdims=True)  # unit columns
+    heads = np.array([np.array(b.head_local) for b in bones])
+    tails = np.array([np.array(b.tail_local) for b in bones])
+    return TargetSkeleton(names, parents, rest, heads, tails, np.array(rig.matrix_world))
+
+
+def _switch_rigify_limbs_to_fk(rig) -> int:
+    switched = 0
+    for pose_bone in rig.pose.bones:
+        if RIGIFY_IK_FK_PROP in pose_bone.keys():
+            pose_bone[RIGIFY_IK_FK_PROP] = RIGIFY_FK
+            switched += 1
+    return switched
+
+
+def retarget(rig, solved: SolvedMotion, preset: str | os.PathLike | None = None,
+             mapping: dict[str, str] | None = None, context=None,
+             interpolation: str = DEFAULT_INTERPOLATION):
+    """Key armature ``rig`` with ``solved``.
+
+    Args:
+        preset: a preset name in ``rigging/presets`` ("mixamo", "rigify_metarig", "rigify",
+            "auto"/None), or a path to a preset JSON.
+        mapping: extra solve bone -> rig bone entries (override the preset).
+    Returns:
+        ``rig``.
+    Raises:
+        VideoMocapError: not an armature, bad motion, unknown preset, or a rig that lacks bones
+            for the H36M joints (listed); the scene is left unchanged.
+    """
+    if rig is None or getattr(rig, "type", None) != "ARMATURE":
+        raise VideoMocapError("Pick an armature object as the retarget target.")
+    if not isinstance(solved, SolvedMotion):
+        raise VideoMocapError(f"Expected a solved motion, got {type(solved).__name__}.")
+    solved.validate()
+    wanted = {**load_preset(preset), **(mapping or {})}
+    target = target_skeleton(rig)
+    resolved = resolve_mapping(wanted, target.bone_names, target.parents)
+    result = retarget_motion(solved, target, resolved)
+    channels = {name: {"rotation_quaternion": q} for name, q in result.rotations.items()}
+    channels.setdefault(result.root_bone, {})["location"] = result.root_locations
+    write_action(rig, solved.frames, channels, action_name=f"{rig.name}_VideoMocap", interpolation=interpolation)
+    switched = _switch_rigify_limbs_to_fk(rig)
+    log.info("retargeted %d frames onto '%s' (%d bones, scale %.3f, %d limbs set to FK)",
+             solved.num_frames, rig.name, len(result.rotations), result.scale, switched)
+    return rig
