@@ -1,6 +1,6 @@
 """Fixtures for the Blender-layer tests (bpy 5.0 in .venv, bpy 4.2 LTS in .venv42).
 
-``addon`` registers the add-on in this process (once per session) so operators and panels can be
+``addon_scene`` enables the add-on in this process (per test) so operators and panels can be
 driven directly; extension install/enable runs in subprocesses with their own user folder.
 """
 
@@ -53,22 +53,24 @@ def extension_zip(blender_ext_cli: Path, tmp_path_factory) -> Path:
     return zips[0]
 
 
-@pytest.fixture(scope="session")
-def addon():
-    """The add-on registered in this process (``scene.video_mocap``, operators and panels exist)."""
-    import bpy  # noqa: F401  (bpy before the package, as inside Blender)
-
-    import video_mocap
-
-    video_mocap.register()
-    yield video_mocap
-    video_mocap.unregister()
+ADDON = "video_mocap"
 
 
 @pytest.fixture
-def fresh_scene(addon):
-    """An empty factory scene with the add-on's properties (reset before each test)."""
+def addon_scene():
+    """A factory-empty file with the add-on enabled (preferences included); disabled afterwards.
+
+    Factory settings also reset the add-ons, so the add-on is enabled after the reset, per test.
+    """
+    import addon_utils
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    return bpy.context.scene
+    module = addon_utils.enable(ADDON, default_set=True, handle_error=_raise)
+    assert module is not None, "the add-on did not enable"
+    yield bpy.context.scene
+    addon_utils.disable(ADDON, default_set=True, handle_error=_raise)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc

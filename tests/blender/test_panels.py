@@ -1,0 +1,159 @@
+"""The Mocap panels and the preferences draw without errors (bpy 5.0 and 4.2, background mode).
+
+Panels cannot draw in background mode, so ``draw`` is called with a stand-in layout that records
+every call and checks it the way Blender would: the method exists on ``UILayout``, its keyword
+arguments are real parameters, the property exists on the data, the operator is registered and
+the icon is a real icon.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+#: UILayout methods that return a sub-layout
+SUB_LAYOUTS = ("row", "column", "box", "split", "grid_flow", "column_flow")
+#: UILayout methods that draw something
+ITEMS = ("prop", "operator", "label", "separator", "template_list", "prop_search")
+#: UILayout attributes a panel may set
+ATTRIBUTES = ("use_property_split", "use_property_decorate", "enabled", "active", "alert", "scale_x", "scale_y",
+              "alignment", "emboss")
+
+
+def _icons() -> set[str]:
+    return set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+
+
+class RecordingLayout:
+    """Records ``(method, first argument)`` calls; raises where Blender's UILayout would."""
+
+    def __init__(self, calls: list, icons: set[str]):
+        object.__setattr__(self, "_calls", calls)
+        object.__setattr__(self, "_icons", icons)
+
+    def __setattr__(self, name, value):
+        if name not in ATTRIBUTES:
+            raise AttributeError(f"UILayout has no attribute '{name}'")
+        assert name in bpy.types.UILayout.bl_rna.properties, name
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        if name in SUB_LAYOUTS:
+            return self._wrap(name, lambda: RecordingLayout(self._calls, self._icons))
+        if name in ITEMS:
+            return self._wrap(name, None)
+        raise AttributeError(f"the stand-in UILayout does not know '{name}'")
+
+    def _wrap(self, name, make):
+        parameters = bpy.types.UILayout.bl_rna.functions[name].parameters
+
+        def call(*args, **kwargs):
+            unknown = [k for k in kwargs if k not in parameters]
+            assert not unknown, f"UILayout.{name}() has no parameter(s) {unknown}"
+            if "icon" in kwargs:
+                assert kwargs["icon"] in self._icons, f"unknown icon {kwargs['icon']}"
+            if name == "prop":
+                data, prop = args[0], args[1]
+                assert prop in data.bl_rna.properties, f"{data.bl_rna.identifier} has no property '{prop}'"
+                self._calls.append(("prop", prop))
+            elif name == "operator":
+                module, op = args[0].split(".")
+                getattr(getattr(bpy.ops, module), op).get_rna_type()  # KeyError when not registered
+                self._calls.append(("operator", args[0]))
+            elif name == "label":
+                self._calls.append(("label", kwargs.get("text", args[0] if args else "")))
+            else:
+                self._calls.append((name, args[0] if args else None))
+            return make() if make is not None else None
+
+        return call
+
+
+def draw(cls, context) -> list:
+    calls: list = []
+    cls.draw(SimpleNamespace(layout=RecordingLayout(calls, _icons())), context)
+    return calls
+
+
+def _panels():
+    from video_mocap.panels.mocap import CLIP_PT_video_mocap, VIEW3D_PT_video_mocap
+
+    return VIEW3D_PT_video_mocap, CLIP_PT_video_mocap
+
+
+def test_panels_are_registered_in_both_editors(addon_scene):
+    view3d, clip = _panels()
+    assert (view3d.bl_space_type, view3d.bl_region_type, view3d.bl_category) == ("VIEW_3D", "UI", "Mocap")
+    assert clip.bl_space_type == "CLIP_EDITOR" and clip.bl_category == "Mocap"
+    for cls in (view3d, clip):
+        assert hasattr(bpy.types, cls.__name__), f"{cls.__name__} is not registered"
+        assert cls.poll(bpy.context)
+
+
+@pytest.mark.parametrize("panel_index", [0, 1], ids=["view3d", "clip_editor"])
+def test_panel_draws_every_control(addon_scene, panel_index):
+    props = addon_scene.video_mocap
+    panel = _panels()[panel_index]
+    calls = draw(panel, bpy.context)
+    props_drawn = {name for kind, name in calls if kind == "prop"}
+    ops_drawn = {name for kind, name in calls if kind == "operator"}
+    assert {"source", "filepath", "use_frame_range", "frame_start", "frame_end", "model", "device", "fov_auto",
+            "fov_deg", "smoothing", "foot_lock", "target", "armature_name"} <= props_drawn
+    assert ops_drawn == {"video_mocap.detect_people", "video_mocap.estimate", "video_mocap.apply"}
+
+    # the other branches: a loaded clip, people found, an existing rig
+    props.source = "CLIP"
+    person = props.people.add()
+    person.track_id, person.frame_start, person.frame_end, person.num_frames, person.is_subject = 3, 0, 99, 100, True
+    props.person = "3"
+    props.target = "EXISTING"
+    calls = draw(panel, bpy.context)
+    props_drawn = {name for kind, name in calls if kind == "prop"}
+    assert {"clip", "person", "target_rig", "mapping_preset"} <= props_drawn
+    assert "filepath" not in props_drawn and "armature_name" not in props_drawn
+
+
+def test_panel_says_what_runtime_is_missing(addon_scene):
+    from video_mocap.inference import runtime
+
+    labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
+    problem = runtime.missing_packages_message()
+    if problem is None:
+        assert not any(text.startswith("Runtime:") for text in labels)
+    else:  # e.g. bpy 4.2 venv: no OpenCV, no network runtime
+        assert any(text.startswith("Runtime:") for text in labels)
+        assert any("missing" in text for text in labels)
+
+
+def test_preferences_draw(addon_scene):
+    from video_mocap.preferences import get_preferences
+
+    prefs = get_preferences(bpy.context)
+    assert prefs is not None
+    calls: list = []
+    type(prefs).draw(SimpleNamespace(layout=RecordingLayout(calls, _icons()), **{
+        name: getattr(prefs, name) for name in ("device", "weights_dir", "detector_model", "cache_dir", "python_packages",
+                                                "allow_downloads")
+    }, bl_rna=prefs.bl_rna), bpy.context)
+    drawn = {name for kind, name in calls if kind == "prop"}
+    assert drawn == {"device", "weights_dir", "detector_model", "cache_dir", "python_packages", "allow_downloads"}
+    assert any(kind == "label" and text.startswith("Runtime:") for kind, text in calls)
+
+
+def test_person_and_preset_enums(addon_scene):
+    from video_mocap.properties import AUTO_PERSON, PRESETS_DIR, preset_items_from_folder
+
+    props = addon_scene.video_mocap
+    assert props.person == AUTO_PERSON
+    for track_id in (1, 4):
+        item = props.people.add()
+        item.track_id, item.frame_start, item.frame_end, item.num_frames = track_id, 0, 10, 11
+    props.person = "4"
+    assert props.person == "4"
+    with pytest.raises(TypeError):
+        props.person = "7"  # not a detected person
+    presets = {identifier for identifier, _, _ in preset_items_from_folder()}
+    assert presets == ({p.stem for p in PRESETS_DIR.glob("*.json")} or {"NONE"})
