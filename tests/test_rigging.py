@@ -208,3 +208,94 @@ def test_bad_motion_and_options_are_refused(jog):
     backwards.frame_indices = np.array([0, 1, 1, 2, 3])
     with pytest.raises(VideoMocapError, match="increase"):
         S.solve(backwards)
+
+
+# ---------------------------------------------------------------------------------------
+# retargeting: names, presets (pure)
+# ---------------------------------------------------------------------------------------
+from video_mocap.rigging import retarget as R  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("mixamorig:LeftUpLeg", ("upleg", "L", 0)),
+        ("mixamorig5:RightForeArm", ("forearm", "R", 0)),
+        ("DEF-thigh.L.001", ("thigh", "L", 1)),
+        ("spine.003", ("spine", "", 3)),
+        ("upperarm_r", ("upperarm", "R", 0)),
+        ("Bip01 L Calf", ("calf", "L", 0)),
+        ("J_Bip_L_UpperLeg", ("upperleg", "L", 0)),
+        ("Hips", ("hips", "", 0)),
+    ],
+)
+def test_bone_names_are_normalised(name, expected):
+    assert R.normalize_bone_name(name) == expected
+
+
+def _chain(names_parents: list[tuple[str, str | None]]) -> tuple[list[str], list[int]]:
+    names = [n for n, _ in names_parents]
+    return names, [names.index(p) if p else -1 for _, p in names_parents]
+
+
+def test_auto_mapping_mixamo_and_unreal_names():
+    mixamo = _chain([("mixamorig:Hips", None), ("mixamorig:Spine", "mixamorig:Hips"),
+                     ("mixamorig:Spine1", "mixamorig:Spine"), ("mixamorig:Spine2", "mixamorig:Spine1"),
+                     ("mixamorig:Neck", "mixamorig:Spine2"), ("mixamorig:Head", "mixamorig:Neck")]
+                    + [(f"mixamorig:{s}{b}", f"mixamorig:{p}") for s in ("Left", "Right") for b, p in (
+                        ("Shoulder", "Spine2"), ("Arm", f"{s}Shoulder"), ("ForeArm", f"{s}Arm"),
+                        ("UpLeg", "Hips"), ("Leg", f"{s}UpLeg"))])
+    mapping = R.resolve_mapping({}, *mixamo)
+    assert mapping["pelvis"] == "mixamorig:Hips" and mapping["chest"] == "mixamorig:Spine2"
+    assert mapping["shin.L"] == "mixamorig:LeftLeg" and mapping["upper_arm.R"] == "mixamorig:RightArm"
+    unreal = _chain([("pelvis", None), ("spine_01", "pelvis"), ("spine_03", "spine_01"), ("neck_01", "spine_03"),
+                     ("head", "neck_01")] + [(f"{b}_{s}", p if p in ("pelvis", "spine_03") else f"{p}_{s}")
+                                              for s in ("l", "r") for b, p in (
+                         ("thigh", "pelvis"), ("calf", "thigh"), ("clavicle", "spine_03"),
+                         ("upperarm", "clavicle"), ("lowerarm", "upperarm"))])
+    mapping = R.resolve_mapping({}, *unreal)
+    assert mapping["shin.R"] == "calf_r" and mapping["forearm.L"] == "lowerarm_l" and mapping["neck"] == "neck_01"
+    assert mapping["spine"] == "spine_01" and mapping["chest"] == "spine_03"
+
+
+def test_presets_load_and_bad_presets_are_refused(tmp_path):
+    assert {"auto", "mixamo", "rigify", "rigify_metarig"} <= set(R.list_presets())
+    for name in R.list_presets():
+        assert set(R.load_preset(name)) <= set(S.BONE_NAMES)
+    assert R.load_preset("auto") == {} and R.load_preset(None) == {}
+    with pytest.raises(VideoMocapError, match="not found"):
+        R.load_preset("no_such_rig")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"bones": {"femur": "Thigh"}}')
+    with pytest.raises(VideoMocapError, match="unknown solve bones"):
+        R.load_preset(bad)
+    bad.write_text("{not json")
+    with pytest.raises(VideoMocapError, match="not valid JSON"):
+        R.load_preset(bad)
+
+
+def test_face_options(jog):
+    motion = _motion(jog, yaw=60.0, tilt=0.0)
+    j = skeleton.JOINT_INDEX
+    for face, expected_left in (("-Y", [1, 0, 0]), ("+X", [0, 1, 0]), ("+Y", [-1, 0, 0])):
+        solved = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False, face=face))
+        left = (solved.joints_world[:5, j["left_hip"]] - solved.joints_world[:5, j["right_hip"]]).mean(0)
+        assert _angle_deg(left * [1, 1, 0], np.array(expected_left, float)) < 20.0, face
+    # "camera": no yaw, the camera looks along +Y: the subject's left hip is where the camera sees it
+    solved = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False, face="camera"))
+    cam_left = (motion.joints3d[0, j["left_hip"]] - motion.joints3d[0, j["right_hip"]])[[0, 2]]
+    world_left = (solved.joints_world[0, j["left_hip"]] - solved.joints_world[0, j["right_hip"]])[:2]
+    assert _angle_deg(np.append(cam_left, 0), np.append(world_left, 0)) < 5.0
+
+
+def test_bvh_text_structure(jog):
+    from video_mocap.rigging import bvh_writer
+
+    solved = S.solve(_motion(jog[:12]))
+    text = bvh_writer.bvh_text(solved)
+    head, motion = text.split("MOTION\n")
+    assert head.count("JOINT ") == len(S.BONE_NAMES) - 1 and head.count("ROOT pelvis") == 1
+    assert head.count("End Site") == sum(1 for i in range(17) if i not in S.PARENTS)
+    rows = motion.strip().splitlines()
+    assert rows[0] == "Frames: 12" and rows[1].startswith("Frame Time: 0.0333")
+    assert all(len(r.split()) == 6 + 3 * (len(S.BONE_NAMES) - 1) for r in rows[2:])
