@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{frames} frames in {seconds:.1f} s = {frames / seconds:.1f} frames/s (subject: {subject} frames)")
     if args.compare:
         seconds, frames, _ = time_detect_video(args.video, args.device, 1)
-        print(f"detect_video (batch 1, {args.device}): {frames} frames in {seconds:.1f} s = {frames / seconds:.1f} frames/s")
+        print(f"detect_video (batch 1, {args.device}): {frames} frames in {seconds:.1f} s "
+              f"= {frames / seconds:.1f} frames/s")
         seconds, frames = time_model_track(args.video, args.device)
-        print(f"model.track per frame ({args.device}): {frames} frames in {seconds:.1f} s = {frames / seconds:.1f} frames/s")
+        print(f"model.track per frame ({args.device}): {frames} frames in {seconds:.1f} s "
+              f"= {frames / seconds:.1f} frames/s")
     return 0
 
 

@@ -139,7 +139,9 @@ def fill_gaps(
     keypoints = np.array(keypoints, dtype=np.float32, copy=True)
     scores = np.array(scores, dtype=np.float32, copy=True)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (NUM_JOINTS, 2) or scores.shape != keypoints.shape[:2]:
-        raise VideoMocapError(f"fill_gaps: need (T, 17, 2) keypoints and (T, 17) scores, got {keypoints.shape}, {scores.shape}.")
+        raise VideoMocapError(
+            f"fill_gaps: need (T, 17, 2) keypoints and (T, 17) scores, got {keypoints.shape}, {scores.shape}."
+        )
     valid = (scores >= min_score) & np.isfinite(keypoints).all(axis=-1)
     if not valid.any():
         raise VideoMocapError("No joint is detected with enough confidence in any frame of this track.")
@@ -414,7 +416,9 @@ def _load_yolo(weights: Path, device: str):
     try:
         from ultralytics import YOLO
     except ImportError as exc:
-        raise VideoMocapError(f"2D detection needs the ultralytics package ({exc}); install the dependencies.") from None
+        raise VideoMocapError(
+            f"2D detection needs the ultralytics package ({exc}); install the dependencies."
+        ) from None
     try:
         model = YOLO(str(weights), task="pose")
     except Exception as exc:  # ultralytics raises many types for a bad file
@@ -434,12 +438,19 @@ def _run_detection(
     tracker = _make_tracker(info.fps)
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
     total = max(end - config.frame_start, 0)
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("track_id", "frame", "keypoints", "keypoint_scores", "boxes", "box_scores")}
+    rows: dict[str, list[np.ndarray]] = {
+        name: [] for name in _RawDetections.__dataclass_fields__ if name != "frames_decoded"
+    }
     decoded = 0
 
     def flush(indices: list[int], frames: list[np.ndarray]) -> None:
-        results = model.predict(frames, imgsz=config.imgsz, conf=config.conf, device=device,
-                                classes=[PERSON_CLASS], verbose=False)
+        try:
+            results = model.predict(frames, imgsz=config.imgsz, conf=config.conf, device=device,
+                                    classes=[PERSON_CLASS], verbose=False)
+        except RuntimeError as exc:  # torch: out of memory, device errors
+            raise VideoMocapError(
+                f"Pose detection failed on {device} ({exc}). Try a smaller batch size or the 'cpu' device."
+            ) from None
         for index, result in zip(indices, results):
             boxes = result.boxes.cpu().numpy()
             tracked = tracker.update(boxes, result.orig_img)
@@ -540,7 +551,9 @@ def detect_video(
     video = Path(video).expanduser()
     info = probe_video(video)
     if config.frame_start >= info.num_frames:
-        raise VideoMocapError(f"Start frame {config.frame_start} is past the end of {video} ({info.num_frames} frames).")
+        raise VideoMocapError(
+            f"Start frame {config.frame_start} is past the end of {video} ({info.num_frames} frames)."
+        )
     weights = resolve_model(config.model, config.allow_download)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / _DETECT_SUBDIR
 

@@ -18,11 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
         "2D track (H36M-17, pixels) as .npz.",
     )
     parser.add_argument("video", type=Path, help="input video (.mp4, .mov, .avi...)")
-    parser.add_argument("-o", "--output", type=Path, help="2D track file to write (.npz); required unless --list-tracks")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="2D track file to write (.npz); required unless --list-tracks")
     parser.add_argument("--person", type=int, default=None,
                         help="track id to keep (see --list-tracks); default: the largest, longest-seen person")
     parser.add_argument("--model", default=_DEFAULTS.model,
-                        help="YOLO pose weights: a .pt path or a name such as yolo11s-pose.pt (default: shipped yolo11n-pose)")
+                        help="YOLO pose weights: a .pt path or a name such as yolo11s-pose.pt "
+                        "(default: the shipped yolo11n-pose)")
     parser.add_argument("--allow-download", action="store_true", help="let ultralytics download a named model")
     parser.add_argument("--device", default=_DEFAULTS.device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size, help="frames per network call (default: 8)")
