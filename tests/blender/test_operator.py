@@ -1,0 +1,156 @@
+"""The operators in background mode: Estimate 3D Pose, Apply to Armature, Detect People.
+
+In background mode the operators run synchronously (``execute``), the same code the modal path
+runs on its worker thread. Until trained lifter weights exist, the runs after the networks are
+fed from the pipeline's motion cache, seeded with real mocap (see ``tests/pipeline_seed.py``);
+the full network run is skipped with a reason then.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from pipeline_seed import lifter_weights_or_skip, seed_motion_cache  # noqa: E402
+from video_mocap.errors import Cancelled  # noqa: E402
+
+FRAME_START, NUM_FRAMES = 10, 30
+REAPPLY_LIMIT_S = 3.0
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A private pipeline cache (the 2D stage reads ``VIDEO_MOCAP_CACHE``)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("VIDEO_MOCAP_CACHE", str(folder))
+    return folder
+
+
+def scene_state() -> dict:
+    """What must not change when an operator fails or is cancelled."""
+    scene = bpy.context.scene
+    return {
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "armatures": sorted(a.name for a in bpy.data.armatures),
+        "actions": sorted(a.name for a in bpy.data.actions),
+        "frames": (scene.frame_start, scene.frame_end, scene.render.fps),
+    }
+
+
+def configure(scene, video, **overrides) -> None:
+    props = scene.video_mocap
+    props.source = "FILE"
+    props.filepath = str(video)
+    props.use_frame_range = True
+    props.frame_start, props.frame_end = FRAME_START, FRAME_START + NUM_FRAMES - 1
+    props.device = "CPU"
+    for name, value in overrides.items():
+        setattr(props, name, value)
+
+
+def seed(scene, video, cache_dir, shared_dir) -> None:
+    from video_mocap.operators.common import pipeline_settings
+
+    seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, shared_dir)
+
+
+def keys_per_fcurve(obj) -> set[int]:
+    from video_mocap.rigging.blender_compat import action_fcurve_collection
+
+    action = obj.animation_data.action
+    return {len(fc.keyframe_points) for fc in action_fcurve_collection(action, obj)}
+
+
+def key_values(obj) -> np.ndarray:
+    """(channels, keys) values of every f-curve, in data-path order."""
+    from video_mocap.rigging.blender_compat import action_fcurve_collection
+
+    curves = sorted(action_fcurve_collection(obj.animation_data.action, obj), key=lambda c: (c.data_path, c.array_index))
+    return np.array([[k.co[1] for k in c.keyframe_points] for c in curves])
+
+
+def test_bad_path_reports_error_and_changes_nothing(addon_scene, tmp_path):
+    configure(addon_scene, tmp_path / "no_such_video.mp4")
+    before = scene_state()
+    with pytest.raises(RuntimeError, match="Video not found"):
+        bpy.ops.video_mocap.estimate()
+    assert scene_state() == before
+
+
+def test_empty_frame_range_reports_error(addon_scene, sample_clip):
+    configure(addon_scene, sample_clip, frame_start=50, frame_end=20)
+    before = scene_state()
+    with pytest.raises(RuntimeError, match="Frame range is empty"):
+        bpy.ops.video_mocap.estimate()
+    assert scene_state() == before
+
+
+@pytest.mark.needs_torch
+def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip, cache_dir, shared_dir):
+    configure(addon_scene, sample_clip, smoothing=0.5)
+    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+    props = addon_scene.video_mocap
+    arm = bpy.context.view_layer.objects.active
+    assert arm is not None and arm.type == "ARMATURE" and arm.name.startswith(props.armature_name)
+    assert keys_per_fcurve(arm) == {NUM_FRAMES}, "one key per frame on every channel"
+    assert props.last_motion.endswith(".npz")
+
+    props.smoothing, props.foot_lock, props.armature_name = 0.0, False, "Again"
+    started = time.perf_counter()
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    elapsed = time.perf_counter() - started
+    assert elapsed < REAPPLY_LIMIT_S, f"Apply to Armature took {elapsed:.2f} s"
+    again = bpy.data.objects["Again"]
+    assert keys_per_fcurve(again) == {NUM_FRAMES}
+    assert not np.allclose(key_values(arm), key_values(again)), "new rig settings changed nothing"
+
+
+@pytest.mark.needs_torch
+def test_cancel_mid_run_leaves_nothing(addon_scene, sample_clip, cache_dir):
+    from video_mocap.operators.estimate import make_estimate_job
+
+    configure(addon_scene, sample_clip)
+    before = scene_state()
+    job = make_estimate_job(bpy.context)
+    forward = job.progress
+    stages = []
+
+    def progress(stage, done, total):
+        stages.append(stage)
+        if done > 0:  # the user presses Esc once the detector has made progress
+            job.cancel()
+        forward(stage, done, total)
+
+    job.progress = progress
+    job.run()
+    assert isinstance(job.error, Cancelled), job.error
+    assert stages and stages[0] == "detect"
+    assert scene_state() == before
+    assert not list(cache_dir.rglob("*.npz")), "a cancelled run left cache files"
+
+
+@pytest.mark.needs_torch
+def test_detect_people_lists_tracks(addon_scene, sample_clip, cache_dir):
+    configure(addon_scene, sample_clip)
+    assert bpy.ops.video_mocap.detect_people() == {"FINISHED"}
+    props = addon_scene.video_mocap
+    assert len(props.people) >= 1
+    assert sum(p.is_subject for p in props.people) == 1
+    subject = next(p for p in props.people if p.is_subject)
+    assert FRAME_START <= subject.frame_start <= subject.frame_end < FRAME_START + NUM_FRAMES
+    props.person = str(subject.track_id)  # a valid enum item now
+
+
+@pytest.mark.needs_torch
+@pytest.mark.slow
+def test_estimate_runs_the_networks(addon_scene, sample_clip, cache_dir):
+    lifter_weights_or_skip("posemoe")
+    configure(addon_scene, sample_clip)
+    assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+    arm = bpy.context.view_layer.objects.active
+    assert keys_per_fcurve(arm) == {NUM_FRAMES}
