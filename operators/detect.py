@@ -14,8 +14,8 @@ def make_detect_job(context: bpy.types.Context) -> Job:
     from .common import pipeline_settings
 
     video = video_path(settings_of(context))
-    check_runtime()
     settings = pipeline_settings(context)
+    check_runtime()
     cache_dir = cache_dir_of(get_preferences(context))
 
     def work(progress, cancel):
