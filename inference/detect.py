@@ -157,13 +157,10 @@ def fill_gaps(
             continue
         for c in range(2):
             keypoints[~ok, j, c] = np.interp(frames[~ok], frames[ok], keypoints[ok, j, c])
-    for j in never:  # parents come before children in H36M order
+    seen = [k for k in range(NUM_JOINTS) if k not in never]
+    for j in never:  # parents come before children in H36M order: a parent is filled first
         parent = PARENTS[j]
-        if parent >= 0 and parent not in never[: never.index(j)]:
-            keypoints[:, j] = keypoints[:, parent]
-        else:
-            seen = [k for k in range(NUM_JOINTS) if k not in never]
-            keypoints[:, j] = keypoints[:, seen].mean(axis=1)
+        keypoints[:, j] = keypoints[:, parent] if parent >= 0 else keypoints[:, seen].mean(axis=1)
     scores[~valid] = 0.0
     return keypoints, scores, long_gaps
 

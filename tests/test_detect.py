@@ -262,9 +262,12 @@ def test_fill_gaps_reports_long_gaps_and_holds_ends():
 
 def test_fill_gaps_joint_never_seen_and_nothing_seen():
     truth, scores = _line_track(6)
-    scores[:, J["left_wrist"]] = 0.0
+    scores[:, [J["left_wrist"], J["left_elbow"], J["pelvis"]]] = 0.0
     filled, new_scores, _ = fill_gaps(truth, scores, max_gap=2)
-    np.testing.assert_allclose(filled[:, J["left_wrist"]], truth[:, J["left_elbow"]])
+    seen = [j for j in range(NUM_JOINTS) if j not in (J["left_wrist"], J["left_elbow"], J["pelvis"])]
+    np.testing.assert_allclose(filled[:, J["pelvis"]], truth[:, seen].mean(axis=1), atol=1e-4)
+    np.testing.assert_allclose(filled[:, J["left_wrist"]], truth[:, J["left_shoulder"]])
+    np.testing.assert_allclose(filled[:, J["left_elbow"]], truth[:, J["left_shoulder"]])
     assert (new_scores[:, J["left_wrist"]] == 0).all()
     with pytest.raises(VideoMocapError, match="No joint"):
         fill_gaps(truth, np.zeros_like(scores), max_gap=2)
