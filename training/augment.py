@@ -59,6 +59,10 @@ MIN_BONE_M = 0.02
 SAGITTAL_MIN_FRACTION = 0.5
 #: trunk counts as upright (for mixing) when its angle to vertical stays below this
 UPRIGHT_MAX_DEG = 40.0
+#: frame rate assumed for the drift of pose perturbations
+POSE_FPS = 30.0
+#: weight of -lateral in the elbow hinge axis (see perturb_pose)
+ELBOW_HINGE_BIAS = 0.3
 
 
 @dataclass
@@ -91,6 +95,8 @@ class AugmentConfig:
     arm_abduction_deg: tuple[float, float] = (-15.0, 80.0)
     arm_flexion_deg: tuple[float, float] = (-20.0, 80.0)
     elbow_flexion_deg: tuple[float, float] = (-20.0, 70.0)
+    #: how fast a perturbation angle drifts over a window (std, degrees per second)
+    pose_drift_deg_per_s: float = 15.0
     mix_prob: float = 0.15
     speed_prob: float = 0.5
     speed_range: tuple[float, float] = (0.5, 2.0)
@@ -149,13 +155,15 @@ def rebuild_from_bones(joints: np.ndarray, scales: np.ndarray) -> np.ndarray:
 
     Args:
         joints: (B, T, 17, 3).
-        scales: (B, 16) per-bone factors in ``skeleton.BONES`` order (constant over time).
+        scales: (B, 16) per-bone factors in ``skeleton.BONES`` order (constant over time),
+            or (B, T, 16) per frame.
     Returns:
         (B, T, 17, 3); the pelvis path is unchanged.
     """
     out = joints.copy()
+    per_frame = scales if scales.ndim == 3 else scales[:, None, :]
     for bone, (parent, child) in enumerate(skeleton.BONES):
-        out[:, :, child] = out[:, :, parent] + scales[:, None, bone, None] * (joints[:, :, child] - joints[:, :, parent])
+        out[:, :, child] = out[:, :, parent] + per_frame[:, :, bone, None] * (joints[:, :, child] - joints[:, :, parent])
     return out
 
 
@@ -244,10 +252,11 @@ def reground(joints: np.ndarray, reference: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # pose
 # ---------------------------------------------------------------------------------------
-def _smooth_angles(rng: np.random.Generator, batch: int, frames: int, low: float, high: float) -> np.ndarray:
-    """(B, T) radians: from one random angle to another with a smoothstep over the window."""
+def _smooth_angles(rng: np.random.Generator, batch: int, frames: int, low: float, high: float, drift: float) -> np.ndarray:
+    """(B, T) radians: a random angle in [low, high] drifting smoothly (smoothstep) by about
+    ``drift`` degrees per second (30 fps) over the window, clipped to the range."""
     a0 = rng.uniform(low, high, batch)
-    a1 = np.clip(a0 + rng.normal(0.0, 0.25 * (high - low), batch), low, high)
+    a1 = np.clip(a0 + rng.normal(0.0, drift * frames / POSE_FPS, batch), low, high)
     s = np.linspace(0.0, 1.0, frames)
     s = s * s * (3.0 - 2.0 * s)
     return np.radians(a0[:, None] + (a1 - a0)[:, None] * s[None, :])
@@ -268,34 +277,36 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     def pick() -> np.ndarray:
         return active & (rng.random(batch) < config.pose_part_prob)
 
-    def apply(root: int, pivot_joint: int, axis: np.ndarray, angle: np.ndarray, mask: np.ndarray) -> None:
-        """Rotate the sub-tree of ``root`` about ``pivot_joint`` in the windows of ``mask``."""
+    def apply(root: int, pivot: int | np.ndarray, axis: np.ndarray, angle: np.ndarray, mask: np.ndarray) -> None:
+        """Rotate the sub-tree of ``root`` about joint ``pivot`` (or (B, T, 3) points) in the windows of ``mask``."""
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
         chain = list(SUBTREE[root])
         sub = out[idx]
-        sub[:, :, chain] = rotate_about(sub[:, :, chain], sub[:, :, pivot_joint], axis[idx], angle[idx])
+        centre = sub[:, :, pivot] if isinstance(pivot, int) else pivot[idx]
+        sub[:, :, chain] = rotate_about(sub[:, :, chain], centre, axis[idx], angle[idx])
         out[idx] = sub
 
     lateral, up, forward = body_axes(out)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         hip, knee = J[f"{side}_hip"], J[f"{side}_knee"]
+        # legs turn about the hip joint centre, inside the detector's (widened) hip point
+        hip_centre = out[:, :, PELVIS] + (out[:, :, hip] - out[:, :, PELVIS]) / skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT
         # hip flexion: thigh forward = rotation about -lateral
-        apply(knee, hip, -lateral, _smooth_angles(rng, batch, frames, *config.hip_flexion_deg), pick())
+        apply(knee, hip_centre, -lateral, _smooth_angles(rng, batch, frames, *config.hip_flexion_deg, config.pose_drift_deg_per_s), pick())
         # hip abduction: left leg to +lateral = +angle about forward (right leg: minus)
-        apply(knee, hip, forward, sign * _smooth_angles(rng, batch, frames, *config.hip_abduction_deg), pick())
+        apply(knee, hip_centre, forward, sign * _smooth_angles(rng, batch, frames, *config.hip_abduction_deg, config.pose_drift_deg_per_s), pick())
         # knee flexion: shin backward = +angle about lateral (hinge axis along the pelvis' lateral axis)
-        apply(J[f"{side}_ankle"], knee, lateral, _smooth_angles(rng, batch, frames, *config.knee_flexion_deg), pick())
+        apply(J[f"{side}_ankle"], knee, lateral, _smooth_angles(rng, batch, frames, *config.knee_flexion_deg, config.pose_drift_deg_per_s), pick())
     lateral, up, forward = body_axes(out)
-    trunk_pivot = out[:, :, PELVIS]
     for axis, (low, high) in (
         (lateral, config.spine_lean_deg),
         (forward, (-config.spine_side_deg, config.spine_side_deg)),
         (up, (-config.spine_twist_deg, config.spine_twist_deg)),
     ):
         idx = np.flatnonzero(pick())
-        angle = _smooth_angles(rng, batch, frames, low, high)
+        angle = _smooth_angles(rng, batch, frames, low, high, config.pose_drift_deg_per_s)
         if idx.size:
             chain = list(UPPER_ABOVE_SPINE)
             sub = out[idx]
@@ -305,12 +316,19 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     lateral, up, forward = body_axes(out)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
-        apply(elbow, shoulder, forward, sign * _smooth_angles(rng, batch, frames, *config.arm_abduction_deg), pick())
-        apply(elbow, shoulder, -lateral, _smooth_angles(rng, batch, frames, *config.arm_flexion_deg), pick())
-        upper = out[:, :, elbow] - out[:, :, shoulder]
-        fore = out[:, :, wrist] - out[:, :, elbow]
-        hinge = _unit(np.cross(upper, fore), fallback=-lateral)
-        apply(wrist, elbow, hinge, _smooth_angles(rng, batch, frames, *config.elbow_flexion_deg), pick())
+        apply(elbow, shoulder, forward, sign * _smooth_angles(rng, batch, frames, *config.arm_abduction_deg, config.pose_drift_deg_per_s), pick())
+        apply(elbow, shoulder, -lateral, _smooth_angles(rng, batch, frames, *config.arm_flexion_deg, config.pose_drift_deg_per_s), pick())
+        # elbow hinge: the arm's bending plane (weighted by how bent it is), averaged over the
+        # window so it cannot flip between frames; a straight arm falls back to a hinge across
+        # the upper arm and the body's forward axis (flexion brings the forearm forward / up)
+        upper = _unit(out[:, :, elbow] - out[:, :, shoulder])
+        fore = _unit(out[:, :, wrist] - out[:, :, elbow])
+        fallback = _unit(np.cross(upper, forward) - ELBOW_HINGE_BIAS * lateral)
+        bend = np.cross(upper, fore)
+        bend_mean = bend.mean(axis=1, keepdims=True)
+        hinge = _unit(bend_mean + ELBOW_HINGE_BIAS * fallback.mean(axis=1, keepdims=True))
+        hinge = np.broadcast_to(hinge, upper.shape)
+        apply(wrist, elbow, hinge, _smooth_angles(rng, batch, frames, *config.elbow_flexion_deg, config.pose_drift_deg_per_s), pick())
     return out
 
 

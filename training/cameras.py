@@ -24,7 +24,7 @@ from ..inference import camera as camera_math
 from ..inference import skeleton
 
 #: ankle joint height above the sole, to estimate the floor from the lowest ankle
-ANKLE_HEIGHT_M = 0.08
+ANKLE_HEIGHT_M = 0.09
 #: smallest camera-space depth a joint may have before it is treated as behind the camera
 MIN_DEPTH_M = 0.1
 #: smoothing window (seconds at 30 fps frames) of the pelvis path a following camera tracks
@@ -179,8 +179,10 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
     margin = np.clip(1.0 - fill, 0.0, None)
     half_fov_h = np.radians(fov) / 2.0
     half_fov_v = np.arctan(np.tan(half_fov_h) * height / width)
-    yaw_aim = yaw + config.off_centre * margin * half_fov_h * rng.uniform(-1.0, 1.0, batch)
-    pitch_aim = pitch + config.off_centre * margin * half_fov_v * rng.uniform(-1.0, 1.0, batch)
+    yaw_jitter = config.off_centre * margin * half_fov_h * rng.uniform(-1.0, 1.0, batch)
+    yaw_aim = yaw if config.fixed_yaw_deg is not None else yaw + yaw_jitter
+    pitch_jitter = config.off_centre * margin * half_fov_v * rng.uniform(-1.0, 1.0, batch)
+    pitch_aim = pitch if config.fixed_pitch_deg is not None else pitch + pitch_jitter
 
     rotation = look_rotation(yaw_aim, pitch_aim, roll)
     horizontal = distance * np.cos(pitch)

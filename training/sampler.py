@@ -142,20 +142,33 @@ class WindowSampler:
 
     # ---------------------------------------------------------------------------------
     def _gather(self, clip_idx: np.ndarray, speed: np.ndarray) -> np.ndarray:
-        """(B,) clips and speeds -> (B, T, 17, 3) float32 windows (linear in time; edge-held when short)."""
+        """(B,) clips and speeds -> (B, T, 17, 3) float32 windows.
+
+        Speed 1 reads whole frames. Other speeds interpolate linearly in time, then restore
+        the bone lengths (interpolating positions shortens bones that turn fast).
+        Windows longer than their clip hold the last frame.
+        """
         frames = self.num_frames
         lengths = self._lengths[clip_idx]
         span = (frames - 1) * speed
         room = np.maximum(lengths - 1 - span, 0.0)
-        start = self.rng.random(len(clip_idx)) * room
+        unit = speed == 1.0
+        start = np.where(unit, np.floor(self.rng.random(len(clip_idx)) * (np.floor(room) + 1)), self.rng.random(len(clip_idx)) * room)
         times = start[:, None] + np.arange(frames)[None, :] * speed[:, None]
         times = np.minimum(times, (lengths - 1)[:, None])
         lo = np.floor(times).astype(np.int64)
         hi = np.minimum(lo + 1, (lengths - 1)[:, None])
-        frac = (times - lo)[..., None, None]
+        frac = (times - lo).astype(np.float32)
         base = self._starts[clip_idx][:, None]
-        frac = frac.astype(np.float32)
-        return (1.0 - frac) * self._joints[base + lo] + frac * self._joints[base + hi]
+        a, b = self._joints[base + lo], self._joints[base + hi]
+        out = (1.0 - frac[..., None, None]) * a + frac[..., None, None] * b
+        blend = np.flatnonzero(~unit)
+        if blend.size:
+            f = frac[blend][..., None]
+            target = (1.0 - f) * skeleton.bone_lengths(a[blend]) + f * skeleton.bone_lengths(b[blend])
+            current = np.maximum(skeleton.bone_lengths(out[blend]), 1e-6)
+            out[blend] = aug.rebuild_from_bones(out[blend], target / current)
+        return out
 
     def _draw_clips(self, count: int) -> np.ndarray:
         return np.minimum(np.searchsorted(self._cdf, self.rng.random(count), side="right"), len(self.clips) - 1)
