@@ -40,6 +40,8 @@ WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 #: where the shipped weights live: ``<package root>/weights``
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+#: environment variable that points the default weights folder elsewhere (tests, custom installs)
+WEIGHTS_DIR_ENV = "VIDEO_MOCAP_WEIGHTS_DIR"
 #: largest magnitude an fp16 tensor holds
 FP16_MAX = float(np.finfo(np.float16).max)
 
@@ -91,8 +93,12 @@ class ModelCard:
 
 
 def default_weights_path(model: str) -> Path:
-    """``<package root>/weights/<model>.safetensors`` (where the shipped weights go)."""
-    return WEIGHTS_DIR / f"{model}{WEIGHTS_SUFFIX}"
+    """``<package root>/weights/<model>.safetensors`` (where the shipped weights go).
+
+    The folder is ``$VIDEO_MOCAP_WEIGHTS_DIR`` instead when that variable is set.
+    """
+    folder = os.environ.get(WEIGHTS_DIR_ENV)
+    return (Path(folder) if folder else WEIGHTS_DIR) / f"{model}{WEIGHTS_SUFFIX}"
 
 
 def card_path(weights_path: str | os.PathLike) -> Path:

@@ -1,0 +1,57 @@
+"""``video-mocap lift TRACK.npz -o MOTION.npz``: the 3D stage from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .formats import Track2D
+from .weights import LIFTER_NAMES
+
+DEFAULT_MODEL = "posemoe"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="video-mocap lift",
+        description="Lift a 2D track (from 'video-mocap detect') to 3D with a trained lifter and write the 3D "
+        "motion (.npz: root-relative joints in metres + camera-space root).",
+    )
+    parser.add_argument("track", type=Path, help="2D track file (.npz)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="3D motion file to write (.npz)")
+    parser.add_argument("--model", choices=LIFTER_NAMES, default=DEFAULT_MODEL, help="lifter (default: posemoe)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="weights .safetensors (its .json card beside it); default: the shipped weights")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
+                        help="network runtime (default: auto = PyTorch when installed, else ONNX Runtime)")
+    parser.add_argument("--fov", type=float, default=None,
+                        help="horizontal field of view in degrees (default: the track's focal length, else 60)")
+    parser.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation (2x faster)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from .lifter import lift_track, load_lifter
+
+    track = Track2D.load(args.track)
+    lifter = load_lifter(args.model, weights=args.weights, device=args.device, backend=args.backend)
+    with tqdm(desc=f"lift ({args.model})", unit="window", dynamic_ncols=True) as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        motion = lift_track(track, lifter, fov_deg=args.fov, flip=not args.no_flip, progress=progress)
+    path = motion.save(args.output)
+    print(f"wrote {path} ({motion.num_frames} frames, {args.model} on {lifter.device})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Lifting 2D tracks to 3D: windowed inference over clips of any length, flip TTA, backends.
+
+numpy in, numpy out. The network runs in a *backend*, anything with
+``predict(inputs (B, T, 17, 3) float32) -> (B, T, 17, 3) float32``:
+
+- ``torch``: :class:`TorchBackend` (CUDA, then MPS, then CPU; half precision on GPU);
+- ``onnx``: supplied by ``inference/onnx_backend.py`` (``create_backend(card, weights_path,
+  device) -> backend``), imported only when asked for.
+
+Windowing (:func:`lift_sequence`): windows of the model's ``num_frames`` with stride
+``num_frames * (1 - overlap)`` (default overlap 1/3, stride 2/3 of a window; the last window
+is aligned to the clip end), blended with trapezoid weights that ramp over the overlap so the
+seams are smooth; a clip shorter than a window is edge-padded (last/first frame repeated)
+and cropped back. Windows run in batches of ``batch_windows``, accumulated into the
+``(T, 17, 3)`` output, so memory stays bounded for hour-long clips. Flip test-time
+augmentation mirrors x, swaps left/right joints, lifts, un-flips and averages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import VideoMocapError
+from . import camera, runtime
+from .formats import Motion3D, Track2D
+from .progress import ProgressFn, check_cancel, report
+from .skeleton import NUM_JOINTS, flip_joints
+from .trajectory import recover_root
+from .weights import HOW_TO_GET_WEIGHTS, LIFTER_NAMES, ModelCard, default_weights_path, load_card, load_weights
+
+log = logging.getLogger(__name__)
+
+#: fraction of a window shared with the next one (stride = (1 - overlap) * num_frames)
+DEFAULT_OVERLAP = 1.0 / 3.0
+DEFAULT_BATCH_WINDOWS = 8
+INPUT_CHANNELS = 3
+PROGRESS_STAGE = "lift"
+#: module (relative to this package) providing ``create_backend`` per non-torch backend
+BACKEND_MODULES: dict[str, str] = {"onnx": ".onnx_backend"}
+
+
+class Backend(Protocol):
+    """What :class:`Lifter` needs from a runtime."""
+
+    device: str
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """(B, T, 17, 3) float32 [x, y, score] -> (B, T, 17, 3) float32 root-relative metres."""
+        ...
+
+
+class TorchBackend:
+    """Runs a torch lifter in eval mode on ``device``; fp16 on CUDA, fp32 elsewhere."""
+
+    def __init__(self, model: Any, device: str = "cpu", half: bool | None = None) -> None:
+        import torch
+
+        self.device = device
+        self.half = device.startswith("cuda") if half is None else bool(half)
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.model = model.to(device=device, dtype=self.dtype).eval()
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(self.device, self.dtype)
+            return self.model(x).float().cpu().numpy()
+
+
+class Lifter:
+    """A lifter ready to run: numpy ``(B, T, 17, 3)`` in, numpy ``(B, T, 17, 3)`` out."""
+
+    def __init__(self, name: str, card: ModelCard, backend: Backend) -> None:
+        self.name = name
+        self.card = card
+        self.backend = backend
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.card.num_frames)
+
+    @property
+    def device(self) -> str:
+        return str(getattr(self.backend, "device", "cpu"))
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """(B, T, 17, 3) [x, y, score] normalised -> (B, T, 17, 3) metres, pelvis at 0."""
+        inputs = np.asarray(inputs, dtype=np.float32)
+        if inputs.ndim != 4 or inputs.shape[2:] != (NUM_JOINTS, INPUT_CHANNELS):
+            raise VideoMocapError(f"lifter input must have shape (B, T, 17, 3), got {inputs.shape}.")
+        out = np.asarray(self.backend.predict(inputs), dtype=np.float32)
+        if out.shape != inputs.shape:
+            raise VideoMocapError(f"the {self.name} backend returned shape {out.shape} for input {inputs.shape}.")
+        return out
+
+    def __repr__(self) -> str:
+        return f"Lifter({self.name!r}, preset={self.card.preset!r}, num_frames={self.num_frames}, device={self.device!r})"
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Torch device for ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda[:N]`` or ``mps``."""
+    import torch
+
+    wanted = (device or "auto").lower()
+    if wanted in ("auto", "cpu", "cuda"):
+        return runtime.torch_device(wanted.upper())
+    if wanted.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise VideoMocapError(f"device '{device}' asked for, but PyTorch here has no CUDA GPU; use --device cpu.")
+        return wanted
+    if wanted == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise VideoMocapError("device 'mps' asked for, but Apple Metal is not available here; use --device cpu.")
+        return "mps"
+    raise VideoMocapError(f"unknown device '{device}': use auto, cpu, cuda, cuda:N or mps.")
+
+
+def _weights_path(model: str, weights: str | os.PathLike | None) -> Path:
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise VideoMocapError(f"weights file not found: {path}. {HOW_TO_GET_WEIGHTS.format(folder=path.parent)}")
+        return path
+    path = default_weights_path(model)
+    if not path.is_file():
+        raise VideoMocapError(
+            f"No trained weights exist yet for the {model} lifter (looked for {path}). The lifter will not run "
+            f"with untrained weights. {HOW_TO_GET_WEIGHTS.format(folder=path.parent)}"
+        )
+    return path
+
+
+def load_lifter(
+    model: str = "posemoe",
+    weights: str | os.PathLike | None = None,
+    device: str = "auto",
+    backend: str = "auto",
+) -> Lifter:
+    """Load trained lifter ``model`` (posemoe | dtgcn | mlp) from ``weights`` (default: shipped).
+
+    Raises :class:`VideoMocapError` when no trained weights exist (never runs random weights),
+    when the weights do not fit, or when the backend / device is not available.
+    """
+    if model not in LIFTER_NAMES:
+        raise VideoMocapError(f"unknown lifter model '{model}'; choose one of {', '.join(LIFTER_NAMES)}.")
+    path = _weights_path(model, weights)
+    chosen = runtime.choose_backend(backend, "lifter")
+    if chosen == "torch":
+        from .models import build_model
+
+        state, card = load_weights(path, expected_model=model)
+        network = build_model(card.model, card.config)
+        network.load_state_dict(state, strict=True)
+        torch_backend = TorchBackend(network, resolve_device(device))
+        log.info("lifter %s (%s) on %s", model, card.preset, torch_backend.device)
+        return Lifter(model, card, torch_backend)
+    card = load_card(path)
+    if card.model != model:
+        raise VideoMocapError(f"{path.name} holds {card.model} weights, not {model}; choose the matching model.")
+    try:
+        module = importlib.import_module(BACKEND_MODULES[chosen], __package__)
+    except ModuleNotFoundError:
+        raise VideoMocapError(
+            f"the {chosen} lifter backend is not part of this build; install PyTorch or use backend 'torch'."
+        ) from None
+    return Lifter(model, card, module.create_backend(card, path, device))
+
+
+# ---------------------------------------------------------------------------------------
+# windowing
+# ---------------------------------------------------------------------------------------
+def window_starts(total: int, window: int, stride: int) -> list[int]:
+    """Start frames of windows of ``window`` frames covering ``total`` frames (last one flush with the end)."""
+    if total <= window:
+        return [0]
+    starts = list(range(0, total - window + 1, stride))
+    if starts[-1] != total - window:
+        starts.append(total - window)
+    return starts
+
+
+def blend_weights(window: int, ramp: int) -> np.ndarray:
+    """(window,) trapezoid: rises over ``ramp`` frames, flat, falls over ``ramp`` frames; always > 0."""
+    t = np.arange(window, dtype=np.float64)
+    if ramp <= 0:
+        return np.ones(window)
+    return np.minimum(1.0, np.minimum(t + 1.0, window - t) / (ramp + 1.0))
+
+
+def _pad_window(inputs: np.ndarray, start: int, window: int) -> np.ndarray:
+    """(T, 17, 3) -> (window, 17, 3) slice from ``start``, edge-padded past the clip end."""
+    piece = inputs[start : start + window]
+    if piece.shape[0] < window:
+        piece = np.concatenate([piece, np.repeat(piece[-1:], window - piece.shape[0], axis=0)], axis=0)
+    return piece
+
+
+def _predict_tta(lifter: Lifter, batch: np.ndarray, flip: bool) -> np.ndarray:
+    """(N, W, 17, 3) -> (N, W, 17, 3); with ``flip`` the mirrored batch runs alongside and is averaged in."""
+    if not flip:
+        return lifter.predict(batch)
+    both = lifter.predict(np.concatenate([batch, flip_joints(batch)], axis=0))
+    n = batch.shape[0]
+    return 0.5 * (both[:n] + flip_joints(both[n:]))
+
+
+def lift_sequence(
+    lifter: Lifter,
+    inputs: np.ndarray,
+    *,
+    flip: bool = True,
+    batch_windows: int = DEFAULT_BATCH_WINDOWS,
+    overlap: float = DEFAULT_OVERLAP,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
+    """Lift a whole clip: (T, 17, 3) [x, y, score] normalised -> (T, 17, 3) metres, pelvis at 0.
+
+    Args:
+        lifter: from :func:`load_lifter`.
+        inputs: normalised screen x, y (``camera.normalize_screen``) and detector score.
+        flip: test-time flip augmentation.
+        batch_windows: windows per backend call (memory bound: batch x num_frames frames).
+        overlap: fraction of a window shared by neighbouring windows, in [0, 1).
+        progress: ``progress("lift", windows_done, windows_total)``.
+        cancel: set to stop (raises :class:`~video_mocap.errors.Cancelled`).
+    """
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if inputs.ndim != 3 or inputs.shape[1:] != (NUM_JOINTS, INPUT_CHANNELS) or inputs.shape[0] < 1:
+        raise VideoMocapError(f"lift_sequence needs (T, 17, 3) inputs with T >= 1, got {inputs.shape}.")
+    if not np.isfinite(inputs).all():
+        raise VideoMocapError("lifter inputs hold NaN or infinite values; fill the gaps of the 2D track first.")
+    if not 0.0 <= overlap < 1.0:
+        raise VideoMocapError(f"overlap must be in [0, 1), got {overlap}.")
+    if batch_windows < 1:
+        raise VideoMocapError(f"batch_windows must be >= 1, got {batch_windows}.")
+    total, window = inputs.shape[0], lifter.num_frames
+    stride = max(1, int(round(window * (1.0 - overlap))))
+    starts = window_starts(total, window, stride)
+    weights = blend_weights(window, window - stride)
+    out = np.zeros((total, NUM_JOINTS, 3), dtype=np.float64)
+    weight_sum = np.zeros(total, dtype=np.float64)
+    report(progress, PROGRESS_STAGE, 0, len(starts))
+    for first in range(0, len(starts), batch_windows):
+        check_cancel(cancel)
+        chunk = starts[first : first + batch_windows]
+        pred = _predict_tta(lifter, np.stack([_pad_window(inputs, s, window) for s in chunk]), flip)
+        for start, pose in zip(chunk, pred):
+            stop = min(start + window, total)
+            w = weights[: stop - start] if len(starts) > 1 else np.ones(stop - start)
+            out[start:stop] += w[:, None, None] * pose[: stop - start]
+            weight_sum[start:stop] += w
+        report(progress, PROGRESS_STAGE, first + len(chunk), len(starts))
+    return (out / weight_sum[:, None, None]).astype(np.float32)
+
+
+def track_inputs(track: Track2D) -> np.ndarray:
+    """Lifter inputs of a 2D track: (T, 17, 3) normalised screen x, y and score."""
+    xy = camera.normalize_screen(track.keypoints, track.width, track.height)
+    return np.concatenate([xy, track.scores[..., None]], axis=-1).astype(np.float32)
+
+
+def lift_track(
+    track: Track2D,
+    lifter: Lifter,
+    *,
+    fov_deg: float | None = None,
+    flip: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Motion3D:
+    """2D track -> 3D motion: root-relative joints from the lifter plus the camera-space root.
+
+    Focal length: ``fov_deg`` when given (the user's override), else the track's ``focal_px``,
+    else ``camera.DEFAULT_HORIZONTAL_FOV_DEG``. The motion's extras record ``focal_px``,
+    ``width`` and ``height`` so later stages can re-project.
+    """
+    joints = lift_sequence(lifter, track_inputs(track), flip=flip, progress=progress, cancel=cancel)
+    if fov_deg is not None:
+        try:
+            focal = camera.focal_from_fov(track.width, fov_deg)
+        except ValueError as exc:
+            raise VideoMocapError(f"--fov: {exc}") from None
+    elif track.focal_px is not None and track.focal_px > 0:
+        focal = float(track.focal_px)
+    else:
+        focal = camera.focal_from_fov(track.width, camera.DEFAULT_HORIZONTAL_FOV_DEG)
+    root = recover_root(joints, track.keypoints, track.scores, focal, track.width, track.height)
+    return Motion3D(
+        joints3d=joints,
+        root=root,
+        frame_indices=track.frame_indices,
+        fps=track.fps,
+        model=lifter.name,
+        scores=track.scores,
+        extras={
+            "focal_px": np.float32(focal),
+            "width": np.int32(track.width),
+            "height": np.int32(track.height),
+        },
+    )

@@ -1,0 +1,133 @@
+"""Camera-space root (pelvis) trajectory from root-relative 3D joints and the detected 2D.
+
+Per frame, find the translation ``t`` that puts the root-relative joints ``P_j`` where the
+detector saw them: with normalised image coordinates ``(a_j, b_j) = ((u_j - cx) / f,
+(v_j - cy) / f)``, full perspective ``a_j = (P_jx + t_x) / (P_jz + t_z)`` gives two equations
+linear in ``t`` per joint::
+
+    t_x - a_j t_z = a_j P_jz - P_jx
+    t_y - b_j t_z = b_j P_jz - P_jy
+
+solved by weighted least squares (weights = detector scores; a frame with no scored joint
+weighs all joints equally). The algebraic residual is the
+reprojection error times the joint depth, so a few re-weighting passes divide each equation
+by the current depth estimate (iteratively re-weighted least squares), which approaches the
+reprojection-error minimiser. Depth is kept in front of the camera (``MIN_DEPTH_M``).
+The per-frame roots are then smoothed over time with a Savitzky-Golay filter (pure numpy,
+``scipy.signal.savgol_filter(mode="interp")`` equivalent) so the shipped extension needs no scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import VideoMocapError
+from .skeleton import NUM_JOINTS
+
+#: a frame whose scores sum below this (every joint missing / interpolated) weighs joints equally
+MIN_FRAME_SCORE = 1e-3
+#: weight every joint keeps, so frames with one or two scored joints still have a unique solution
+JOINT_WEIGHT_FLOOR = 1e-6
+#: nearest the root may come to the camera, metres
+MIN_DEPTH_M = 0.1
+#: re-weighting passes that turn the algebraic error into (approximately) reprojection error
+REWEIGHT_PASSES = 2
+#: Savitzky-Golay smoothing of the root: window (frames, odd) and polynomial order
+DEFAULT_SMOOTH_WINDOW = 9
+SMOOTH_POLYORDER = 2
+
+
+def _solve_translation(
+    joints_rel: np.ndarray, ab: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Weighted least squares per frame. joints_rel (T,J,3), ab (T,J,2), weights (T,J) -> (T,3)."""
+    t, j, _ = joints_rel.shape
+    a, b = ab[..., 0], ab[..., 1]
+    zeros, ones = np.zeros_like(a), np.ones_like(a)
+    rows_x = np.stack([ones, zeros, -a], axis=-1)  # (T, J, 3)
+    rows_y = np.stack([zeros, ones, -b], axis=-1)
+    matrix = np.concatenate([rows_x, rows_y], axis=1)  # (T, 2J, 3)
+    rhs = np.concatenate(
+        [a * joints_rel[..., 2] - joints_rel[..., 0], b * joints_rel[..., 2] - joints_rel[..., 1]], axis=1
+    )  # (T, 2J)
+    w = np.concatenate([weights, weights], axis=1)  # (T, 2J)
+    normal = np.einsum("tki,tk,tkj->tij", matrix, w, matrix)
+    target = np.einsum("tki,tk,tk->ti", matrix, w, rhs)
+    return np.linalg.solve(normal, target[..., None])[..., 0]
+
+
+def savgol_smooth(values: np.ndarray, window: int = DEFAULT_SMOOTH_WINDOW, polyorder: int = SMOOTH_POLYORDER) -> np.ndarray:
+    """Savitzky-Golay smoothing along axis 0 of (T, ...) values; edges by polynomial fit (scipy's "interp").
+
+    The window shrinks to the largest odd length <= T; with T <= polyorder the input is returned.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    total = values.shape[0]
+    window = min(int(window), total if total % 2 else total - 1)
+    if window <= polyorder or window < 3:
+        return values.copy()
+    half = window // 2
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    vander = np.vander(offsets, polyorder + 1, increasing=True)  # (W, p+1)
+    pinv = np.linalg.pinv(vander)  # (p+1, W): polynomial coefficients from a window
+    flat = values.reshape(total, -1)
+    out = np.empty_like(flat)
+    # interior: the fitted polynomial's value at the window centre
+    centre = pinv[0]
+    windows = np.lib.stride_tricks.sliding_window_view(flat, window, axis=0)  # (T-W+1, C, W)
+    out[half : total - half] = windows @ centre
+    # edges: evaluate the polynomial fitted to the first / last window
+    for rows, segment in ((slice(0, half), flat[:window]), (slice(total - half, total), flat[-window:])):
+        coeffs = pinv @ segment  # (p+1, C)
+        positions = np.arange(window, dtype=np.float64)[rows if rows.start == 0 else slice(window - half, window)]
+        evaluate = np.vander(positions - half, polyorder + 1, increasing=True)
+        out[rows] = evaluate @ coeffs
+    return out.reshape(values.shape)
+
+
+def recover_root(
+    joints_rel: np.ndarray,
+    keypoints_px: np.ndarray,
+    scores: np.ndarray,
+    focal_px: float,
+    width: int,
+    height: int,
+    smooth_window: int = DEFAULT_SMOOTH_WINDOW,
+) -> np.ndarray:
+    """Camera-space pelvis position per frame.
+
+    Args:
+        joints_rel: (T, 17, 3) root-relative joints, metres, OpenCV camera axes.
+        keypoints_px: (T, 17, 2) detected 2D, pixels.
+        scores: (T, 17) detector confidences (least-squares weights).
+        focal_px: focal length in pixels; principal point at the image centre.
+        width, height: image size in pixels.
+        smooth_window: Savitzky-Golay window in frames (<= 2: no smoothing).
+    Returns:
+        (T, 3) float32 root translation in metres (z > 0, in front of the camera).
+    """
+    joints_rel = np.asarray(joints_rel, dtype=np.float64)
+    keypoints_px = np.asarray(keypoints_px, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    t = joints_rel.shape[0]
+    if joints_rel.shape != (t, NUM_JOINTS, 3) or keypoints_px.shape != (t, NUM_JOINTS, 2) or scores.shape != (t, NUM_JOINTS):
+        raise VideoMocapError(
+            f"recover_root: shapes must be (T,17,3), (T,17,2), (T,17); got {joints_rel.shape}, "
+            f"{keypoints_px.shape}, {scores.shape}."
+        )
+    if not focal_px > 0:
+        raise VideoMocapError(f"recover_root: focal length must be positive, got {focal_px}.")
+    centre = np.array([0.5 * width, 0.5 * height])
+    ab = (keypoints_px - centre) / float(focal_px)
+    base = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, None)
+    base[base.sum(axis=1) < MIN_FRAME_SCORE] = 1.0
+    base = np.maximum(base, JOINT_WEIGHT_FLOOR)
+    root = _solve_translation(joints_rel, ab, base)
+    for _ in range(REWEIGHT_PASSES):
+        depth = np.maximum(joints_rel[..., 2] + root[:, None, 2], MIN_DEPTH_M)
+        root = _solve_translation(joints_rel, ab, base / depth**2)
+    root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)
+    if smooth_window > 2:
+        root = savgol_smooth(root, smooth_window)
+        root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)
+    return root.astype(np.float32)

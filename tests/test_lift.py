@@ -1,0 +1,357 @@
+"""3D stage: weights I/O, windowed lifting, flip TTA, trajectory recovery, the `lift` CLI.
+
+The networks here are random-init tiny models saved and re-loaded through the real weights
+files in tmp_path: they test the plumbing (windowing, flipping, loading) and are never used
+as a model. Trained weights are tested by the training engineer's evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from video_mocap import cli  # noqa: E402
+from video_mocap.errors import Cancelled, VideoMocapError  # noqa: E402
+from video_mocap.inference import camera, skeleton  # noqa: E402
+from video_mocap.inference.formats import Motion3D, Track2D  # noqa: E402
+from video_mocap.inference.lifter import (  # noqa: E402
+    blend_weights,
+    lift_sequence,
+    lift_track,
+    load_lifter,
+    window_starts,
+)
+from video_mocap.inference.models import build_model, config_to_dict, preset_config  # noqa: E402
+from video_mocap.inference.trajectory import recover_root, savgol_smooth  # noqa: E402
+from video_mocap.inference.weights import (  # noqa: E402
+    WEIGHTS_DIR_ENV,
+    ModelCard,
+    card_path,
+    default_weights_path,
+    load_weights,
+    save_weights,
+)
+
+WIDTH, HEIGHT = 884, 498
+#: fp16 storage of the weights: outputs of the reloaded model match to about this (metres)
+FP16_TOL = 1e-5
+
+
+def _save_tiny(tmp_path, name: str, num_frames: int = 243, seed: int = 0):
+    """Random-init tiny model -> weights in tmp_path. Returns (path, the reloaded torch model)."""
+    torch.manual_seed(seed)
+    cfg = preset_config(name, "tiny")
+    cfg.num_frames = num_frames
+    model = build_model(name, cfg).eval()
+    card = ModelCard(model=name, config=config_to_dict(cfg), preset="tiny", num_frames=num_frames,
+                     notes="random init, test only")
+    path = save_weights(model.state_dict(), card, tmp_path / f"{name}_{num_frames}.safetensors")
+    state, _ = load_weights(path, expected_model=name)
+    reloaded = build_model(name, cfg).eval()
+    reloaded.load_state_dict(state)
+    return path, reloaded
+
+
+def _clip(frames: int, seed: int = 0) -> np.ndarray:
+    """(T, 17, 3) smooth, plausible normalised 2D track with scores."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(scale=0.2, size=(1, 17, 2))
+    t = np.arange(frames)[:, None, None] / 30.0
+    xy = base + 0.1 * np.sin(2.0 * t + rng.uniform(0, 6, size=(1, 17, 2)))
+    score = rng.uniform(0.3, 1.0, size=(frames, 17, 1))
+    return np.concatenate([xy, score], axis=-1).astype(np.float32)
+
+
+def _run(model, clip: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(clip[None])).numpy()[0]
+
+
+# ---------------------------------------------------------------------------------------
+# weights I/O
+# ---------------------------------------------------------------------------------------
+def test_weights_roundtrip_fp16_and_card(tmp_path):
+    path, _ = _save_tiny(tmp_path, "dtgcn")
+    assert path.is_file() and card_path(path).is_file()
+    from safetensors.numpy import load_file
+
+    raw = load_file(str(path))
+    assert all(a.dtype == np.float16 for a in raw.values() if np.issubdtype(a.dtype, np.floating))
+    state, card = load_weights(path)
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+    assert card.model == "dtgcn" and card.joint_names == list(skeleton.JOINT_NAMES)
+    assert card.input_normalization == "screen_width_half_centred"
+    assert card.input_channels == ["x", "y", "score"]
+    assert not list(tmp_path.glob(".*"))  # no temp files left behind
+
+
+def _card_json(path) -> dict:
+    return json.loads(card_path(path).read_text())
+
+
+def _write_card(path, values: dict) -> None:
+    card_path(path).write_text(json.dumps(values))
+
+
+def test_load_errors(tmp_path):
+    path, _ = _save_tiny(tmp_path, "mlp", num_frames=27)
+    good = _card_json(path)
+
+    with pytest.raises(VideoMocapError, match="holds mlp weights, not posemoe"):
+        load_weights(path, expected_model="posemoe")
+
+    _write_card(path, {**good, "model": "resnet"})
+    with pytest.raises(VideoMocapError, match="unknown model 'resnet'"):
+        load_weights(path)
+
+    _write_card(path, {**good, "joint_names": list(reversed(skeleton.JOINT_NAMES))})
+    with pytest.raises(VideoMocapError, match="joint order"):
+        load_weights(path)
+
+    _write_card(path, {**good, "input_normalization": "bbox"})
+    with pytest.raises(VideoMocapError, match="bbox"):
+        load_weights(path)
+
+    _write_card(path, {**good, "config": {**good["config"], "hidden": 128}})
+    with pytest.raises(VideoMocapError, match=r"wrong shapes: blocks.0.layers.0.0.bias \(256,\) != \(128,\)"):
+        load_weights(path)
+
+    _write_card(path, {**good, "config": {**good["config"], "blocks": 3}})
+    with pytest.raises(VideoMocapError, match="missing tensors: blocks.2"):
+        load_weights(path)
+
+    _write_card(path, {**good, "config": {**good["config"], "width": 3}})
+    with pytest.raises(VideoMocapError, match="unknown keys"):
+        load_weights(path)
+
+    card_path(path).write_text("{not json")
+    with pytest.raises(VideoMocapError, match="not valid JSON"):
+        load_weights(path)
+
+    card_path(path).unlink()
+    with pytest.raises(VideoMocapError, match=r"model card .*\.json not found"):
+        load_weights(path)
+
+    _write_card(path, good)
+    load_weights(path)  # restored: loads again
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(VideoMocapError, match="corrupt"):
+        load_weights(path)
+
+    with pytest.raises(VideoMocapError, match="not found"):
+        load_weights(tmp_path / "nothing.safetensors")
+
+
+def test_unexpected_tensors_listed(tmp_path):
+    path, model = _save_tiny(tmp_path, "mlp", num_frames=27)
+    state = {**model.state_dict(), "extra.weight": torch.zeros(3)}
+    card_values = _card_json(path)
+    save_weights(state, ModelCard(**card_values), path)
+    with pytest.raises(VideoMocapError, match="unexpected tensors: extra.weight"):
+        load_weights(path)
+
+
+def test_no_weights_is_an_error_never_random(tmp_path, monkeypatch):
+    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path / "empty"))
+    assert default_weights_path("dtgcn") == tmp_path / "empty" / "dtgcn.safetensors"
+    for name in ("posemoe", "dtgcn", "mlp"):
+        with pytest.raises(VideoMocapError, match=f"No trained weights exist yet for the {name} lifter"):
+            load_lifter(name)
+    with pytest.raises(VideoMocapError, match="unknown lifter"):
+        load_lifter("bogus")
+
+
+# ---------------------------------------------------------------------------------------
+# windowed inference
+# ---------------------------------------------------------------------------------------
+def test_windows_cover_the_clip():
+    assert window_starts(243, 243, 162) == [0]
+    assert window_starts(100, 243, 162) == [0]
+    starts = window_starts(1000, 243, 162)
+    assert starts[0] == 0 and starts[-1] == 1000 - 243
+    assert all(b - a <= 162 for a, b in zip(starts, starts[1:]))
+    weights = blend_weights(243, 81)
+    assert weights.min() > 0 and weights.max() == 1.0 and weights[121] == 1.0
+
+
+@pytest.mark.parametrize("name", ["posemoe", "dtgcn"])
+def test_one_window_clip_equals_the_whole_model(tmp_path, name):
+    path, model = _save_tiny(tmp_path, name)
+    lifter = load_lifter(name, weights=path, device="cpu", backend="torch")
+    assert lifter.num_frames == 243 and lifter.device == "cpu"
+    clip = _clip(243)
+    out = lift_sequence(lifter, clip, flip=False)
+    np.testing.assert_allclose(out, _run(model, clip), atol=FP16_TOL)
+    assert np.all(out[:, skeleton.PELVIS] == 0)
+
+
+def test_windowed_equals_whole_for_a_per_frame_model(tmp_path):
+    """The MLP has no temporal context: windows of 27 frames over 243 must give the whole-clip result."""
+    path, model = _save_tiny(tmp_path, "mlp", num_frames=27)
+    lifter = load_lifter("mlp", weights=path, device="cpu", backend="torch")
+    clip = _clip(243, seed=3)
+    windowed = lift_sequence(lifter, clip, flip=False, batch_windows=3)
+    np.testing.assert_allclose(windowed, _run(model, clip), atol=FP16_TOL)
+
+
+def test_flip_equivariance(tmp_path):
+    """TTA of the mirrored clip is the mirror of the TTA of the clip."""
+    path, _ = _save_tiny(tmp_path, "dtgcn", num_frames=81)
+    lifter = load_lifter("dtgcn", weights=path, device="cpu", backend="torch")
+    clip = _clip(100, seed=1)
+    out = lift_sequence(lifter, clip, flip=True)
+    out_of_flipped = lift_sequence(lifter, skeleton.flip_joints(clip), flip=True)
+    np.testing.assert_allclose(out_of_flipped, skeleton.flip_joints(out), atol=1e-5)
+    # and flipping does change the answer of an untrained network (the test is not vacuous)
+    assert np.abs(out - lift_sequence(lifter, clip, flip=False)).max() > 1e-4
+
+
+def test_short_clip_is_edge_padded(tmp_path):
+    path, model = _save_tiny(tmp_path, "posemoe", num_frames=81)
+    lifter = load_lifter("posemoe", weights=path, device="cpu", backend="torch")
+    clip = _clip(5, seed=2)
+    out = lift_sequence(lifter, clip, flip=False)
+    assert out.shape == (5, 17, 3)
+    padded = np.concatenate([clip, np.repeat(clip[-1:], 76, axis=0)])
+    np.testing.assert_allclose(out, _run(model, padded)[:5], atol=FP16_TOL)
+    assert lift_sequence(lifter, clip[:1]).shape == (1, 17, 3)
+
+
+def test_long_clip_batches_progress_and_cancel(tmp_path):
+    path, model = _save_tiny(tmp_path, "dtgcn", num_frames=81)
+    lifter = load_lifter("dtgcn", weights=path, device="cpu", backend="torch")
+    clip = _clip(1000, seed=4)
+    calls: list[tuple[str, int, int]] = []
+    out = lift_sequence(lifter, clip, flip=False, batch_windows=4, progress=lambda *a: calls.append(a))
+    assert out.shape == (1000, 17, 3) and np.isfinite(out).all()
+    total = len(window_starts(1000, 81, 54))
+    assert calls[0] == ("lift", 0, total) and calls[-1] == ("lift", total, total)
+    # batching does not change the result
+    part = clip[:300]
+    np.testing.assert_allclose(lift_sequence(lifter, part, flip=False, batch_windows=4),
+                               lift_sequence(lifter, part, flip=False, batch_windows=1), atol=1e-5)
+    # frames only the first window covers are that window's prediction
+    np.testing.assert_allclose(out[:20], _run(model, clip[:81])[:20], atol=FP16_TOL)
+    # seams blend the neighbours: in between the two windows' predictions
+    seam = 60
+    first, second = _run(model, clip[:81])[seam], _run(model, clip[54:135])[seam - 54]
+    low, high = np.minimum(first, second) - 1e-5, np.maximum(first, second) + 1e-5
+    assert np.all((out[seam] >= low) & (out[seam] <= high))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        lift_sequence(lifter, clip, cancel=cancel)
+
+
+def test_bad_inputs(tmp_path):
+    path, _ = _save_tiny(tmp_path, "mlp", num_frames=27)
+    lifter = load_lifter("mlp", weights=path, device="cpu", backend="torch")
+    with pytest.raises(VideoMocapError, match=r"\(T, 17, 3\)"):
+        lift_sequence(lifter, np.zeros((10, 17, 2)))
+    bad = _clip(10)
+    bad[3, 4, 0] = np.nan
+    with pytest.raises(VideoMocapError, match="NaN"):
+        lift_sequence(lifter, bad)
+
+
+# ---------------------------------------------------------------------------------------
+# trajectory
+# ---------------------------------------------------------------------------------------
+def _synthetic_scene(frames: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rel = rng.normal(scale=0.25, size=(frames, 17, 3))
+    rel -= rel[:, :1]
+    t = np.linspace(0.0, 1.0, frames)
+    root = np.stack([0.6 * np.sin(2.0 * t), 0.3 + 0.1 * t, 3.5 + 2.0 * t], axis=-1)
+    focal = camera.focal_from_fov(WIDTH, 55.0)
+    keypoints = camera.project(rel + root[:, None], focal, WIDTH, HEIGHT)
+    return rel, root, keypoints, focal
+
+
+def test_root_recovered_to_millimetres():
+    rel, root, keypoints, focal = _synthetic_scene(120)
+    scores = np.ones((120, 17))
+    raw = recover_root(rel, keypoints, scores, focal, WIDTH, HEIGHT, smooth_window=0)
+    assert np.abs(raw - root).max() < 1e-3
+    smoothed = recover_root(rel, keypoints, scores, focal, WIDTH, HEIGHT)
+    assert np.abs(smoothed - root).max() < 1e-3
+
+
+def test_root_ignores_zero_score_joints():
+    rel, root, keypoints, focal = _synthetic_scene(30, seed=1)
+    scores = np.ones((30, 17))
+    keypoints = keypoints.copy()
+    keypoints[:, 13] += 150.0  # a wildly wrong wrist...
+    scores[:, 13] = 0.0  # ...that the detector flagged as missing
+    out = recover_root(rel, keypoints, scores, focal, WIDTH, HEIGHT, smooth_window=0)
+    assert np.abs(out - root).max() < 1e-3
+    scores[:, 1:] = 0.0  # only the pelvis seen: still a unique, finite answer
+    assert np.isfinite(recover_root(rel, keypoints, scores, focal, WIDTH, HEIGHT)).all()
+    scores[:] = 0.0  # nothing scored: every joint weighs the same
+    assert np.isfinite(recover_root(rel, keypoints, scores, focal, WIDTH, HEIGHT)).all()
+    one_frame_scores = np.ones((1, 17))
+    one_frame_scores[:, 13] = 0.0
+    single = recover_root(rel[:1], keypoints[:1], one_frame_scores, focal, WIDTH, HEIGHT)
+    assert single.shape == (1, 3) and np.abs(single - root[:1]).max() < 1e-3
+
+
+def test_savgol_matches_scipy():
+    from scipy.signal import savgol_filter
+
+    values = np.random.default_rng(0).normal(size=(40, 3))
+    np.testing.assert_allclose(savgol_smooth(values, 9, 2), savgol_filter(values, 9, 2, axis=0, mode="interp"),
+                               atol=1e-10)
+
+
+def test_lift_track_gives_motion(tmp_path):
+    path, _ = _save_tiny(tmp_path, "dtgcn", num_frames=27)
+    lifter = load_lifter("dtgcn", weights=path, device="cpu", backend="torch")
+    rel, root, keypoints, focal = _synthetic_scene(50)
+    track = Track2D(keypoints=keypoints, scores=np.ones((50, 17)), frame_indices=np.arange(10, 60), fps=30.0,
+                    width=WIDTH, height=HEIGHT, focal_px=focal)
+    motion = lift_track(track, lifter)
+    assert motion.joints3d.shape == (50, 17, 3) and motion.root.shape == (50, 3)
+    assert motion.model == "dtgcn" and np.all(motion.root[:, 2] > 0)
+    assert float(motion.extras["focal_px"]) == pytest.approx(focal)
+    np.testing.assert_array_equal(motion.frame_indices, np.arange(10, 60))
+    override = lift_track(track, lifter, fov_deg=90.0)
+    assert float(override.extras["focal_px"]) == pytest.approx(camera.focal_from_fov(WIDTH, 90.0))
+    with pytest.raises(VideoMocapError, match="fov"):
+        lift_track(track, lifter, fov_deg=500.0)
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------
+def _track_file(tmp_path):
+    _, _, keypoints, focal = _synthetic_scene(40)
+    track = Track2D(keypoints=keypoints, scores=np.ones((40, 17)), frame_indices=np.arange(40), fps=30.0,
+                    width=WIDTH, height=HEIGHT)
+    return track.save(tmp_path / "track.npz")
+
+
+def test_cli_without_weights_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path / "no_weights_here"))
+    out = tmp_path / "motion.npz"
+    code = cli.main(["lift", str(_track_file(tmp_path)), "-o", str(out), "--model", "dtgcn"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "No trained weights exist yet for the dtgcn lifter" in err and "video-mocap train" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_cli_lifts_with_weights(tmp_path, capsys):
+    path, _ = _save_tiny(tmp_path, "mlp", num_frames=27)
+    out = tmp_path / "motion.npz"
+    code = cli.main(["lift", str(_track_file(tmp_path)), "-o", str(out), "--model", "mlp", "--weights", str(path),
+                     "--device", "cpu", "--fov", "50"])
+    assert code == 0, capsys.readouterr().err
+    motion = Motion3D.load(out)
+    assert motion.num_frames == 40 and motion.model == "mlp"
+    code = cli.main(["lift", str(_track_file(tmp_path)), "-o", str(out), "--model", "dtgcn", "--weights", str(path)])
+    assert code == 2 and "holds mlp weights, not dtgcn" in capsys.readouterr().err
