@@ -115,6 +115,7 @@ def write_output(result, path: Path, name: str) -> Path:
 
         return export_armature(obj, path, context=bpy.context)
     with atomic_path(path, suffix=".blend") as tmp:
+        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
         outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
         if "FINISHED" not in outcome:
             raise VideoMocapError(f"Blender could not save {path}.")
