@@ -252,10 +252,13 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 def make_continuous(q: np.ndarray) -> np.ndarray:
     """Flip quaternion signs along axis 0 of (T, ..., 4) so that dot(q_t, q_{t-1}) >= 0."""
     q = np.array(q, dtype=np.float64, copy=True)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0.0
-        q[t][flip] *= -1.0
-    return q
+    if q.shape[0] < 2:
+        return q
+    # flipping q_t flips its dot with both neighbours: the sign of frame t is the running
+    # product of the signs of the original consecutive dots
+    steps = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0.0, -1.0, 1.0)
+    signs = np.concatenate([np.ones((1,) + steps.shape[1:]), np.cumprod(steps, axis=0)], axis=0)
+    return q * signs[..., None]
 
 
 def rest_axes(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
@@ -378,7 +381,8 @@ def local_rotations(deltas: np.ndarray, rest_heads: np.ndarray, rest_tails: np.n
     """(T, J, 4) continuous local quaternions: ``Rest_j^T D_parent^T D_j Rest_j``."""
     axes = rest_axes(rest_heads, rest_tails)
     parent_d = np.concatenate([np.broadcast_to(np.eye(3), deltas[:, :1].shape), deltas[:, list(PARENTS[1:])]], axis=1)
-    local = np.einsum("jba,tjcb,tjcd,jde->tjae", axes, parent_d, deltas, axes)
+    axes_t = np.swapaxes(axes, -1, -2)
+    local = axes_t @ np.swapaxes(parent_d, -1, -2) @ deltas @ axes  # (T, J, 3, 3), broadcast over T
     return make_continuous(matrix_to_quat(local))
 
 
