@@ -15,6 +15,7 @@ import pytest
 from video_mocap.errors import VideoMocapError
 from video_mocap.inference import camera as camera_math
 from video_mocap.inference import skeleton
+from video_mocap.inference.detect import MIN_JOINT_SCORE
 from video_mocap.training import augment as aug
 from video_mocap.training.cameras import ANKLE_HEIGHT_M
 from video_mocap.training.bvh import forward_kinematics, parse_bvh, read_bvh
@@ -404,6 +405,8 @@ def test_detector_noise_statistics(sample_clips: list[Clip]) -> None:
     lag1 = np.mean(delta[:, 1:] * delta[:, :-1]) / np.mean(delta * delta)
     assert lag1 > 0.2
     assert (scores == 0.0).any()  # dropped joints / tracker dropouts
+    # as after the 2D stage's gap filling: no score between 0 and its threshold
+    assert not np.any((scores > 0.0) & (scores < MIN_JOINT_SCORE))
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,13 +7,16 @@ Applied in pixels to clean projected joints, per window (vectorised over the bat
   temporally correlated by a first-order low-pass filter (AR(1), coefficient per window);
 - outliers: rare joints thrown far off (score low);
 - left/right swaps of a limb (knee+ankle, elbow+wrist or the whole side) for a few frames;
-- dropped joints: short runs where a joint is missing: filled by linear interpolation from
-  its neighbours (as the 2D stage's gap filling does) with score 0;
-- tracker dropouts: every joint missing for a few frames (interpolated, score 0);
+- dropped joints: short runs where a joint is missing (score 0);
+- tracker dropouts: every joint missing for a few frames (score 0);
 - out-of-frame joints: clamped to the image border, low scores.
 
 Scores: clean joints ~U(0.7, 1.0) per window and joint with small per-frame wobble;
 corrupted joints ~U(0.05, 0.5).
+
+Finally the 2D stage's own gap filling runs (:func:`fill_like_inference`): every joint
+scored below ``detect.MIN_JOINT_SCORE`` is interpolated in time and scored 0, so the lifter
+sees in training exactly what the 2D stage hands it at run time.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import VideoMocapError
 from ..inference import skeleton
+from ..inference.detect import MIN_JOINT_SCORE
 
 J = skeleton.JOINT_INDEX
 #: per-joint jitter factor (detectors are least sure of wrists and ankles, best on the head)
@@ -109,24 +114,27 @@ def _runs(rng: np.random.Generator, starts: np.ndarray, length_range: tuple[int,
     return mask
 
 
-def interpolate_missing(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Fill missing entries by linear interpolation in time (edge hold at the ends).
+def fill_like_inference(pixels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the 2D stage's gap filling (:func:`inference.detect.fill_gaps`) to every window.
+
+    Joints scored below ``detect.MIN_JOINT_SCORE`` are interpolated in time and scored 0,
+    exactly as at inference (here within the window: at its edges a gap is held, not
+    interpolated towards frames outside it). Windows with no usable joint are left as they are.
 
     Args:
-        values: (B, T, J, C); missing: (B, T, J) bool.
-    Returns:
-        (B, T, J, C) copy; all-missing series are left as they were.
+        pixels: (B, T, 17, 2); scores: (B, T, 17).
     """
-    out = values.copy()
-    frames = np.arange(values.shape[1])
-    for b, j in zip(*np.nonzero(missing.any(axis=1))):
-        gone = missing[b, :, j]
-        if gone.all():
-            continue
-        known = ~gone
-        for c in range(values.shape[-1]):
-            out[b, gone, j, c] = np.interp(frames[gone], frames[known], values[b, known, j, c])
-    return out
+    from ..inference.detect import fill_gaps
+
+    out, out_scores = pixels.copy(), scores.copy()
+    frames = pixels.shape[1]
+    needs = (scores < MIN_JOINT_SCORE).any(axis=(1, 2))
+    for b in np.flatnonzero(needs):
+        try:
+            out[b], out_scores[b], _ = fill_gaps(pixels[b], scores[b], max_gap=frames)
+        except VideoMocapError:
+            out_scores[b] = 0.0
+    return out, out_scores
 
 
 def apply_detector_noise(
@@ -192,11 +200,9 @@ def apply_detector_noise(
     scores[corrupt] = rng.uniform(*config.score_corrupt, int(corrupt.sum()))
     off = ~in_frame
     scores[off] = rng.uniform(*config.score_out_of_frame, int(off.sum()))
+    scores[missing] = 0.0
     out = _clamp_to_image(out, width, height)
-    if missing.any():
-        out = interpolate_missing(out, missing)
-        scores[missing] = 0.0
-    return out.astype(np.float32), scores
+    return fill_like_inference(out, scores)
 
 
 def _clamp_to_image(pixels: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
