@@ -234,7 +234,8 @@ class ModalJobMixin:
             return {"PASS_THROUGH"}
         state = job.snapshot()
         context.window_manager.progress_update(int(state.fraction() * PROGRESS_RANGE))
-        context.workspace.status_text_set(state.text())
+        if context.workspace is not None:
+            context.workspace.status_text_set(state.text())
         if not job.done:
             return {"RUNNING_MODAL"}
         self._cleanup(context)

@@ -110,6 +110,72 @@ def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip,
     assert not np.allclose(key_values(arm), key_values(again)), "new rig settings changed nothing"
 
 
+class ModalDriver:
+    """Drives the operators' modal code (worker thread + timer events) as Blender's event loop would.
+
+    Background Blender has no event loop, so the timer and Esc events are sent by hand to the
+    same ``ModalJobMixin`` methods the Estimate operator uses.
+    """
+
+    def __init__(self):
+        from video_mocap.operators.common import ModalJobMixin
+        from video_mocap.operators.estimate import finish_estimate
+
+        self.reports: list[tuple[set, str]] = []
+        self.statuses: list[str] = []
+        mixin = type("Driven", (ModalJobMixin,), {
+            "finish": lambda op, context, result: (finish_estimate(context, result), {"FINISHED"})[1],
+            "report": lambda op, level, message: self.reports.append((level, message)),
+        })
+        self.op = mixin()
+
+    def start(self, context):
+        from video_mocap.operators.estimate import make_estimate_job
+
+        self.op._job = make_estimate_job(context)
+        self.op._job.start()
+
+    def send(self, context, event_type: str) -> set[str]:
+        from types import SimpleNamespace
+
+        return self.op.modal(context, SimpleNamespace(type=event_type, value="PRESS"))
+
+
+@pytest.mark.needs_torch
+def test_modal_run_polls_then_changes_the_scene_once(addon_scene, sample_clip, cache_dir, shared_dir):
+    configure(addon_scene, sample_clip)
+    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    before = scene_state()
+    driver = ModalDriver()
+    driver.start(bpy.context)
+    assert driver.send(bpy.context, "MOUSEMOVE") == {"PASS_THROUGH"}
+    outcome = {"RUNNING_MODAL"}
+    deadline = time.monotonic() + 60
+    while outcome == {"RUNNING_MODAL"} and time.monotonic() < deadline:
+        assert scene_state() == before, "the scene changed before the job finished"
+        time.sleep(0.05)
+        outcome = driver.send(bpy.context, "TIMER")
+    assert outcome == {"FINISHED"}, driver.reports
+    assert bpy.context.view_layer.objects.active.type == "ARMATURE"
+    assert len(bpy.data.objects) == len(before["objects"]) + 1
+
+
+@pytest.mark.needs_torch
+def test_modal_escape_cancels_and_changes_nothing(addon_scene, sample_clip, cache_dir):
+    configure(addon_scene, sample_clip)
+    before = scene_state()
+    driver = ModalDriver()
+    driver.start(bpy.context)
+    assert driver.send(bpy.context, "ESC") == {"CANCELLED"}
+    job = driver.op._job
+    assert job.cancel_event.is_set()
+    job._thread.join(timeout=120)
+    assert job.done and isinstance(job.error, Cancelled), job.error
+    assert scene_state() == before
+    assert any("cancelled" in message for _, message in driver.reports)
+    assert not list(cache_dir.rglob("motions/*.npz"))
+
+
 @pytest.mark.needs_torch
 def test_cancel_mid_run_leaves_nothing(addon_scene, sample_clip, cache_dir):
     from video_mocap.operators.estimate import make_estimate_job
