@@ -49,7 +49,8 @@ SAMPLE_FRAMES = {
 RIGID_BONES = tuple(
     i
     for i, (_, c) in enumerate(skeleton.BONES)
-    if skeleton.JOINT_NAMES[c] in ("right_ankle", "left_ankle", "left_elbow", "left_wrist", "right_elbow", "right_wrist", "head")
+    if skeleton.JOINT_NAMES[c]
+    in ("right_ankle", "left_ankle", "left_elbow", "left_wrist", "right_elbow", "right_wrist", "head")
 )
 
 
@@ -312,6 +313,12 @@ def test_hdm05_and_deepmimic_loaders(hdm05_clips: list[Clip], shared_dir: Path) 
     assert 0.15 < np.median(hips) < 0.3  # widened to detector hips (joint centres: 0.12-0.21)
     deepmimic = load_deepmimic(shared_dir / "data" / "mocap" / "deepmimic" / "deepmimic_h36m.npz")
     assert len(deepmimic) == 20 and {c.labels["content"] for c in deepmimic} >= {"backflip", "walk"}
+    # same nose as the Bandai map: in front of the ear-level head point, the way the body faces
+    for clips in (hdm05_clips, deepmimic):
+        joints = np.concatenate([c.joints for c in clips])
+        _, _, forward = aug.body_axes(joints)
+        ahead = np.sum((joints[:, J["neck_nose"]] - joints[:, J["head"]]) * forward, axis=-1)
+        assert 0.05 < np.median(ahead) < 0.1
 
 
 def test_prepare_bandai_part2_missing_archive(tmp_path: Path) -> None:
@@ -354,7 +361,9 @@ def test_projection_matches_mapped_3d_joint_by_joint(sample_clips: list[Clip]) -
 def test_camera_axes_front_view(sample_clips: list[Clip]) -> None:
     """Facing the actor (who faces +Z) at eye level: head above feet, their left on image right."""
     world = _standing_clip(sample_clips).joints[None].astype(np.float64)
-    config = CameraConfig(fixed_yaw_deg=180.0, fixed_pitch_deg=0.0, roll_std_deg=0.0, follow_prob=0.0, out_of_frame_prob=0.0)
+    config = CameraConfig(
+        fixed_yaw_deg=180.0, fixed_pitch_deg=0.0, roll_std_deg=0.0, follow_prob=0.0, out_of_frame_prob=0.0
+    )
     batch, cams = render_windows(world, config, None, np.random.default_rng(0))
     xy = batch["inputs"][0, ..., :2]
     assert np.all(xy[:, J["head"], 1] < xy[:, J["left_ankle"], 1])
@@ -479,10 +488,13 @@ def test_pose_perturbation_changes_angles_smoothly(sample_clips: list[Clip]) -> 
     accel_out = np.linalg.norm(np.diff(out, n=2, axis=1), axis=-1).max()
     accel_src = np.linalg.norm(np.diff(world, n=2, axis=1), axis=-1).max()
     assert accel_out < 1.5 * accel_src + 0.01
-    assert np.allclose(skeleton.bone_lengths(out)[..., list(RIGID_BONES)], skeleton.bone_lengths(world)[..., list(RIGID_BONES)], atol=1e-4)
+    rigid = list(RIGID_BONES)
+    assert np.allclose(skeleton.bone_lengths(out)[..., rigid], skeleton.bone_lengths(world)[..., rigid], atol=1e-4)
 
 
-def test_joint_limits_accept_real_motion_and_reject_impossible(hdm05_clips: list[Clip], sample_clips: list[Clip]) -> None:
+def test_joint_limits_accept_real_motion_and_reject_impossible(
+    hdm05_clips: list[Clip], sample_clips: list[Clip]
+) -> None:
     real = np.concatenate([c.joints for c in hdm05_clips])
     assert aug.check_joint_limits(real).mean() > 0.99  # squats, kicks, lying down
     pose = _standing_clip(sample_clips).joints[0].astype(np.float64)

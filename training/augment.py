@@ -33,7 +33,9 @@ _BONE_CHILD = np.array([c for _, c in skeleton.BONES])
 _BONE_OF_CHILD = {c: i for i, (_, c) in enumerate(skeleton.BONES)}
 UP = np.array([0.0, 1.0, 0.0])
 
-LOWER_BODY: tuple[int, ...] = (J["pelvis"], J["right_hip"], J["right_knee"], J["right_ankle"], J["left_hip"], J["left_knee"], J["left_ankle"])
+LOWER_BODY: tuple[int, ...] = tuple(
+    J[n] for n in ("pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")
+)
 UPPER_BODY: tuple[int, ...] = tuple(j for j in range(skeleton.NUM_JOINTS) if j not in LOWER_BODY)
 UPPER_ABOVE_SPINE: tuple[int, ...] = tuple(j for j in UPPER_BODY if j != J["spine"])
 
@@ -127,7 +129,10 @@ def body_axes(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def rotate_about(points: np.ndarray, pivot: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rodrigues rotation of (..., N, 3) points about ``pivot`` (..., 3), unit ``axis`` (..., 3), ``angle`` (...) rad."""
+    """Rodrigues rotation of (..., N, 3) points about ``pivot`` (..., 3).
+
+    ``axis``: (..., 3) unit vectors; ``angle``: (...) radians (right-hand rule).
+    """
     v = points - pivot[..., None, :]
     k = axis[..., None, :]
     cos = np.cos(angle)[..., None, None]
@@ -163,7 +168,8 @@ def rebuild_from_bones(joints: np.ndarray, scales: np.ndarray) -> np.ndarray:
     out = joints.copy()
     per_frame = scales if scales.ndim == 3 else scales[:, None, :]
     for bone, (parent, child) in enumerate(skeleton.BONES):
-        out[:, :, child] = out[:, :, parent] + per_frame[:, :, bone, None] * (joints[:, :, child] - joints[:, :, parent])
+        bone_vector = joints[:, :, child] - joints[:, :, parent]
+        out[:, :, child] = out[:, :, parent] + per_frame[:, :, bone, None] * bone_vector
     return out
 
 
@@ -217,7 +223,8 @@ def estimate_height(joints: np.ndarray) -> np.ndarray:
     few = joints[:, ::step]
     bones = np.median(skeleton.bone_lengths(few), axis=1)
     b = _BONE_OF_CHILD
-    leg = 0.5 * (bones[:, b[J["right_knee"]]] + bones[:, b[J["right_ankle"]]] + bones[:, b[J["left_knee"]]] + bones[:, b[J["left_ankle"]]])
+    leg_bones = [b[J[n]] for n in ("right_knee", "right_ankle", "left_knee", "left_ankle")]
+    leg = 0.5 * bones[:, leg_bones].sum(axis=1)
     trunk = np.median(np.linalg.norm(few[:, :, J["thorax"]] - few[:, :, PELVIS], axis=-1), axis=1)
     head = np.median(np.linalg.norm(few[:, :, J["head"]] - few[:, :, J["thorax"]], axis=-1), axis=1)
     return leg + trunk + head + ANKLE_ABOVE_SOLE_M + HEAD_TOP_ABOVE_HEAD_POINT_M
@@ -252,7 +259,9 @@ def reground(joints: np.ndarray, reference: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # pose
 # ---------------------------------------------------------------------------------------
-def _smooth_angles(rng: np.random.Generator, batch: int, frames: int, low: float, high: float, drift: float) -> np.ndarray:
+def _smooth_angles(
+    rng: np.random.Generator, batch: int, frames: int, low: float, high: float, drift: float
+) -> np.ndarray:
     """(B, T) radians: a random angle in [low, high] drifting smoothly (smoothstep) by about
     ``drift`` degrees per second (30 fps) over the window, clipped to the range."""
     a0 = rng.uniform(low, high, batch)
@@ -277,6 +286,9 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     def pick() -> np.ndarray:
         return active & (rng.random(batch) < config.pose_part_prob)
 
+    def angles(limits: tuple[float, float]) -> np.ndarray:
+        return _smooth_angles(rng, batch, frames, limits[0], limits[1], config.pose_drift_deg_per_s)
+
     def apply(root: int, pivot: int | np.ndarray, axis: np.ndarray, angle: np.ndarray, mask: np.ndarray) -> None:
         """Rotate the sub-tree of ``root`` about joint ``pivot`` (or (B, T, 3) points) in the windows of ``mask``."""
         idx = np.flatnonzero(mask)
@@ -294,11 +306,11 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
         # legs turn about the hip joint centre, inside the detector's (widened) hip point
         hip_centre = out[:, :, PELVIS] + (out[:, :, hip] - out[:, :, PELVIS]) / skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT
         # hip flexion: thigh forward = rotation about -lateral
-        apply(knee, hip_centre, -lateral, _smooth_angles(rng, batch, frames, *config.hip_flexion_deg, config.pose_drift_deg_per_s), pick())
+        apply(knee, hip_centre, -lateral, angles(config.hip_flexion_deg), pick())
         # hip abduction: left leg to +lateral = +angle about forward (right leg: minus)
-        apply(knee, hip_centre, forward, sign * _smooth_angles(rng, batch, frames, *config.hip_abduction_deg, config.pose_drift_deg_per_s), pick())
+        apply(knee, hip_centre, forward, sign * angles(config.hip_abduction_deg), pick())
         # knee flexion: shin backward = +angle about lateral (hinge axis along the pelvis' lateral axis)
-        apply(J[f"{side}_ankle"], knee, lateral, _smooth_angles(rng, batch, frames, *config.knee_flexion_deg, config.pose_drift_deg_per_s), pick())
+        apply(J[f"{side}_ankle"], knee, lateral, angles(config.knee_flexion_deg), pick())
     lateral, up, forward = body_axes(out)
     for axis, (low, high) in (
         (lateral, config.spine_lean_deg),
@@ -306,7 +318,7 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
         (up, (-config.spine_twist_deg, config.spine_twist_deg)),
     ):
         idx = np.flatnonzero(pick())
-        angle = _smooth_angles(rng, batch, frames, low, high, config.pose_drift_deg_per_s)
+        angle = angles((low, high))
         if idx.size:
             chain = list(UPPER_ABOVE_SPINE)
             sub = out[idx]
@@ -316,8 +328,8 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     lateral, up, forward = body_axes(out)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         shoulder, elbow, wrist = J[f"{side}_shoulder"], J[f"{side}_elbow"], J[f"{side}_wrist"]
-        apply(elbow, shoulder, forward, sign * _smooth_angles(rng, batch, frames, *config.arm_abduction_deg, config.pose_drift_deg_per_s), pick())
-        apply(elbow, shoulder, -lateral, _smooth_angles(rng, batch, frames, *config.arm_flexion_deg, config.pose_drift_deg_per_s), pick())
+        apply(elbow, shoulder, forward, sign * angles(config.arm_abduction_deg), pick())
+        apply(elbow, shoulder, -lateral, angles(config.arm_flexion_deg), pick())
         # elbow hinge: the arm's bending plane (weighted by how bent it is), averaged over the
         # window so it cannot flip between frames; a straight arm falls back to a hinge across
         # the upper arm and the body's forward axis (flexion brings the forearm forward / up)
@@ -328,7 +340,7 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
         bend_mean = bend.mean(axis=1, keepdims=True)
         hinge = _unit(bend_mean + ELBOW_HINGE_BIAS * fallback.mean(axis=1, keepdims=True))
         hinge = np.broadcast_to(hinge, upper.shape)
-        apply(wrist, elbow, hinge, _smooth_angles(rng, batch, frames, *config.elbow_flexion_deg, config.pose_drift_deg_per_s), pick())
+        apply(wrist, elbow, hinge, angles(config.elbow_flexion_deg), pick())
     return out
 
 
@@ -384,15 +396,19 @@ def joint_limit_violations(joints: np.ndarray) -> dict[str, np.ndarray]:
         flexion = _angle(thigh, shin)
         signed = np.where(np.sum(np.cross(thigh, shin) * lateral, axis=-1) >= 0.0, flexion, -flexion)
         out[f"{side}_knee_flexion"] = flexion > KNEE_MAX_FLEXION_DEG
-        out[f"{side}_knee_hyperextension"] = (signed < -KNEE_MAX_HYPEREXTENSION_DEG) & (flexion < KNEE_HYPEREXTENSION_JUDGED_BELOW_DEG)
+        out[f"{side}_knee_hyperextension"] = (signed < -KNEE_MAX_HYPEREXTENSION_DEG) & (
+            flexion < KNEE_HYPEREXTENSION_JUDGED_BELOW_DEG
+        )
         down_c = -np.sum(thigh * up, axis=-1)
         fwd_c = np.sum(thigh * forward, axis=-1)
         out_c = sign * np.sum(thigh * lateral, axis=-1)
         length = np.linalg.norm(thigh, axis=-1) + 1e-9
         sagittal = np.hypot(down_c, fwd_c)
         extension = np.degrees(np.arctan2(-fwd_c, down_c))
-        out[f"{side}_hip_extension"] = (sagittal > SAGITTAL_MIN_FRACTION * length) & (extension > HIP_MAX_EXTENSION_DEG) & (down_c > 0)
-        out[f"{side}_hip_adduction"] = np.degrees(np.arcsin(np.clip(-out_c / length, -1.0, 1.0))) > HIP_MAX_ADDUCTION_DEG
+        judged = (sagittal > SAGITTAL_MIN_FRACTION * length) & (down_c > 0)
+        out[f"{side}_hip_extension"] = judged & (extension > HIP_MAX_EXTENSION_DEG)
+        adduction = np.degrees(np.arcsin(np.clip(-out_c / length, -1.0, 1.0)))
+        out[f"{side}_hip_adduction"] = adduction > HIP_MAX_ADDUCTION_DEG
         shoulder, elbow, wrist = (joints[..., J[f"{side}_{n}"], :] for n in ("shoulder", "elbow", "wrist"))
         out[f"{side}_elbow_flexion"] = _angle(elbow - shoulder, wrist - elbow) > ELBOW_MAX_FLEXION_DEG
     # trunk against the pelvis: side bend and twist

@@ -153,7 +153,8 @@ class WindowSampler:
         span = (frames - 1) * speed
         room = np.maximum(lengths - 1 - span, 0.0)
         unit = speed == 1.0
-        start = np.where(unit, np.floor(self.rng.random(len(clip_idx)) * (np.floor(room) + 1)), self.rng.random(len(clip_idx)) * room)
+        draw = self.rng.random(len(clip_idx))
+        start = np.where(unit, np.floor(draw * (np.floor(room) + 1)), draw * room)
         times = start[:, None] + np.arange(frames)[None, :] * speed[:, None]
         times = np.minimum(times, (lengths - 1)[:, None])
         lo = np.floor(times).astype(np.int64)

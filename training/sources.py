@@ -7,7 +7,8 @@ Sources (``../shared/data/mocap/`` beside the repo by default):
   by :func:`prepare_bandai_part2`. Parsing + FK of a whole folder is cached as one ``.npz``
   (:func:`load_bvh_folder`). Labels (content, style, part) from the CSV files.
 - **hdm05**, **deepmimic**: 3D sequence files (:func:`load_sequence_npz`); their hips are
-  mocap joint centres and get the detector widening like every rig.
+  mocap joint centres and get the detector widening like every rig, and their nose (on the
+  head's axis) is moved where a detector sees it (:func:`detector_nose`).
 
 3D sequence file format (``.npz``): one float array (T, 17, 3) per clip key, H36M-17 order,
 metres, Y up, plus a scalar ``fps``.
@@ -48,6 +49,11 @@ FK_CACHE_VERSION = 1
 BANDAI_PART2_ARCHIVE = "part2.tar.xz"
 BANDAI_PART2_FILES = 2902
 SOURCE_NAMES: tuple[str, ...] = ("bandai", "hdm05", "deepmimic")
+#: where a detector's nose sits against the ear-level head point (as in the Bandai joint map)
+NOSE_FORWARD_OF_HEAD_M = 0.08
+NOSE_BELOW_HEAD_M = 0.03
+J_NOSE = skeleton.JOINT_INDEX["neck_nose"]
+J_HEAD = skeleton.JOINT_INDEX["head"]
 #: minimum frames for a clip to be kept (shorter clips cannot fill a window even with padding)
 MIN_CLIP_FRAMES = 2
 
@@ -116,7 +122,9 @@ class DataConfig:
 
     @property
     def hdm05_path(self) -> Path:
-        return self.resolve(self.hdm05_file) if self.hdm05_file else self.resolve(self.mocap_dir) / "hdm05" / "hdm05_h36m.npz"
+        if self.hdm05_file:
+            return self.resolve(self.hdm05_file)
+        return self.resolve(self.mocap_dir) / "hdm05" / "hdm05_h36m.npz"
 
     @property
     def deepmimic_path(self) -> Path:
@@ -166,7 +174,9 @@ def load_sequence_npz(
     try:
         file_fps = float(np.asarray(data["fps"]).reshape(()))
     except (TypeError, ValueError):
-        raise VideoMocapError(f"3D sequence file {path}: 'fps' must be one number, got shape {data['fps'].shape}.") from None
+        raise VideoMocapError(
+            f"3D sequence file {path}: 'fps' must be one number, got shape {data['fps'].shape}."
+        ) from None
     if not (np.isfinite(file_fps) and file_fps > 0):
         raise VideoMocapError(f"3D sequence file {path}: 'fps' must be positive, got {file_fps}.")
     clip_keys = [k for k in keys if k != "fps"]
@@ -175,7 +185,8 @@ def load_sequence_npz(
     clips = []
     for key in clip_keys:
         joints = data[key]
-        if joints.ndim != 3 or joints.shape[1:] != (skeleton.NUM_JOINTS, 3) or not np.issubdtype(joints.dtype, np.floating):
+        good_shape = joints.ndim == 3 and joints.shape[1:] == (skeleton.NUM_JOINTS, 3)
+        if not good_shape or not np.issubdtype(joints.dtype, np.floating):
             raise VideoMocapError(
                 f"3D sequence file {path}: clip {key!r} must be a float array (T, 17, 3) of H36M-17 joints in metres, "
                 f"got {joints.dtype} {joints.shape}."
@@ -213,6 +224,30 @@ def save_sequence_npz(path: str | os.PathLike, clips: list[Clip]) -> Path:
     return save_npz_atomic(path, fps=np.float32(clips[0].fps), **arrays)
 
 
+def detector_nose(
+    joints: np.ndarray, forward_m: float = NOSE_FORWARD_OF_HEAD_M, below_m: float = NOSE_BELOW_HEAD_M
+) -> np.ndarray:
+    """Put the nose where a detector sees it: in front of the head, a little below ear level.
+
+    For sequence files whose nose lies on the head's axis (HDM05: the head joint; DeepMimic:
+    up the neck), below the ear-level head point. The head's up axis is nose -> head; its
+    forward axis is perpendicular to it and to the shoulder line (the head is assumed to face
+    where the shoulders face). Same placement as the Bandai joint map (8 cm forward, 3 cm below).
+
+    Args:
+        joints: (..., 17, 3) Y up. Returns a float32 copy.
+    """
+    out = np.array(joints, dtype=np.float32, copy=True)
+    nose, head = J_NOSE, J_HEAD
+    up = out[..., head, :] - out[..., nose, :]
+    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-6)
+    lateral = out[..., skeleton.JOINT_INDEX["left_shoulder"], :] - out[..., skeleton.JOINT_INDEX["right_shoulder"], :]
+    forward = np.cross(lateral, up)
+    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-6)
+    out[..., nose, :] = out[..., head, :] + forward_m * forward - below_m * up
+    return out
+
+
 def hdm05_labels(key: str) -> dict:
     """``HDM_<actor>_<motionClass>_<take>_120`` -> {actor, content, take}."""
     parts = key.split("_")
@@ -225,17 +260,27 @@ def deepmimic_labels(key: str) -> dict:
     return {"content": key.removeprefix("humanoid3d_"), "actor": "humanoid3d"}
 
 
+def _with_detector_nose(clips: list[Clip]) -> list[Clip]:
+    for clip in clips:
+        clip.joints = detector_nose(clip.joints)
+    return clips
+
+
 def load_hdm05(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> list[Clip]:
-    """HDM05 clips (labels: actor, content = motion class, take); hips widened to detector hips."""
-    return load_sequence_npz(
-        path, "hdm05", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=hdm05_labels
+    """HDM05 clips (labels: actor, content = motion class, take), with detector hips and nose."""
+    return _with_detector_nose(
+        load_sequence_npz(
+            path, "hdm05", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=hdm05_labels
+        )
     )
 
 
 def load_deepmimic(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> list[Clip]:
-    """DeepMimic clips (label: content); hips widened to detector hips."""
-    return load_sequence_npz(
-        path, "deepmimic", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=deepmimic_labels
+    """DeepMimic clips (label: content), with detector hips and nose."""
+    return _with_detector_nose(
+        load_sequence_npz(
+            path, "deepmimic", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=deepmimic_labels
+        )
     )
 
 
@@ -402,7 +447,9 @@ def prepare_bandai_part2(cache_dir: str | os.PathLike, bandai_dir: str | os.Path
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target_root))
     try:
         with tarfile.open(archive, "r:xz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("part2/") and m.name.endswith(".bvh")]
+            members = [
+                m for m in tar.getmembers() if m.isfile() and m.name.startswith("part2/") and m.name.endswith(".bvh")
+            ]
             if not members:
                 raise VideoMocapError(f"{archive} holds no part2/*.bvh files; is it the Bandai part 2 archive?")
             tar.extractall(tmp, members=members, filter="data")
@@ -469,7 +516,9 @@ def load_all_sources(config: DataConfig, progress: ProgressFn | None = None) -> 
     for name, raw_path in config.extra_sources.items():
         path = config.resolve(raw_path)
         if path.is_dir():
-            train += load_bvh_folder(path, config.extra_jointmap, config.fps, name, config.cache_path, progress=progress)
+            train += load_bvh_folder(
+                path, config.extra_jointmap, config.fps, name, config.cache_path, progress=progress
+            )
         else:
             train += load_sequence_npz(path, name, config.fps)
     logger.info(
