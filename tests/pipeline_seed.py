@@ -33,8 +33,8 @@ def mocap_track_and_motion(shared_dir: Path, frame_start: int, num_frames: int) 
     if not path.is_file():
         pytest.skip(f"HDM05 mocap not found: {path}")
     with np.load(path) as data:
-        joints_yup = data[HDM05_CLIP][:num_frames].astype(np.float64)
-    assert len(joints_yup) == num_frames, f"{HDM05_CLIP} is shorter than {num_frames} frames"
+        clip = data[HDM05_CLIP].astype(np.float64)
+    joints_yup = _ping_pong(clip, num_frames)
     rel, root = view_from_camera(joints_yup, yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG)
     focal = camera.focal_from_fov(SAMPLE_WIDTH)
     pixels = camera.project(rel + root[:, None, :], focal, SAMPLE_WIDTH, SAMPLE_HEIGHT)
@@ -43,6 +43,13 @@ def mocap_track_and_motion(shared_dir: Path, frame_start: int, num_frames: int) 
     track = Track2D(pixels, scores, frames, SAMPLE_FPS, SAMPLE_WIDTH, SAMPLE_HEIGHT, track_id=1)
     motion = Motion3D(rel, root, frames, SAMPLE_FPS, "hdm05-mocap", scores=scores)
     return track, motion
+
+
+def _ping_pong(clip: np.ndarray, num_frames: int) -> np.ndarray:
+    """(num_frames, 17, 3): the clip played forwards, backwards, forwards... (continuous) as long as needed."""
+    cycle = np.concatenate([clip, clip[-2:0:-1]]) if len(clip) > 2 else clip
+    repeats = -(-num_frames // len(cycle))
+    return np.concatenate([cycle] * repeats)[:num_frames]
 
 
 def seed_motion_cache(video: Path, settings: pipeline.PipelineSettings, cache_dir: Path, shared_dir: Path) -> Path:

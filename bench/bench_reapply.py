@@ -1,0 +1,82 @@
+"""Benchmark: re-apply a cached result with only rig settings changed (issue 6 target: <= 3 s).
+
+    .venv/bin/python bench/bench_reapply.py [--frames N] [--repeat R]
+
+Times, on the sample clip in background Blender (bpy module):
+  * "Estimate 3D Pose" again after changing smoothing / foot lock: the operator hashes the
+    video (remembered), finds the 3D motion in the cache, re-solves and keys a new armature;
+  * "Apply to Armature": the same from the last result's motion file.
+The 3D motion comes from a real run of the networks when ``weights/posemoe.safetensors`` exists;
+otherwise the cache is seeded with real mocap (tests/pipeline_seed.py) and the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+SAMPLE_FRAMES = 230
+TARGET_S = 3.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=SAMPLE_FRAMES, help="video frames to use (default: all 230)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each (default: 5)")
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    cache = Path(tempfile.mkdtemp(prefix="vm_bench_reapply_"))
+    os.environ["VIDEO_MOCAP_CACHE"] = str(cache)
+
+    import bpy  # before addon_utils: importing bpy puts Blender's modules on the path
+    import addon_utils
+
+    from video_mocap import pipeline
+    from video_mocap.operators.common import pipeline_settings
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable("video_mocap", default_set=True)
+    props = bpy.context.scene.video_mocap
+    props.filepath, props.use_frame_range = str(SAMPLE), True
+    props.frame_start, props.frame_end, props.device = 0, args.frames - 1, "CPU"
+
+    weights = pipeline.SHIPPED_WEIGHTS_DIR / f"posemoe{pipeline.WEIGHTS_SUFFIX}"
+    if weights.is_file():
+        source = "real run of the networks (YOLO + PoseMoE)"
+        started = time.perf_counter()
+        assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+        print(f"first estimate (networks): {time.perf_counter() - started:.1f} s")
+    else:
+        sys.path.insert(0, str(REPO / "tests"))
+        from pipeline_seed import seed_motion_cache
+
+        source = f"cache seeded with real mocap (no trained weights at {weights})"
+        seed_motion_cache(SAMPLE, pipeline_settings(bpy.context), cache, REPO.parent / "shared")
+        assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+
+    timings: dict[str, list[float]] = {"estimate (cache hit, new rig settings)": [], "apply to armature": []}
+    for i in range(args.repeat):
+        props.smoothing, props.foot_lock = (0.2 + 0.1 * i) % 1.0, bool(i % 2)
+        for name, op in zip(timings, (bpy.ops.video_mocap.estimate, bpy.ops.video_mocap.apply)):
+            started = time.perf_counter()
+            assert op() == {"FINISHED"}
+            timings[name].append(time.perf_counter() - started)
+
+    print(f"clip: {SAMPLE.name}, {args.frames} frames; 3D motion: {source}")
+    for name, values in timings.items():
+        median = statistics.median(values)
+        verdict = "ok" if median <= TARGET_S else "OVER TARGET"
+        print(f"{name}: median {median:.3f} s, max {max(values):.3f} s over {len(values)} runs "
+              f"(target <= {TARGET_S:.0f} s: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
