@@ -4,15 +4,18 @@ Steps (all pure numpy, see :func:`camera_to_world`):
 
 1. Axes: OpenCV camera axes (x right, y down, z forward) -> Blender axes with the camera
    looking along +Y: ``(x, y, z) -> (x, z, -y)`` (:data:`CV_TO_BLENDER`).
-2. Ground plane: the lower ankle of every frame is a floor-contact candidate. A plane
-   ``z = a x + b y + c`` is fitted to them by least squares with a ridge prior towards a level
-   camera (``a = b = 0``), so a clip whose contacts lie on a line (walking straight) or in one
-   spot (standing) keeps the camera's up in the directions the data cannot tell. Candidates
-   high above the plane (jumps, a lifted foot) are trimmed and the fit repeated. The world is
-   then rotated so the plane normal is +Z; tilts beyond :data:`MAX_GROUND_TILT_DEG` are
-   treated as a failed fit and the level-camera up is kept.
-3. Height: the contact ankles are put :data:`ANKLE_HEIGHT_M` above the floor (Z = 0).
-4. Facing: a yaw about Z turns the subject's initial facing (mean over the first
+2. Up prior: the body's balance line (:func:`body_up`: mid-ankles -> mean of the joints,
+   median over the upright frames) is close to vertical whatever the camera's pitch; the
+   world is first turned so that it is +Z (a level camera's up when the body never stands).
+3. Ground plane: the lower ankle of every frame is a floor-contact candidate. A plane
+   ``z = a x + b y + c`` is fitted to them by least squares with a ridge prior towards the up
+   prior (``a = b = 0``), so a clip whose contacts lie on a line (walking straight) or in one
+   spot (standing) keeps the prior in the directions the data cannot tell. Candidates high
+   above the lower envelope (jumps, a lifted foot) are trimmed and the fit repeated. The world
+   is then rotated so the plane normal is +Z; tilts beyond :data:`MAX_GROUND_TILT_DEG` are
+   treated as a failed fit.
+4. Height: the contact ankles are put :data:`ANKLE_HEIGHT_M` above the floor (Z = 0).
+5. Facing: a yaw about Z turns the subject's initial facing (mean over the first
    :data:`FACING_FRAMES` frames, from the hip and shoulder lines) to ``face`` ("-Y" =
    towards Blender's front view, the default), or keeps the camera's view ("camera": the
    camera then looks along +Y). The subject's first pelvis is put over the world origin.
@@ -32,7 +35,7 @@ CV_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 #: height of the ankle joint above the floor when the foot is flat on the ground (metres)
 ANKLE_HEIGHT_M = 0.08
 #: ridge prior (m^2) of the ground fit: contacts must spread more than ~sqrt of this to tilt it
-GROUND_PRIOR_VARIANCE_M2 = 0.05
+GROUND_PRIOR_VARIANCE_M2 = 0.02
 #: contact candidates more than this above the lower envelope of the candidates are dropped (metres)
 GROUND_TRIM_M = 0.03
 #: percentile of the candidates' heights (above the plane) that defines the lower envelope
@@ -40,6 +43,12 @@ GROUND_ENVELOPE_PERCENTILE = 20.0
 GROUND_FIT_ITERATIONS = 4
 #: a fitted floor tilted more than this from the level-camera up is rejected
 MAX_GROUND_TILT_DEG = 35.0
+#: frames whose balance line leans more than this are not used for the up prior
+BODY_UP_MAX_LEAN_DEG = 40.0
+BODY_UP_MIN_FRAMES = 5
+#: mean forward lean of the ankles -> joint-centre line (the centre is in front of the ankle
+#: joints), measured on HDM05 and DeepMimic mocap: 0.6 to 11.7 deg by motion class, about 7 overall
+BALANCE_LINE_FORWARD_LEAN_DEG = 7.0
 #: frames averaged for the subject's initial facing
 FACING_FRAMES = 10
 
@@ -127,6 +136,33 @@ def initial_facing(joints_world: np.ndarray, frames: int = FACING_FRAMES) -> np.
     return np.cross(left, [0.0, 0.0, 1.0])
 
 
+def body_up(joints_zup: np.ndarray) -> np.ndarray:
+    """Unit up (3,) from the balance line of (T, 17, 3) roughly Z-up joints.
+
+    Standing, walking or squatting, the body's centre of mass stays over the feet, so the
+    median direction from the mid-ankle point to the mean of the joints is close to vertical.
+    Frames where that line leans more than :data:`BODY_UP_MAX_LEAN_DEG` (lying, rolling) are
+    ignored; with fewer than :data:`BODY_UP_MIN_FRAMES` left, +Z (a level camera) is returned.
+    """
+    joints = np.asarray(joints_zup, dtype=np.float64)
+    j = skeleton.JOINT_INDEX
+    feet = joints[:, list(skeleton.FEET)].mean(axis=1)
+    line = joints.mean(axis=1) - feet
+    line /= np.maximum(np.linalg.norm(line, axis=-1, keepdims=True), 1e-9)
+    # the joints' centre sits in front of the ankles: take the mean forward lean back out
+    left = (joints[:, j["left_hip"]] - joints[:, j["right_hip"]]) + (
+        joints[:, j["left_shoulder"]] - joints[:, j["right_shoulder"]])
+    forward = np.cross(left, line)
+    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+    line = line - np.sin(np.radians(BALANCE_LINE_FORWARD_LEAN_DEG)) * forward
+    line /= np.maximum(np.linalg.norm(line, axis=-1, keepdims=True), 1e-9)
+    upright = line[:, 2] > np.cos(np.radians(BODY_UP_MAX_LEAN_DEG))
+    if upright.sum() < BODY_UP_MIN_FRAMES:
+        return np.array([0.0, 0.0, 1.0])
+    up = np.median(line[upright], axis=0)
+    return up / np.linalg.norm(up)
+
+
 def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     """World transform for (T, 17, 3) absolute camera-space joints (OpenCV axes, metres).
 
@@ -136,15 +172,22 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     if face not in FACES:
         raise VideoMocapError(f"Unknown facing '{face}'; use one of {', '.join(FACES)}.")
     joints_cam = np.asarray(joints_cam, dtype=np.float64)
+    z_axis = np.array([0.0, 0.0, 1.0])
     level = joints_cam @ CV_TO_BLENDER.T  # (T, 17, 3) Z up if the camera is level
-    feet = level[:, list(skeleton.FEET)]  # (T, 2, 3)
+    # prior up: the body's balance line (ankles -> centre of the joints), else the level camera
+    prior = body_up(level)
+    if np.degrees(np.arccos(np.clip(prior[2], -1.0, 1.0))) > MAX_GROUND_TILT_DEG:
+        prior = z_axis
+    base = rotation_between(prior, z_axis) @ CV_TO_BLENDER
+    upright = joints_cam @ base.T
+    feet = upright[:, list(skeleton.FEET)]  # (T, 2, 3)
     lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]  # (T, 3)
     normal, _ = fit_ground(lower)
-    tilt = float(np.degrees(np.arccos(np.clip(normal[2], -1.0, 1.0))))
-    if tilt > MAX_GROUND_TILT_DEG:
-        normal, tilt = np.array([0.0, 0.0, 1.0]), 0.0
-    level_rot = rotation_between(normal, np.array([0.0, 0.0, 1.0]))
-    rotation = level_rot @ CV_TO_BLENDER
+    if np.degrees(np.arccos(np.clip(normal[2], -1.0, 1.0))) > MAX_GROUND_TILT_DEG:
+        normal = z_axis
+    rotation = rotation_between(normal, z_axis) @ base
+    up_in_level = rotation.T @ z_axis @ CV_TO_BLENDER.T  # world up seen in level-camera axes
+    tilt = float(np.degrees(np.arccos(np.clip(up_in_level[2], -1.0, 1.0))))
     upright = joints_cam @ rotation.T
     target = FACES[face]
     if target is not None:

@@ -299,3 +299,11 @@ def test_bvh_text_structure(jog):
     rows = motion.strip().splitlines()
     assert rows[0] == "Frames: 12" and rows[1].startswith("Frame Time: 0.0333")
     assert all(len(r.split()) == 6 + 3 * (len(S.BONE_NAMES) - 1) for r in rows[2:])
+
+
+def test_camera_pitch_recovered_when_the_feet_never_move(shared_dir):
+    """A squat on the spot gives no floor from the contacts: the balance-line prior must level it."""
+    squat = _clip(shared_dir, "HDM_mm_squat1Reps_037_120")
+    for tilt in (0.0, 15.0):
+        solved = S.solve(_motion(squat, yaw=-25.0, tilt=tilt), S.SolveConfig(smoothing=0.0, foot_lock=False))
+        assert abs(solved.info["ground_tilt_deg"] - tilt) < 6.0, (tilt, solved.info["ground_tilt_deg"])
