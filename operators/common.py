@@ -67,13 +67,33 @@ def cache_dir_of(prefs) -> Path | None:
     return Path(bpy.path.abspath(prefs.cache_dir))
 
 
-def pipeline_settings(context: bpy.types.Context):
-    """Build :class:`~video_mocap.pipeline.PipelineSettings` from the scene settings and the preferences."""
+def people_signature(props) -> str:
+    """What a Detect People list belongs to: the video and the frame range (track ids depend on both)."""
+    frames = f"{props.frame_start}-{props.frame_end}" if props.use_frame_range else "all"
+    return f"{video_path(props)}|{frames}"
+
+
+def chosen_person(props) -> int | None:
+    """The track id the user picked, or None for the automatic subject."""
+    if props.person in ("", AUTO_PERSON):
+        return None
+    if props.people_video != people_signature(props):
+        raise VideoMocapError(
+            "The people list belongs to another video or frame range: run Detect People again, or choose Automatic."
+        )
+    return int(props.person)
+
+
+def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
+    """Build :class:`~video_mocap.pipeline.PipelineSettings` from the scene settings and the preferences.
+
+    ``with_person=False`` leaves the person choice out (Detect People lists everyone).
+    """
     from .. import pipeline
 
     props = settings_of(context)
     prefs = get_preferences(context)
-    person = None if props.person in ("", AUTO_PERSON) else int(props.person)
+    person = chosen_person(props) if with_person else None
     # the panel's end frame is inclusive; the 2D stage's is exclusive
     frame_start, frame_end = (props.frame_start, props.frame_end + 1) if props.use_frame_range else (0, None)
     if frame_end is not None and frame_end <= frame_start:

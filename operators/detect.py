@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .common import Job, ModalJobMixin, cache_dir_of, check_runtime, settings_of, video_path
+from .common import Job, ModalJobMixin, cache_dir_of, check_runtime, people_signature, settings_of, video_path
 from ..preferences import get_preferences
 from ..properties import AUTO_PERSON
 
@@ -13,19 +13,22 @@ def make_detect_job(context: bpy.types.Context) -> Job:
     from .. import pipeline
     from .common import pipeline_settings
 
-    video = video_path(settings_of(context))
-    settings = pipeline_settings(context)
+    props = settings_of(context)
+    video = video_path(props)
+    signature = people_signature(props)
+    settings = pipeline_settings(context, with_person=False)  # every person is listed; the choice comes after
     check_runtime()
     cache_dir = cache_dir_of(get_preferences(context))
 
     def work(progress, cancel):
-        return video, pipeline.detect_people(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
+        return signature, pipeline.detect_people(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
 
     return Job(work)
 
 
-def store_people(props, video: str, people) -> None:
-    """Fill ``props.people`` from :func:`video_mocap.pipeline.detect_people`'s list."""
+def store_people(props, signature: str, people) -> None:
+    """Fill ``props.people`` from :func:`video_mocap.pipeline.detect_people`'s list (``signature``: see
+    :func:`.common.people_signature`)."""
     props.people.clear()
     for info in people:
         item = props.people.add()
@@ -34,7 +37,7 @@ def store_people(props, video: str, people) -> None:
         item.frame_end = info.frame_end
         item.num_frames = info.num_frames
         item.is_subject = info.is_subject
-    props.people_video = video
+    props.people_video = signature
     props.person = AUTO_PERSON
 
 
@@ -49,8 +52,8 @@ class VIDEO_MOCAP_OT_detect_people(ModalJobMixin, bpy.types.Operator):
         return make_detect_job(context)
 
     def finish(self, context, result):
-        video, people = result
-        store_people(settings_of(context), str(video), people)
+        signature, people = result
+        store_people(settings_of(context), signature, people)
         self.report({"INFO"}, f"Video Mocap: found {len(people)} people.")
         return {"FINISHED"}
 

@@ -210,6 +210,14 @@ def test_detect_people_lists_tracks(addon_scene, sample_clip, cache_dir):
     subject = next(p for p in props.people if p.is_subject)
     assert FRAME_START <= subject.frame_start <= subject.frame_end < FRAME_START + NUM_FRAMES
     props.person = str(subject.track_id)  # a valid enum item now
+    from video_mocap.operators.common import pipeline_settings
+
+    assert pipeline_settings(bpy.context).detect.person == subject.track_id
+    props.frame_end += 1  # track ids belong to the video and frame range they were detected on
+    before = scene_state()
+    with pytest.raises(RuntimeError, match="run Detect People again"):
+        bpy.ops.video_mocap.estimate()
+    assert scene_state() == before
 
 
 @pytest.mark.needs_torch
