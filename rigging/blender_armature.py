@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 #: interpolation written on every key
 DEFAULT_INTERPOLATION = "LINEAR"
 INTERPOLATIONS = ("LINEAR", "BEZIER", "CONSTANT")
+#: custom property marking the actions this add-on wrote (earlier ones are replaced, not kept)
+ACTION_TAG = "video_mocap"
 #: tolerance (metres) for treating a child's head as connected to its parent's tail
 CONNECT_TOLERANCE_M = 1e-5
 
@@ -71,10 +73,13 @@ def write_action(obj, frames: np.ndarray, channels: dict[str, dict[str, np.ndarr
         frames: (T,) scene frames.
         channels: bone name -> {"rotation_quaternion": (T, 4), "location": (T, 3)} (either optional).
     Returns:
-        the new action (assigned to ``obj``).
+        the new action (assigned to ``obj``). The action it replaces is deleted when this
+        add-on wrote it and nothing else uses it; other actions are kept.
     """
     interp = _check_interpolation(interpolation)
+    previous = obj.animation_data.action if obj.animation_data is not None else None
     action = bpy.data.actions.new(action_name or f"{obj.name}Action")
+    action[ACTION_TAG] = 1
     try:
         assign_action(obj, action)
         fcurves = action_fcurve_collection(action, obj)
@@ -87,8 +92,13 @@ def write_action(obj, frames: np.ndarray, channels: dict[str, dict[str, np.ndarr
                 for i in range(values.shape[1]):
                     write_fcurve(fcurves, path, i, frames, values[:, i], bone, interp)
     except Exception:
+        if obj.animation_data is not None and obj.animation_data.action == action:
+            obj.animation_data.action = previous
         bpy.data.actions.remove(action)
         raise
+    # an earlier Video Mocap action nobody uses any more would only pile up in the file
+    if previous is not None and previous != action and previous.get(ACTION_TAG) and previous.users == 0:
+        bpy.data.actions.remove(previous)
     return action
 
 

@@ -111,8 +111,11 @@ def test_apply_motion_rewrites_and_checks_bones(empty_scene, clip):
     solved = S.solve(_motion(clip))
     obj = blender_armature.create_armature(solved)
     other = S.solve(_motion(clip[::-1].copy()))
+    first = obj.animation_data.action
+    actions = len(bpy.data.actions)
     action = blender_armature.apply_motion(obj, other)
-    assert obj.animation_data.action == action
+    assert obj.animation_data.action == action and action != first
+    assert len(bpy.data.actions) == actions  # the replaced Video Mocap action is not left behind
     got = evaluated_joints(obj, other, [0, 10])
     assert np.linalg.norm(got - other.joints_world[[0, 10]], axis=-1).max() < 0.01  # same body, same rest
     empty_scene.collection.objects.link(bpy.data.objects.new("Empty", None))
