@@ -422,7 +422,7 @@ def test_detector_noise_statistics(sample_clips: list[Clip]) -> None:
 # augmentation
 # ---------------------------------------------------------------------------------------
 ONLY = dict(
-    height_prob=0.0, bone_prob=0.0, mirror_prob=0.0, pose_prob=0.0, mix_prob=0.0, speed_prob=0.0
+    height_prob=0.0, bone_prob=0.0, mirror_prob=0.0, pose_prob=0.0, mix_prob=0.0, speed_prob=0.0, body_swap_prob=0.0
 )
 
 
@@ -435,6 +435,7 @@ ONLY = dict(
         ("pose", dict(pose_prob=1.0, pose_part_prob=1.0)),
         ("mix", dict(mix_prob=1.0)),
         ("speed", dict(speed_prob=1.0)),
+        ("swap", dict(body_swap_prob=1.0)),
         ("all", dict(AugmentConfig().__dict__)),
     ],
 )
@@ -470,6 +471,24 @@ def test_mirror_swaps_the_waving_hand(sample_clips: list[Clip]) -> None:
     assert plain[0] > 1.5 * plain[1]  # the left hand waves
     assert mirrored[1] > 1.5 * mirrored[0]  # mirrored: the right hand waves
     assert np.allclose(sorted(plain), sorted(mirrored), rtol=1e-4)
+
+
+def test_body_swap_and_width_ratios(sample_clips: list[Clip], hdm05_clips: list[Clip]) -> None:
+    clips = sample_clips + [c for c in hdm05_clips if c.labels["actor"] == "mm"][:5]
+    swap = AugmentConfig(**{**ONLY, "body_swap_prob": 1.0})
+    sampler = WindowSampler(clips, 12, swap, CameraConfig(), NoiseConfig(), seed=2)
+    assert sampler.body_names == ["bandai:", "hdm05:mm"]
+    lengths = aug.median_bone_lengths(sampler.sample_world(40))
+    rigid = list(RIGID_BONES)
+    # every window now has the bones of one of the two real bodies
+    gap = np.abs(lengths[:, None, rigid] - sampler.bodies[None, :, rigid]).max(axis=-1).min(axis=1)
+    assert gap.max() < 2e-3
+    # Bandai's narrow shoulders are widened into the anatomical range when the bones are augmented
+    widen = AugmentConfig(**{**ONLY, "bone_prob": 1.0, "bone_scale": 0.0, "limb_ratio": 0.0})
+    world = WindowSampler(sample_clips, 12, widen, CameraConfig(), NoiseConfig(), seed=2).sample_world(20)
+    hips, shoulders = aug.width_ratios(aug.median_bone_lengths(world))
+    for ratio, (low, high) in ((shoulders, widen.shoulder_width_ratio), (hips, widen.hip_width_ratio)):
+        assert np.all((ratio >= low - 1e-3) & (ratio <= high + 1e-3))
 
 
 def check_ok(world: np.ndarray) -> bool:

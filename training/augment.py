@@ -1,9 +1,12 @@
 """Augmentation of 3D training windows (world frame, metres, Y up), vectorised over a batch.
 
 Body (constant within a window, so bone lengths stay consistent in time):
+  - body swap: the motion retargeted onto the bone lengths of another real body of the
+    training set (Bandai's one rig, each HDM05 actor, DeepMimic);
   - height: global scale to a drawn standing height (normal around 1.70 m, clipped to 1.4-2.0 m);
   - per-bone length +-15 % (left/right nearly symmetric), rebuilt from the pelvis down the tree;
-  - hip width and shoulder width x0.9-1.6; limb ratios (thigh vs shin, upper arm vs forearm);
+  - hip width and shoulder width x0.9-1.6, kept within anatomical ratios;
+  - limb ratios (thigh vs shin, upper arm vs forearm);
   - mirrored bodies (flip left/right).
 Pose:
   - joint-angle perturbations through forward kinematics on the 17-joint skeleton: sub-chains
@@ -82,6 +85,13 @@ class AugmentConfig:
     bone_asymmetry: float = 0.03
     hip_width: tuple[float, float] = (0.9, 1.6)
     shoulder_width: tuple[float, float] = (0.9, 1.6)
+    #: after the width factors, hip / shoulder width as a fraction of leg + pelvis-thorax length
+    #: is kept in these ranges (detector points on real people; Bandai's rig is narrow-shouldered:
+    #: 0.17, so its shoulders are always widened when the bones are augmented)
+    hip_width_ratio: tuple[float, float] = (0.13, 0.23)
+    shoulder_width_ratio: tuple[float, float] = (0.24, 0.36)
+    #: probability of moving a window onto another real body of the training set (its bone lengths)
+    body_swap_prob: float = 0.5
     #: thigh/shin and upper-arm/forearm ratio change (+-, the limb length is kept)
     limb_ratio: float = 0.1
     mirror_prob: float = 0.5
@@ -211,6 +221,49 @@ def sample_bone_scales(batch: int, config: AugmentConfig, rng: np.random.Generat
             scales[:, names[side + upper]] *= 1.0 + ratio
             scales[:, names[side + lower]] *= 1.0 - ratio
     return scales
+
+
+def median_bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(B, T, 17, 3) -> (B, 16) median bone lengths over a few evenly spread frames."""
+    step = max(1, joints.shape[1] // HEIGHT_FRAMES)
+    return np.median(skeleton.bone_lengths(joints[:, ::step]), axis=1)
+
+
+_LEG_BONES = [_BONE_OF_CHILD[J[n]] for n in ("right_knee", "right_ankle", "left_knee", "left_ankle")]
+_TRUNK_BONES = [_BONE_OF_CHILD[J["spine"]], _BONE_OF_CHILD[J["thorax"]]]
+_HIP_BONES = [_BONE_OF_CHILD[J["right_hip"]], _BONE_OF_CHILD[J["left_hip"]]]
+_SHOULDER_BONES = [_BONE_OF_CHILD[J["right_shoulder"]], _BONE_OF_CHILD[J["left_shoulder"]]]
+
+
+def body_size(lengths: np.ndarray) -> np.ndarray:
+    """(..., 16) bone lengths -> (...) leg (mean of both) + pelvis-thorax length: a size to compare widths to."""
+    return 0.5 * lengths[..., _LEG_BONES].sum(axis=-1) + lengths[..., _TRUNK_BONES].sum(axis=-1)
+
+
+def width_ratios(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 16) bone lengths -> hip width and shoulder width as fractions of :func:`body_size`."""
+    size = body_size(lengths)
+    return lengths[..., _HIP_BONES].sum(axis=-1) / size, lengths[..., _SHOULDER_BONES].sum(axis=-1) / size
+
+
+def clip_width_ratios(lengths: np.ndarray, scales: np.ndarray, config: AugmentConfig) -> np.ndarray:
+    """Adjust the hip and shoulder factors of (B, 16) ``scales`` so that the scaled body's widths
+    stay within ``config.hip_width_ratio`` / ``config.shoulder_width_ratio`` of its size.
+
+    Args:
+        lengths: (B, 16) bone lengths of the windows before scaling.
+    Returns:
+        (B, 16) adjusted copy of ``scales``.
+    """
+    out = np.array(scales, dtype=np.float64, copy=True)
+    hip, shoulder = width_ratios(lengths * out)
+    for bones, ratio, limits in (
+        (_HIP_BONES, hip, config.hip_width_ratio),
+        (_SHOULDER_BONES, shoulder, config.shoulder_width_ratio),
+    ):
+        factor = np.clip(ratio, *limits) / np.maximum(ratio, 1e-6)
+        out[:, bones] *= factor[:, None]
+    return out
 
 
 def estimate_height(joints: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ from .sources import Clip
 
 logger = logging.getLogger(__name__)
 
+#: frames per clip (evenly spread) used to measure the bodies of the training set
+BODY_FRAMES_PER_CLIP = 20
+
 __all__ = [
     "AugmentConfig",
     "CameraConfig",
@@ -111,7 +114,20 @@ class WindowSampler:
         self.clip_probs = self._clip_probabilities(clips, lengths, source_weights)
         self._cdf = np.cumsum(self.clip_probs)
         self._cdf[-1] = 1.0
+        self.bodies, self.body_names = self._bodies(clips)
         self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _bodies(clips: list[Clip]) -> tuple[np.ndarray, list[str]]:
+        """Median bone lengths (K, 16) of each distinct body (source + actor label) in ``clips``."""
+        groups: dict[str, list[np.ndarray]] = {}
+        for clip in clips:
+            key = f"{clip.source}:{clip.labels.get('actor', '')}"
+            step = max(1, clip.num_frames // BODY_FRAMES_PER_CLIP)
+            groups.setdefault(key, []).append(np.asarray(clip.joints[::step], dtype=np.float32))
+        names = sorted(groups)
+        lengths = [np.median(skeleton.bone_lengths(np.concatenate(groups[k])), axis=0) for k in names]
+        return np.stack(lengths).astype(np.float32), names
 
     @staticmethod
     def _clip_probabilities(clips: list[Clip], lengths: np.ndarray, weights: dict[str, float] | None) -> np.ndarray:
@@ -193,7 +209,9 @@ class WindowSampler:
         mix = rng.random(batch_size) < cfg.mix_prob
         pose = rng.random(batch_size) < cfg.pose_prob
         bones = rng.random(batch_size) < cfg.bone_prob
-        scales = np.where(bones[:, None], aug.sample_bone_scales(batch_size, cfg, rng), 1.0).astype(np.float32)
+        random_scales = np.where(bones[:, None], aug.sample_bone_scales(batch_size, cfg, rng), 1.0)
+        swap = rng.random(batch_size) < cfg.body_swap_prob
+        target_body = self.bodies[rng.integers(0, len(self.bodies), batch_size)]
         heights = np.clip(rng.normal(cfg.height_mean_m, cfg.height_std_m, batch_size), *cfg.height_range_m)
         use_height = rng.random(batch_size) < cfg.height_prob
         mirror = rng.random(batch_size) < cfg.mirror_prob
@@ -206,6 +224,10 @@ class WindowSampler:
                 windows = np.where(ok[:, None, None, None], aug.mix_upper_lower(base, other), base)
         if pose.any():
             windows = aug.perturb_pose(windows, cfg, rng, pose)
+        lengths = aug.median_bone_lengths(windows)
+        swap_scales = np.where(swap[:, None], target_body / np.maximum(lengths, 1e-6), 1.0)
+        scales = swap_scales * random_scales
+        scales = np.where(bones[:, None], aug.clip_width_ratios(lengths, scales, cfg), scales).astype(np.float32)
         out = self._body(windows, base, scales, heights, use_height, mirror)
         changed = np.flatnonzero(mix | pose)
         bad = np.zeros(batch_size, dtype=bool)
