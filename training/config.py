@@ -1,0 +1,296 @@
+"""Training configuration: YAML file -> nested dataclasses, rejecting unknown keys.
+
+A config file mirrors :class:`TrainConfig`; every section is optional and falls back to
+the dataclass defaults. Unknown keys anywhere raise :class:`VideoMocapError` naming the key,
+its section and the file, so a typo never silently trains the wrong thing. The data,
+augmentation, camera and noise sections are the data engineer's dataclasses
+(``sources.DataConfig``, ``augment.AugmentConfig``, ``sampler.CameraConfig``,
+``sampler.NoiseConfig``), loaded with the same strict rules.
+
+See ``training/configs/*.yaml`` for the shipped recipes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import VideoMocapError
+from .augment import AugmentConfig
+from .sampler import CameraConfig, NoiseConfig
+from .sources import DataConfig
+
+#: environment variable that overrides ``TrainConfig.threads``
+THREADS_ENV = "VIDEO_MOCAP_THREADS"
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then exponential decay to ``lr * lr_final_ratio``.
+
+    The decay follows the run's progress (the larger of step / steps and elapsed / budget
+    minutes), so a wall-clock-limited run still ends at the low learning rate.
+    """
+
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.99)
+    lr_final_ratio: float = 0.05
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+
+
+@dataclass
+class LossConfig:
+    """Named loss weights (see :mod:`video_mocap.training.losses`)."""
+
+    # PoseMoE: 3D MPJPE + refined-2D + depth + temporal consistency
+    posemoe_mpjpe: float = 1.0
+    posemoe_pose2d: float = 0.5
+    posemoe_depth: float = 0.5
+    posemoe_temporal: float = 1.0
+    posemoe_velocity: float = 2.0
+    # DTGCN fine-tuning (paper): MPJPE + 0.5 N-MPJPE + 20 velocity
+    dtgcn_mpjpe: float = 1.0
+    dtgcn_n_mpjpe: float = 0.5
+    dtgcn_velocity: float = 20.0
+    # MLP baseline: MPJPE (+ N-MPJPE)
+    mlp_mpjpe: float = 1.0
+    mlp_n_mpjpe: float = 0.5
+
+
+@dataclass
+class PretrainConfig:
+    """DTGCN masked self-distillation pre-training (data2vec-style EMA teacher).
+
+    ``steps = 0`` and ``minutes = 0`` skip it. τ rises linearly from ``tau_start`` to
+    ``tau_end`` over ``tau_ramp_steps`` (or over the stage when 0).
+    """
+
+    steps: int = 0
+    minutes: float = 0.0
+    mask_prob: float = 0.7
+    top_k: int = 8
+    tau_start: float = 0.999
+    tau_end: float = 0.9999
+    tau_ramp_steps: int = 0
+    lr: float = 5e-4
+    batch_size: int = 0  # 0 -> the fine-tuning batch size
+
+
+@dataclass
+class ValConfig:
+    """Periodic validation during training (a subset; ``video-mocap eval`` does the full sets)."""
+
+    every_steps: int = 500
+    #: keep every n-th validation clip (>= 1) and crop clips to this many frames (0 = whole)
+    clip_stride: int = 4
+    max_frames_per_clip: int = 300
+    #: "detector" = seeded detector-like 2D noise (what the product sees), "none" = exact 2D
+    noise: str = "detector"
+    flip: bool = False
+    seed: int = 1234
+
+
+@dataclass
+class TrainConfig:
+    """One training run."""
+
+    model: str = "mlp"
+    preset: str = "tiny"
+    #: overrides on the preset's model config (keys of the model's config dataclass)
+    model_config: dict = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+    batch_size: int = 32
+    #: window length; 0 = the model config's ``num_frames``
+    num_frames: int = 0
+    #: stop after this many optimiser steps or this many minutes, whichever comes first (0 = no limit)
+    steps: int = 10000
+    minutes: float = 0.0
+    seed: int = 0
+    #: run folder (checkpoints, TensorBoard logs); relative paths are relative to the working directory
+    output_dir: str = "runs/{model}"
+    checkpoint_every: int = 500
+    log_every: int = 50
+    #: torch threads (0 = leave torch's default); the env var VIDEO_MOCAP_THREADS wins
+    threads: int = 0
+    #: where the best model is exported as fp16 safetensors + JSON card. "" = ``<output_dir>/<model>.safetensors``;
+    #: "default" = the package's shipped ``weights/<model>.safetensors``
+    export_path: str = ""
+    #: free text stored in the model card
+    notes: str = ""
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir.format(model=self.model, preset=self.preset))
+
+
+# ---------------------------------------------------------------------------------------
+# strict dict -> dataclass conversion
+# ---------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
+    """Convert a YAML value to the annotated type ``tp``; raise a clear error otherwise."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where, source)
+            except VideoMocapError as exc:
+                errors.append(str(exc))
+        raise VideoMocapError(errors[0] if errors else f"{source}: '{where}' has an invalid value {value!r}.")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise VideoMocapError(f"{source}: section '{where}' must be a mapping of keys, got {value!r}.")
+        return from_dict(tp, value, where=where, source=source)
+    if origin in (tuple,):
+        if not isinstance(value, (list, tuple)):
+            raise VideoMocapError(f"{source}: '{where}' must be a list, got {value!r}.")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]", source) for i, v in enumerate(value))
+        if args and len(args) != len(value):
+            raise VideoMocapError(f"{source}: '{where}' must have {len(args)} values, got {len(value)}.")
+        return tuple(_convert(v, a, f"{where}[{i}]", source) for i, (v, a) in enumerate(zip(value, args or [Any] * len(value))))
+    if origin in (list,) or tp is list:
+        if not isinstance(value, (list, tuple)):
+            raise VideoMocapError(f"{source}: '{where}' must be a list, got {value!r}.")
+        inner = args[0] if args else Any
+        return [_convert(v, inner, f"{where}[{i}]", source) for i, v in enumerate(value)]
+    if origin in (dict,) or tp is dict:
+        if not isinstance(value, dict):
+            raise VideoMocapError(f"{source}: '{where}' must be a mapping, got {value!r}.")
+        if len(args) == 2:
+            return {
+                _convert(k, args[0], f"{where}.{k}", source): _convert(v, args[1], f"{where}.{k}", source)
+                for k, v in value.items()
+            }
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise VideoMocapError(f"{source}: '{where}' must be true or false, got {value!r}.")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise VideoMocapError(f"{source}: '{where}' must be an integer, got {value!r}.")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise VideoMocapError(f"{source}: '{where}' must be a number, got {value!r}.")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise VideoMocapError(f"{source}: '{where}' must be a string, got {value!r}.")
+        return value
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise VideoMocapError(f"{source}: '{where}' must be of type {_type_name(tp)}, got {value!r}.")
+    return value
+
+
+def from_dict(cls: type, data: dict, where: str = "", source: str = "config") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`VideoMocapError`."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = [key for key in data if key not in names]
+    if unknown:
+        section = f"section '{where}'" if where else "the top level"
+        raise VideoMocapError(
+            f"{source}: unknown key '{unknown[0]}' in {section}"
+            + (f" (also: {', '.join(map(str, unknown[1:]))})" if len(unknown) > 1 else "")
+            + f". Allowed keys: {', '.join(sorted(names))}."
+        )
+    kwargs = {}
+    for key, value in data.items():
+        kwargs[key] = _convert(value, hints[key], f"{where}.{key}" if where else key, source)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise VideoMocapError(f"{source}: invalid values in {where or 'the top level'}: {exc}") from None
+
+
+def to_dict(config: Any) -> dict:
+    """Dataclass -> plain dict (tuples as lists), e.g. for the model card and ``config.json``."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return plain(config)
+
+
+def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
+    """Range checks that dataclass types cannot express."""
+    from ..inference.models import CONFIG_PRESETS, MODEL_NAMES
+
+    if config.model not in MODEL_NAMES:
+        raise VideoMocapError(f"{source}: model '{config.model}' is unknown; choose one of {', '.join(MODEL_NAMES)}.")
+    presets = CONFIG_PRESETS[config.model]
+    if config.preset not in presets:
+        raise VideoMocapError(
+            f"{source}: preset '{config.preset}' is unknown for {config.model}; choose one of {', '.join(presets)}."
+        )
+    checks = [
+        (config.batch_size >= 1, "batch_size must be >= 1"),
+        (config.num_frames >= 0, "num_frames must be >= 0 (0 = the model's)"),
+        (config.steps > 0 or config.minutes > 0, "set steps or minutes (> 0) so the run ends"),
+        (config.steps >= 0 and config.minutes >= 0, "steps and minutes must be >= 0"),
+        (config.optim.lr > 0, "optim.lr must be > 0"),
+        (0 < config.optim.lr_final_ratio <= 1, "optim.lr_final_ratio must be in (0, 1]"),
+        (0 <= config.pretrain.mask_prob < 1, "pretrain.mask_prob must be in [0, 1)"),
+        (config.pretrain.top_k >= 1, "pretrain.top_k must be >= 1"),
+        (0 < config.pretrain.tau_start <= config.pretrain.tau_end <= 1, "need 0 < pretrain.tau_start <= tau_end <= 1"),
+        (config.val.every_steps >= 1 and config.checkpoint_every >= 1, "val.every_steps and checkpoint_every must be >= 1"),
+        (config.val.clip_stride >= 1, "val.clip_stride must be >= 1"),
+        (config.val.noise in ("detector", "none"), "val.noise must be 'detector' or 'none'"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise VideoMocapError(f"{source}: {message}.")
+    if (config.pretrain.steps or config.pretrain.minutes) and config.model != "dtgcn":
+        raise VideoMocapError(f"{source}: pretrain is only for dtgcn (masked self-distillation); remove it for {config.model}.")
+    return config
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    """Read a YAML training config; unknown keys and bad values raise :class:`VideoMocapError`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoMocapError(f"training config not found: {path}. See training/configs/ for examples.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise VideoMocapError(f"{path}: not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise VideoMocapError(f"{path}: the top level must be a mapping of keys (model:, optim:, ...).")
+    config = from_dict(TrainConfig, data, source=str(path))
+    return validate(config, source=str(path))

@@ -1,0 +1,803 @@
+"""``video-mocap train CONFIG [--resume] [--out DIR] [--minutes M] [--steps N] [--threads N]``.
+
+One run = (DTGCN only) masked self-distillation pre-training, then supervised training on
+virtual-camera windows of real mocap, with periodic validation on held-out clips, resumable
+checkpoints, TensorBoard logs and the export of the best model (fp16 safetensors + JSON
+model card) for the lifter to load.
+
+Run folder (``output_dir``)::
+
+    config.json              the resolved config
+    state.json               stage, step, elapsed seconds, best validation, history
+    model.safetensors        latest weights (fp32)          } written together at each
+    teacher.safetensors      EMA teacher (pre-training)     } checkpoint, atomically
+    optim.pt                 optimiser + RNG state (torch.save; used only by --resume)
+    best.safetensors/.json   best weights so far by validation MPJPE (fp32)
+    tb/                      TensorBoard logs
+    <model>.safetensors/.json the exported fp16 weights + card (or ``export_path``)
+
+Multi-GPU: ``torchrun --nproc_per_node N -m video_mocap.training train CONFIG`` initialises
+``torch.distributed`` (NCCL on CUDA, Gloo on CPU) when ``WORLD_SIZE`` is set, wraps the model
+in DistributedDataParallel, seeds each rank's sampler differently and lets rank 0 alone
+validate, log and write files. This code path could not be run here (no GPU, 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import logging
+import os
+import platform
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import VideoMocapError
+from ..io_utils import atomic_path, write_text_atomic
+from . import losses
+from .config import THREADS_ENV, TrainConfig, load_config, to_dict, validate
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+MODEL_FILE = "model.safetensors"
+TEACHER_FILE = "teacher.safetensors"
+OPTIM_FILE = "optim.pt"
+BEST_FILE = "best.safetensors"
+CONFIG_FILE = "config.json"
+#: how many sampled batches the background thread keeps ready
+PREFETCH_BATCHES = 2
+#: sampler seed stride between distributed ranks and between resumed segments
+_SEED_STRIDE = 1_000_003
+#: licences of the training sources, for the model card
+SOURCE_LICENCES: dict[str, str] = {
+    "bandai": "Bandai Namco Research Motion Dataset (c) 2022 Bandai Namco Research Inc., CC BY-NC 4.0 (non-commercial)",
+    "hdm05": "HDM05 (Mueller et al. 2007), CC BY-SA 3.0",
+    "deepmimic": "DeepMimic reference motions (c) 2018 Xue Bin Peng, MIT",
+}
+SECONDS_PER_MINUTE = 60.0
+
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_threads(config: TrainConfig) -> int:
+    """Set torch's intra-op threads from ``VIDEO_MOCAP_THREADS`` or the config; returns the count."""
+    import torch
+
+    threads = int(os.environ.get(THREADS_ENV, config.threads) or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def setup_distributed() -> DistInfo:
+    """Initialise ``torch.distributed`` when launched by torchrun (``WORLD_SIZE`` set)."""
+    import torch
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world_size <= 1:
+        return DistInfo(device="cuda" if cuda else "cpu")
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return DistInfo(
+        rank=dist.get_rank(), world_size=world_size, local_rank=local_rank,
+        device=f"cuda:{local_rank}" if cuda else "cpu",
+    )
+
+
+def model_config_dict(config: TrainConfig) -> dict:
+    """The preset's model config with the run's overrides (and its window length) applied."""
+    from ..inference.models import CONFIG_PRESETS, config_from_dict, config_to_dict
+
+    merged = config_to_dict(CONFIG_PRESETS[config.model][config.preset])
+    merged.update(config.model_config)
+    if config.num_frames:
+        merged["num_frames"] = config.num_frames
+    # round trip: unknown override keys raise a clear error here
+    return config_to_dict(config_from_dict(config.model, merged))
+
+
+def lr_at(config: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up, then exponential decay to ``lr * lr_final_ratio`` at progress 1."""
+    opt = config.optim
+    warm = min(1.0, (step + 1) / opt.warmup_steps) if opt.warmup_steps > 0 else 1.0
+    return opt.lr * warm * opt.lr_final_ratio ** min(max(progress, 0.0), 1.0)
+
+
+def _progress(step: int, steps: int, elapsed: float, minutes: float) -> float:
+    parts = []
+    if steps > 0:
+        parts.append(step / steps)
+    if minutes > 0:
+        parts.append(elapsed / (minutes * SECONDS_PER_MINUTE))
+    return max(parts) if parts else 0.0
+
+
+def _save_state_dict(state: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+
+
+def _load_state_dict(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for corrupt files
+        raise VideoMocapError(f"checkpoint {path} is unreadable ({exc}); start again without --resume.") from None
+
+
+class _Prefetcher:
+    """Samples batches on a background thread (numpy releases the GIL) to overlap with torch."""
+
+    def __init__(self, sample: Callable[[], dict], depth: int = PREFETCH_BATCHES) -> None:
+        self._sample = sample
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batch-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._sample()
+            except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def next(self) -> dict:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+
+# ---------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------
+@dataclass
+class RunData:
+    train_clips: list
+    val_sets: dict[str, list]  # name -> clips
+    source_weights: dict[str, float] | None
+
+
+def load_run_data(config: TrainConfig) -> RunData:
+    """Training clips and validation sets from the data config (see ``sources.load_all_sources``)."""
+    from . import sources
+
+    split = sources.load_all_sources(config.data)
+    train = list(split.get("train", []))
+    if not train:
+        raise VideoMocapError("the data config selects no training clips; check data.sources and the data paths.")
+    val_sets: dict[str, list] = {}
+    for clip in split.get("val", []):
+        val_sets.setdefault(clip.source, []).append(clip)
+    weights = getattr(config.data, "source_weights", None)
+    return RunData(train_clips=train, val_sets=val_sets, source_weights=dict(weights) if weights else None)
+
+
+def make_val_clips(config: TrainConfig, data: RunData, num_frames: int) -> dict[str, list]:
+    """Seeded evaluation clips per validation set (subset as set in ``config.val``)."""
+    from .sampler import make_eval_windows
+
+    val = config.val
+    noise = config.noise if val.noise == "detector" else None
+    out = {}
+    for name, clips in sorted(data.val_sets.items()):
+        chosen = clips[:: val.clip_stride]
+        if val.max_frames_per_clip > 0:
+            chosen = [
+                dataclasses.replace(c, joints=c.joints[: val.max_frames_per_clip])
+                if c.joints.shape[0] > val.max_frames_per_clip else c
+                for c in chosen
+            ]
+        out[name] = make_eval_windows(chosen, num_frames, config.camera, noise, seed=val.seed)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------
+@dataclass
+class RunState:
+    stage: str = "pretrain"  # "pretrain" | "train" | "done"
+    pretrain_step: int = 0
+    pretrain_elapsed_s: float = 0.0
+    step: int = 0
+    elapsed_s: float = 0.0
+    best_metric: float = float("inf")
+    best_step: int = -1
+    best_metrics: dict = field(default_factory=dict)
+    last_val_step: int = -1
+    history: list = field(default_factory=list)
+    final_metrics: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "RunState":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise VideoMocapError(f"{path} is unreadable ({exc}); start again without --resume.") from None
+
+    def save(self, path: Path) -> None:
+        write_text_atomic(path, json.dumps(dataclasses.asdict(self), indent=1, default=float))
+
+
+def save_checkpoint(out: Path, state: RunState, model, optimizer, teacher=None) -> None:
+    """Weights (safetensors), optimiser + RNG (torch.save, resume only), then the state file."""
+    import torch
+
+    _save_state_dict(_unwrap(model).state_dict(), out / MODEL_FILE)
+    if teacher is not None:
+        _save_state_dict(teacher.state_dict(), out / TEACHER_FILE)
+    with atomic_path(out / OPTIM_FILE) as tmp:
+        torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, tmp)
+    state.save(out / STATE_FILE)
+
+
+def _unwrap(model):
+    return getattr(model, "module", model)
+
+
+# ---------------------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------------------
+def validate_model(model, name: str, model_config: dict, val_clips: dict[str, list], flip: bool,
+                   device: str) -> dict[str, dict]:
+    """Run the in-memory model through the windowed lifter on each validation set.
+
+    Returns ``{set name: overall metrics (mm)}`` plus ``"all"`` pooled over the sets.
+    """
+    from .evaluate import evaluate_model, lifter_from_module
+
+    lifter = lifter_from_module(_unwrap(model), name, model_config, device=device)
+    results = {}
+    pooled = []
+    for set_name, clips in val_clips.items():
+        report = evaluate_model(lifter, clips, flip=flip)
+        results[set_name] = report["overall"]
+        pooled.append((report["num_frames"], report["overall"]))
+    if pooled:
+        total = sum(n for n, _ in pooled)
+        results["all"] = {k: sum(n * m[k] for n, m in pooled) / max(total, 1) for k in pooled[0][1]}
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    output_dir: Path
+    exported: Path | None
+    state: RunState
+
+
+def _batch_to_torch(batch: dict, device: str) -> dict:
+    import torch
+
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).float().to(device) for k, v in batch.items()}
+
+
+def _compute_loss(config: TrainConfig, model, batch: dict):
+    """Forward + the model's loss: returns (total, parts)."""
+    if config.model == "posemoe":
+        from ..inference.models import posemoe as posemoe_module
+
+        pred, aux = model(batch["inputs"], return_aux=True)
+        return losses.posemoe_loss(
+            pred, aux, batch["target3d"], batch["target2d"], config.loss,
+            temporal_fn=posemoe_module.temporal_consistency_loss,
+        )
+    pred = model(batch["inputs"])
+    if config.model == "dtgcn":
+        return losses.dtgcn_finetune_loss(pred, batch["target3d"], config.loss)
+    return losses.mlp_loss(pred, batch["target3d"], config.loss)
+
+
+class _PretrainStudent:
+    """Adapter so DDP sees the pre-training pass as ``forward`` (built lazily as nn.Module)."""
+
+    @staticmethod
+    def wrap(model):
+        import torch
+
+        class PretrainStudent(torch.nn.Module):
+            def __init__(self, inner) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x, mask):
+                return self.inner.forward_pretrain(x, mask)
+
+        return PretrainStudent(model)
+
+
+class Trainer:
+    """Holds the model, optimiser, sampler and run folder of one training run."""
+
+    def __init__(self, config: TrainConfig, output_dir: Path, *, resume: bool, show_progress: bool = True) -> None:
+        import torch
+
+        # imported now, not at the first validation / export: a long run must not pick up
+        # half-edited source files from a working tree
+        from ..inference import lifter as _lifter, weights as _weights  # noqa: F401
+        from ..inference.models import build_model
+        from . import evaluate as _evaluate, sampler as _sampler  # noqa: F401
+
+        self.config = config
+        self.out = output_dir
+        self.show_progress = show_progress
+        self.dist = setup_distributed()
+        self.threads = setup_threads(config)
+        self.device = self.dist.device
+        self.model_config = model_config_dict(config)
+        self.num_frames = int(self.model_config["num_frames"])
+
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        self.model = build_model(config.model, self.model_config).to(self.device)
+        self.state = RunState(stage="pretrain" if config.model == "dtgcn" and self._pretrain_budget() else "train")
+        self.teacher = None
+        self._optim_state = None
+        if resume:
+            self._resume()
+        elif self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.out / CONFIG_FILE, json.dumps(to_dict(config), indent=1))
+
+        t0 = time.perf_counter()
+        self.data = load_run_data(config)
+        self.val_clips = make_val_clips(config, self.data, self.num_frames) if self.dist.is_main else {}
+        log.info(
+            "data: %d training clips (%d frames), validation sets %s, loaded in %.1f s",
+            len(self.data.train_clips), sum(c.joints.shape[0] for c in self.data.train_clips),
+            {k: len(v) for k, v in self.val_clips.items()}, time.perf_counter() - t0,
+        )
+        self.writer = self._tensorboard() if self.dist.is_main else None
+
+    # -- setup ---------------------------------------------------------------------------
+    def _pretrain_budget(self) -> bool:
+        return self.config.pretrain.steps > 0 or self.config.pretrain.minutes > 0
+
+    def _resume(self) -> None:
+        import torch
+
+        state_path = self.out / STATE_FILE
+        if not state_path.is_file():
+            raise VideoMocapError(f"--resume: no checkpoint in {self.out} ({STATE_FILE} missing); run without --resume.")
+        self.state = RunState.load(state_path)
+        self.model.load_state_dict(_load_state_dict(self.out / MODEL_FILE))
+        if self.state.stage == "pretrain" and (self.out / TEACHER_FILE).is_file():
+            self.teacher = copy.deepcopy(self.model)
+            self.teacher.load_state_dict(_load_state_dict(self.out / TEACHER_FILE))
+        optim_path = self.out / OPTIM_FILE
+        if optim_path.is_file():
+            blob = torch.load(optim_path, map_location=self.device, weights_only=False)
+            self._optim_state = blob.get("optimizer")
+            if "torch_rng" in blob:
+                torch.set_rng_state(blob["torch_rng"])
+        log.info("resumed %s at stage %s, step %d", self.out, self.state.stage,
+                 self.state.pretrain_step if self.state.stage == "pretrain" else self.state.step)
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional
+            log.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+            return None
+        return SummaryWriter(log_dir=str(self.out / "tb"))
+
+    def _sampler(self, segment_step: int):
+        from .sampler import WindowSampler
+
+        seed = self.config.seed + _SEED_STRIDE * (self.dist.rank + 1) + segment_step
+        return WindowSampler(
+            self.data.train_clips, self.num_frames, self.config.augment, self.config.camera,
+            self.config.noise, source_weights=self.data.source_weights, seed=seed,
+        )
+
+    def _optimizer(self, params, lr: float):
+        import torch
+
+        opt = self.config.optim
+        decay, no_decay = [], []
+        for name, p in params:
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or name.endswith("_pos") or "tokens" in name else decay).append(p)
+        return torch.optim.AdamW(
+            [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=lr, betas=tuple(opt.betas),
+        )
+
+    def _wrap_ddp(self, module):
+        if self.dist.world_size <= 1:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
+        return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+
+    def _should_stop(self, stop: bool) -> bool:
+        """All ranks agree to stop when any wants to (wall-clock budgets differ slightly)."""
+        if self.dist.world_size <= 1:
+            return stop
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1.0 if stop else 0.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
+
+    def _bar(self, total: int, initial: int, desc: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total or None, initial=initial, desc=desc, unit="step",
+                    disable=not (self.show_progress and self.dist.is_main), dynamic_ncols=True)
+
+    # -- stages --------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        try:
+            if self.state.stage == "pretrain":
+                self.pretrain()
+            if self.state.stage == "train":
+                self.train()
+            exported = self.export() if self.dist.is_main else None
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        return TrainResult(output_dir=self.out, exported=exported, state=self.state)
+
+    def pretrain(self) -> None:
+        """Masked self-distillation of DTGCN (student regresses the EMA teacher's top-K average)."""
+        import torch
+
+        cfg, pre, st = self.config, self.config.pretrain, self.state
+        if self.teacher is None:
+            self.teacher = copy.deepcopy(self.model)
+        self.teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        student = self._wrap_ddp(_PretrainStudent.wrap(self.model))
+        optimizer = self._optimizer(self.model.named_parameters(), pre.lr)
+        if self._optim_state is not None:
+            optimizer.load_state_dict(self._optim_state)
+            self._optim_state = None
+        batch_size = pre.batch_size or cfg.batch_size
+        generator = torch.Generator().manual_seed(cfg.seed + 7 + st.pretrain_step)
+        prefetch = _Prefetcher(lambda s=self._sampler(st.pretrain_step): s.sample(batch_size))
+        ramp = pre.tau_ramp_steps or pre.steps
+        bar = self._bar(pre.steps, st.pretrain_step, f"pretrain {cfg.model}")
+        start = time.perf_counter() - st.pretrain_elapsed_s
+        try:
+            self.model.train()
+            while True:
+                elapsed = time.perf_counter() - start
+                done = (pre.steps and st.pretrain_step >= pre.steps) or (
+                    pre.minutes and elapsed >= pre.minutes * SECONDS_PER_MINUTE)
+                if self._should_stop(bool(done)):
+                    break
+                batch = _batch_to_torch(prefetch.next(), self.device)
+                x = batch["inputs"]
+                progress = _progress(st.pretrain_step, pre.steps, elapsed, pre.minutes)
+                lr = pre.lr * min(1.0, (st.pretrain_step + 1) / max(cfg.optim.warmup_steps, 1)) * (
+                    cfg.optim.lr_final_ratio ** progress)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                with torch.no_grad():
+                    _, layers = self.teacher(x, return_layers=True)
+                    target = losses.distillation_target(layers, pre.top_k)
+                mask = losses.token_mask(tuple(x.shape[:3]), pre.mask_prob, generator).to(self.device)
+                pred = student(x, mask)
+                loss = losses.masked_distillation_loss(pred, target, mask)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+                optimizer.step()
+                tau = losses.tau_at(st.pretrain_step, ramp, pre.tau_start, pre.tau_end)
+                losses.ema_update(self.teacher, self.model, tau)
+                st.pretrain_step += 1
+                st.pretrain_elapsed_s = time.perf_counter() - start
+                bar.update(1)
+                if self.dist.is_main and st.pretrain_step % cfg.log_every == 0:
+                    value = float(loss.detach())
+                    bar.set_postfix(loss=f"{value:.4f}", tau=f"{tau:.5f}")
+                    self._scalars("pretrain", st.pretrain_step, {"loss": value, "tau": tau, "lr": lr})
+                if self.dist.is_main and st.pretrain_step % cfg.checkpoint_every == 0:
+                    save_checkpoint(self.out, st, self.model, optimizer, self.teacher)
+        finally:
+            bar.close()
+            prefetch.close()
+        log.info("pre-training done: %d steps in %.1f min", st.pretrain_step, st.pretrain_elapsed_s / 60)
+        st.stage = "train"
+        self.teacher = None
+        if self.dist.is_main:
+            save_checkpoint(self.out, st, self.model, self._optimizer(self.model.named_parameters(), cfg.optim.lr))
+
+    def train(self) -> None:
+        """Supervised training with periodic validation and checkpoints."""
+        import torch
+
+        cfg, st = self.config, self.state
+        model = self._wrap_ddp(self.model)
+        optimizer = self._optimizer(self.model.named_parameters(), cfg.optim.lr)
+        if self._optim_state is not None:
+            try:
+                optimizer.load_state_dict(self._optim_state)
+            except ValueError:  # the checkpoint was the pre-training optimiser
+                log.info("optimiser state from pre-training not reused")
+            self._optim_state = None
+        prefetch = _Prefetcher(lambda s=self._sampler(st.step): s.sample(cfg.batch_size))
+        bar = self._bar(cfg.steps, st.step, f"train {cfg.model}")
+        start = time.perf_counter() - st.elapsed_s
+        try:
+            model.train()
+            while True:
+                elapsed = time.perf_counter() - start
+                done = (cfg.steps and st.step >= cfg.steps) or (
+                    cfg.minutes and elapsed >= cfg.minutes * SECONDS_PER_MINUTE)
+                if self._should_stop(bool(done)):
+                    break
+                batch = _batch_to_torch(prefetch.next(), self.device)
+                lr = lr_at(cfg, st.step, _progress(st.step, cfg.steps, elapsed, cfg.minutes))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss, parts = _compute_loss(cfg, model, batch)
+                loss_value = float(loss.detach())
+                if not np.isfinite(loss_value):
+                    raise VideoMocapError(
+                        f"training diverged at step {st.step} (loss {loss_value}); lower optim.lr or raise warmup_steps."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+                optimizer.step()
+                st.step += 1
+                st.elapsed_s = time.perf_counter() - start
+                bar.update(1)
+                if not self.dist.is_main:
+                    continue
+                if st.step % cfg.log_every == 0:
+                    bar.set_postfix(loss=f"{loss_value:.4f}", mpjpe_mm=f"{parts['mpjpe'] * 1000:.1f}")
+                    self._scalars("train", st.step, {"loss": loss_value, "lr": lr, **parts})
+                if st.step % cfg.val.every_steps == 0:
+                    self._validate_and_keep_best()
+                    model.train()
+                if st.step % cfg.checkpoint_every == 0:
+                    save_checkpoint(self.out, st, self.model, optimizer)
+        finally:
+            bar.close()
+            prefetch.close()
+        if self.dist.is_main:
+            if st.last_val_step != st.step:
+                self._validate_and_keep_best()
+            st.stage = "done"
+            save_checkpoint(self.out, st, self.model, optimizer)
+        log.info("training done: %d steps in %.1f min; best validation MPJPE %.1f mm at step %d",
+                 st.step, st.elapsed_s / 60, st.best_metric, st.best_step)
+
+    def _scalars(self, prefix: str, step: int, values: dict) -> None:
+        if self.writer is None:
+            return
+        for key, value in values.items():
+            self.writer.add_scalar(f"{prefix}/{key}", value, step)
+
+    def _validate_and_keep_best(self) -> None:
+        st = self.state
+        if not self.val_clips:
+            return
+        t0 = time.perf_counter()
+        results = validate_model(self.model, self.config.model, self.model_config, self.val_clips,
+                                 self.config.val.flip, self.device)
+        for set_name, metrics in results.items():
+            self._scalars(f"val_{set_name}", st.step, metrics)
+        metric = results["all"]["mpjpe"]
+        st.last_val_step = st.step
+        st.history.append({"step": st.step, "elapsed_s": round(st.elapsed_s, 1), "val": results})
+        log.info("step %d: validation MPJPE %.1f mm (%s) in %.1f s", st.step, metric,
+                 ", ".join(f"{k} {v['mpjpe']:.1f}" for k, v in results.items()), time.perf_counter() - t0)
+        if metric < st.best_metric:
+            st.best_metric, st.best_step, st.best_metrics = metric, st.step, results
+            _save_state_dict(self.model.state_dict(), self.out / BEST_FILE)
+            write_text_atomic(self.out / "best.json", json.dumps({"step": st.step, "val": results}, indent=1))
+
+    # -- export --------------------------------------------------------------------------
+    def export_path(self) -> Path:
+        from ..inference.weights import default_weights_path
+
+        spec = self.config.export_path
+        if spec == "default":
+            return default_weights_path(self.config.model)
+        if spec:
+            return Path(spec.format(model=self.config.model))
+        return self.out / f"{self.config.model}.safetensors"
+
+    def export(self) -> Path:
+        """Write the best weights (fp16) + model card to :meth:`export_path`."""
+        from ..inference.weights import save_weights
+
+        best = self.out / BEST_FILE
+        state = _load_state_dict(best) if best.is_file() else self.model.state_dict()
+        path = self.export_path()
+        card = build_card(self.config, self.model_config, self.state, self.data, self.threads)
+        save_weights(state, card, path)
+        log.info("exported %s (best step %d, validation MPJPE %.1f mm)", path, self.state.best_step, self.state.best_metric)
+        return path
+
+
+def _machine(threads: int) -> str:
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    return f"{platform.machine()} {platform.system()}, {device}, torch {torch.__version__}, {threads} threads"
+
+
+def _describe(values: dict) -> str:
+    """``{a: 1, b: {c: 2}}`` -> ``"a=1, b.c=2"`` (for the card's text fields)."""
+    items = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            items += [f"{key}.{inner}" for inner in _describe(value).split(", ") if inner]
+        else:
+            items.append(f"{key}={value}")
+    return ", ".join(items)
+
+
+def flat_metrics(best: dict, prefix: str = "val") -> dict[str, float]:
+    """``{set: {metric: mm}}`` -> ``{"val_<set>_<metric>_mm": value}`` (the card's flat metrics)."""
+    return {f"{prefix}_{s}_{k}_mm": round(float(v), 2) for s, metrics in best.items() for k, v in metrics.items()}
+
+
+def build_card(config: TrainConfig, model_config: dict, state: RunState, data: RunData, threads: int):
+    """The model card of an exported run: config, data + licences, augmentations, metrics, machine."""
+    from ..inference.weights import ModelCard
+
+    sources_used = sorted({c.source for c in data.train_clips})
+    lines = ["Training data:"]
+    for source in sources_used:
+        clips = [c for c in data.train_clips if c.source == source]
+        actors = sorted({str(c.labels["actor"]) for c in clips if "actor" in c.labels})
+        parts = sorted({str(c.labels["part"]) for c in clips if "part" in c.labels})
+        detail = ", ".join(x for x in (f"parts {'/'.join(parts)}" if parts else "",
+                                       f"actors {'/'.join(actors)}" if actors else "") if x)
+        lines.append(
+            f"- {source} ({detail + '; ' if detail else ''}{len(clips)} clips, "
+            f"{sum(c.num_frames for c in clips)} frames): {SOURCE_LICENCES.get(source, 'see its licence')}"
+        )
+    val_sets = {k: len(v) for k, v in data.val_sets.items()}
+    lines.append(f"Validation (held out): {', '.join(f'{k} {n} clips' for k, n in val_sets.items()) or 'none'}; "
+                 f"protocol: every {config.val.clip_stride}th clip, first {config.val.max_frames_per_clip} frames, "
+                 f"seeded virtual cameras, 2D noise '{config.val.noise}', flip TTA {config.val.flip}.")
+    lines.append(f"Source weights: {_describe(data.source_weights or {})}.")
+    lines.append(f"Augmentations: {_describe(to_dict(config.augment))}.")
+    lines.append(f"Virtual cameras: {_describe(to_dict(config.camera))}.")
+    lines.append(f"2D noise: {_describe(to_dict(config.noise))}.")
+    lines.append(
+        f"Optimiser: AdamW {_describe(to_dict(config.optim))}; batch {config.batch_size} x "
+        f"{model_config['num_frames']} frames; loss weights {_describe(to_dict(config.loss))}."
+    )
+    if config.model == "dtgcn":
+        lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
+                     f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(to_dict(config.pretrain))}.")
+    lines.append(
+        f"Training: {state.step} steps, {state.elapsed_s / 60:.1f} min wall clock; best validation at step "
+        f"{state.best_step}; seed {config.seed}; machine: {_machine(threads)}."
+    )
+    gpu = False
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except ImportError:
+        pass
+    hardware_note = (
+        "" if gpu else
+        f"Trained on a {os.cpu_count()}-core CPU, the `{config.preset}` config, not the paper size: "
+        "no GPU was available."
+    )
+    licence = "; ".join(SOURCE_LICENCES[s] for s in sources_used if s in SOURCE_LICENCES)
+    if "bandai" in sources_used:
+        licence += ". Weights trained on Bandai data: non-commercial use only (CC BY-NC 4.0)."
+    return ModelCard(
+        model=config.model,
+        config=model_config,
+        preset=config.preset,
+        num_frames=int(model_config["num_frames"]),
+        training_data="\n".join(lines),
+        licence=licence,
+        metrics=flat_metrics(state.best_metrics),
+        notes=" ".join(x for x in (hardware_note, config.notes) if x),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="video-mocap train", description="Train a 3D lifter from a YAML config.")
+    parser.add_argument("config", help="YAML config (see training/configs/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in the output folder")
+    parser.add_argument("--out", help="run folder (overrides output_dir)")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget of the training stage (overrides minutes)")
+    parser.add_argument("--steps", type=int, help="step budget of the training stage (overrides steps)")
+    parser.add_argument("--threads", type=int, help="torch threads (overrides threads)")
+    parser.add_argument("--export", help="export path ('default' = the shipped weights/<model>.safetensors)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    changes: dict[str, Any] = {}
+    if args.out:
+        changes["output_dir"] = args.out
+    if args.minutes is not None:
+        changes["minutes"] = float(args.minutes)
+    if args.steps is not None:
+        changes["steps"] = int(args.steps)
+    if args.threads is not None:
+        changes["threads"] = int(args.threads)
+    if args.export is not None:
+        changes["export_path"] = args.export
+    return validate(dataclasses.replace(config, **changes), source="command line")
+
+
+def train(config: TrainConfig, *, resume: bool = False, show_progress: bool = True) -> TrainResult:
+    """Run (or resume) one training run; returns the run folder and the exported weights path."""
+    out = config.resolved_output_dir()
+    if not resume and (out / STATE_FILE).is_file():
+        raise VideoMocapError(f"{out} already holds a run; add --resume to continue it or choose another --out.")
+    return Trainer(config, out, resume=resume, show_progress=show_progress).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = apply_overrides(load_config(args.config), args)
+    result = train(config, resume=args.resume, show_progress=not args.quiet)
+    if result.exported is not None:
+        log.info("weights: %s", result.exported)
+    return 0
