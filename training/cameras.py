@@ -64,6 +64,9 @@ class CameraConfig:
     off_centre: float = 0.5
     #: probability that the camera follows the subject (tracking shot)
     follow_prob: float = 0.3
+    #: a static camera that would show the person's height smaller than this fraction of the
+    #: image height follows the subject instead
+    min_person_fill: float = 0.2
     fixed_pitch_deg: float | None = None
     fixed_yaw_deg: float | None = None
     fixed_fov_deg: float | None = None
@@ -123,6 +126,18 @@ def _smooth_path(path: np.ndarray, frames: int) -> np.ndarray:
     return ((csum[:, width:] - csum[:, :-width]) / width)[:, : path.shape[1]]
 
 
+def _framing_distance(
+    joints_world: np.ndarray, track: np.ndarray, focal: np.ndarray, width: np.ndarray, height: np.ndarray,
+    fill: np.ndarray,
+) -> np.ndarray:
+    """(B,) camera distance at which the joints' extent around ``track`` (B, T or 1, 3) fills ``fill`` of the image."""
+    rel = joints_world - track[:, :, None]
+    extent_v = 2.0 * np.abs(rel[..., 1]).max(axis=(1, 2))
+    extent_h = 2.0 * np.linalg.norm(rel[..., [0, 2]], axis=-1).max(axis=(1, 2))
+    distance = np.maximum(focal * extent_v / (fill * height), focal * extent_h / (fill * width))
+    return np.maximum(distance, 2.0 * MIN_DEPTH_M + extent_h / 2.0)
+
+
 def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.random.Generator) -> CameraBatch:
     """Draw one camera per window, framed on that window's motion.
 
@@ -142,16 +157,17 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
     focal = 0.5 * width / np.tan(np.radians(fov) / 2.0)
 
     follow = rng.random(batch) < config.follow_prob
-    pelvis = joints_world[:, :, skeleton.PELVIS]
-    track = np.where(follow[:, None, None], _smooth_path(pelvis, FOLLOW_SMOOTH_FRAMES), pelvis.mean(1, keepdims=True))
-    rel = joints_world - track[:, :, None]
-    extent_v = 2.0 * np.abs(rel[..., 1]).max(axis=(1, 2))
-    extent_h = 2.0 * np.linalg.norm(rel[..., [0, 2]], axis=-1).max(axis=(1, 2))
     fill = rng.uniform(*config.fill, batch)
     close = rng.random(batch) < config.out_of_frame_prob
     fill = np.where(close, rng.uniform(*config.out_of_frame_fill, batch), fill)
-    distance = np.maximum(focal * extent_v / (fill * height), focal * extent_h / (fill * width))
-    distance = np.maximum(distance, 2.0 * MIN_DEPTH_M + extent_h / 2.0)
+    pelvis = joints_world[:, :, skeleton.PELVIS]
+    smooth = _smooth_path(pelvis, FOLLOW_SMOOTH_FRAMES)
+    static_distance = _framing_distance(joints_world, pelvis.mean(1, keepdims=True), focal, width, height, fill)
+    # a static camera that would show the person too small (long runs) follows it instead
+    body_v = 2.0 * np.abs(joints_world[..., 1] - pelvis[..., None, 1]).max(axis=(1, 2))
+    follow |= focal * body_v / (static_distance * height) < config.min_person_fill
+    track = np.where(follow[:, None, None], smooth, pelvis.mean(1, keepdims=True))
+    distance = _framing_distance(joints_world, track, focal, width, height, fill)
 
     yaw = (
         np.full(batch, math.radians(config.fixed_yaw_deg))
