@@ -110,6 +110,38 @@ def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip,
     assert not np.allclose(key_values(arm), key_values(again)), "new rig settings changed nothing"
 
 
+@pytest.mark.needs_torch
+def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_dir, shared_dir):
+    import addon_utils
+
+    configure(addon_scene, sample_clip)
+    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+    try:
+        addon_utils.enable("rigify", default_set=True)  # factory settings of the next test reset it
+        bpy.ops.object.armature_human_metarig_add()
+    except Exception as exc:  # rigify is bundled with Blender, but check
+        pytest.skip(f"rigify is not available in this bpy: {exc}")
+    metarig = bpy.context.view_layer.objects.active
+    props = addon_scene.video_mocap
+    props.target, props.target_rig = "EXISTING", metarig
+    props.mapping_preset = "rigify_metarig"
+    before = scene_state()
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    assert keys_per_fcurve(metarig) == {NUM_FRAMES}
+    assert scene_state()["objects"] == before["objects"], "retargeting adds no object"
+
+    props.mapping_preset = "mixamo"  # the wrong preset: bones missing, a clear error, nothing changed
+    before, action = scene_state(), metarig.animation_data.action
+    with pytest.raises(RuntimeError, match="not a humanoid"):
+        bpy.ops.video_mocap.apply()
+    assert scene_state() == before and metarig.animation_data.action == action
+
+    props.target_rig = None
+    with pytest.raises(RuntimeError, match="No target rig chosen"):
+        bpy.ops.video_mocap.apply()
+
+
 class ModalDriver:
     """Drives the operators' modal code (worker thread + timer events) as Blender's event loop would.
 
