@@ -15,9 +15,10 @@ import pytest
 from video_mocap.errors import VideoMocapError
 from video_mocap.inference import camera as camera_math
 from video_mocap.inference import skeleton
-from video_mocap.inference.detect import MIN_JOINT_SCORE
+from video_mocap.inference.detect import MIN_JOINT_SCORE, fill_gaps
 from video_mocap.training import augment as aug
 from video_mocap.training.cameras import ANKLE_HEIGHT_M
+from video_mocap.training.noise import fill_like_inference
 from video_mocap.training.bvh import forward_kinematics, parse_bvh, read_bvh
 from video_mocap.training.jointmap import bvh_to_h36m, load_jointmap, parse_jointmap, resample
 from video_mocap.training.sampler import (
@@ -416,6 +417,25 @@ def test_detector_noise_statistics(sample_clips: list[Clip]) -> None:
     assert (scores == 0.0).any()  # dropped joints / tracker dropouts
     # as after the 2D stage's gap filling: no score between 0 and its threshold
     assert not np.any((scores > 0.0) & (scores < MIN_JOINT_SCORE))
+
+
+def test_gap_filling_matches_the_2d_stage(sample_clips: list[Clip]) -> None:
+    """The vectorised training gap filling gives what ``detect.fill_gaps`` gives, window by window."""
+    world = np.repeat(_standing_clip(sample_clips).joints[None, :20], 24, 0)
+    clean, _ = render_windows(world, CameraConfig(), None, np.random.default_rng(6))
+    pixels = camera_math.denormalize_screen(clean["inputs"][..., :2], 1280, 720)
+    rng = np.random.default_rng(7)
+    scores = rng.uniform(0.0, 1.0, pixels.shape[:3]).astype(np.float32) ** 0.5
+    scores[0] = 0.0  # nothing valid: left alone
+    scores[1, :, J["left_wrist"]] = 0.1  # never valid: copies its parent
+    scores[2, :, 0] = 0.0  # pelvis never valid: mean of the others
+    scores[3, 5:9] = 0.0  # a whole-body gap
+    filled, filled_scores = fill_like_inference(pixels, scores)
+    for b in range(1, len(pixels)):
+        expected, expected_scores, _ = fill_gaps(pixels[b], scores[b], max_gap=pixels.shape[1])
+        assert np.allclose(filled[b], expected, atol=1e-4)
+        assert np.array_equal(filled_scores[b], expected_scores)
+    assert np.array_equal(filled[0], pixels[0]) and np.all(filled_scores[0] == 0.0)
 
 
 # ---------------------------------------------------------------------------------------

@@ -237,10 +237,12 @@ def project_batch(points_cam: np.ndarray, cameras: CameraBatch) -> tuple[np.ndar
     """
     pixels = np.empty(points_cam.shape[:-1] + (2,), dtype=np.float32)
     normalised = np.empty_like(pixels)
-    for b in range(points_cam.shape[0]):
-        w, h = int(cameras.width[b]), int(cameras.height[b])
-        pixels[b] = camera_math.project(points_cam[b], float(cameras.focal_px[b]), w, h)
-        normalised[b] = camera_math.normalize_screen(pixels[b], w, h)
+    sizes = np.stack([cameras.width, cameras.height], axis=-1)
+    for w, h in np.unique(sizes, axis=0):
+        group = np.flatnonzero((sizes[:, 0] == w) & (sizes[:, 1] == h))
+        focal = cameras.focal_px[group].reshape((-1,) + (1,) * (points_cam.ndim - 1))
+        pixels[group] = camera_math.project(points_cam[group], focal, int(w), int(h))
+        normalised[group] = camera_math.normalize_screen(pixels[group], int(w), int(h))
     return pixels, normalised
 
 

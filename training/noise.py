@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VideoMocapError
 from ..inference import skeleton
 from ..inference.detect import MIN_JOINT_SCORE
 
@@ -115,26 +114,47 @@ def _runs(rng: np.random.Generator, starts: np.ndarray, length_range: tuple[int,
 
 
 def fill_like_inference(pixels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply the 2D stage's gap filling (:func:`inference.detect.fill_gaps`) to every window.
+    """The 2D stage's gap filling (:func:`inference.detect.fill_gaps`), vectorised over windows.
 
-    Joints scored below ``detect.MIN_JOINT_SCORE`` are interpolated in time and scored 0,
-    exactly as at inference (here within the window: at its edges a gap is held, not
-    interpolated towards frames outside it). Windows with no usable joint are left as they are.
+    Same rule as at inference (a test checks it against ``fill_gaps`` window by window): a
+    joint scored below ``detect.MIN_JOINT_SCORE`` (or not finite) is missing; it is
+    interpolated linearly in time between its valid neighbours (held at the ends), a joint
+    never valid in the window copies its parent (the pelvis: the mean of the seen joints),
+    and missing joints get score 0. Here the track is the window, so a gap at a window edge
+    is held rather than interpolated towards frames outside it. Windows with no valid joint
+    at all keep their positions, scores 0.
 
     Args:
-        pixels: (B, T, 17, 2); scores: (B, T, 17).
+        pixels: (B, T, J, 2); scores: (B, T, J).
+    Returns:
+        filled pixels (B, T, J, 2) float32 and scores (B, T, J) float32.
     """
-    from ..inference.detect import fill_gaps
-
-    out, out_scores = pixels.copy(), scores.copy()
-    frames = pixels.shape[1]
-    needs = (scores < MIN_JOINT_SCORE).any(axis=(1, 2))
-    for b in np.flatnonzero(needs):
-        try:
-            out[b], out_scores[b], _ = fill_gaps(pixels[b], scores[b], max_gap=frames)
-        except VideoMocapError:
-            out_scores[b] = 0.0
-    return out, out_scores
+    pixels = np.asarray(pixels, dtype=np.float32)
+    valid = (scores >= MIN_JOINT_SCORE) & np.isfinite(pixels).all(axis=-1)
+    batch, frames, joints = valid.shape
+    t = np.arange(frames)[None, :, None]
+    prev_idx = np.maximum.accumulate(np.where(valid, t, -1), axis=1)
+    next_idx = np.flip(np.minimum.accumulate(np.flip(np.where(valid, t, frames), axis=1), axis=1), axis=1)
+    has_prev, has_next = prev_idx >= 0, next_idx < frames
+    lo, hi = np.clip(prev_idx, 0, frames - 1), np.clip(next_idx, 0, frames - 1)
+    safe = np.where(np.isfinite(pixels), pixels, 0.0).astype(np.float64)
+    v_lo = np.take_along_axis(safe, lo[..., None], axis=1)
+    v_hi = np.take_along_axis(safe, hi[..., None], axis=1)
+    both = has_prev & has_next
+    weight = np.where(both, (t - lo) / np.maximum(hi - lo, 1), np.where(has_prev, 0.0, 1.0))[..., None]
+    filled = np.where(valid[..., None], pixels, v_lo + weight * (v_hi - v_lo)).astype(np.float32)
+    never = ~valid.any(axis=1)  # (B, J)
+    empty = never.all(axis=1)
+    if never.any():
+        seen = (~never)[:, None, :, None]
+        seen_mean = (filled * seen).sum(axis=2) / np.maximum(seen.sum(axis=2), 1)
+        for j in range(joints):  # parents come before children: a parent is filled first
+            rows = never[:, j]
+            if rows.any():
+                parent = skeleton.PARENTS[j]
+                filled[rows, :, j] = filled[rows, :, parent] if parent >= 0 else seen_mean[rows]
+    filled[empty] = pixels[empty]
+    return filled, np.where(valid, scores, 0.0).astype(np.float32)
 
 
 def apply_detector_noise(
