@@ -62,7 +62,12 @@ def _default_solve_config() -> "SolveConfig":
 
 @dataclass
 class PipelineSettings:
-    """Everything that decides a result. ``weights=None``: the shipped ``weights/<model>.safetensors``."""
+    """Everything that decides a result. ``weights=None``: the shipped ``weights/<model>.safetensors``.
+
+    ``video_frame_origin``: when set, the scene frame of *video* frame 0, so the animation lines
+    up with the footage (a movie clip in the scene); otherwise the first tracked frame lands on
+    ``solve.frame_offset``.
+    """
 
     detect: "DetectConfig" = field(default_factory=_default_detect_config)
     model: str = "posemoe"
@@ -71,6 +76,7 @@ class PipelineSettings:
     fov_deg: float | None = None
     flip: bool = True
     solve: "SolveConfig" = field(default_factory=_default_solve_config)
+    video_frame_origin: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in LIFTER_MODELS:
@@ -93,13 +99,14 @@ class PipelineResult:
 
 @dataclass(frozen=True)
 class PersonInfo:
-    """One person found in a video: track id and the video frames they are seen on."""
+    """One person found in a video: track id, the video frames they are seen on, and for how long."""
 
     track_id: int
     frame_start: int
     frame_end: int
     num_frames: int
     is_subject: bool
+    seconds: float
 
 
 def make_settings(
@@ -117,6 +124,7 @@ def make_settings(
     foot_lock: bool | None = None,
     scene_fps: float | None = None,
     frame_offset: int | None = None,
+    video_frame_origin: int | None = None,
 ) -> PipelineSettings:
     """Build :class:`PipelineSettings` from the flat options the UI and the CLIs expose.
 
@@ -144,6 +152,7 @@ def make_settings(
         device=device,
         fov_deg=fov_deg,
         solve=SolveConfig(**{k: v for k, v in solve_kwargs.items() if v is not None}),
+        video_frame_origin=video_frame_origin,
     )
 
 
@@ -249,15 +258,23 @@ def detect_people(
                 frame_end=int(frames.max()),
                 num_frames=int(frames.size),
                 is_subject=int(track_id) == int(result.subject_id),
+                seconds=float(frames.size / track.fps),
             )
         )
     return sorted(people, key=lambda p: (not p.is_subject, -p.num_frames, p.track_id))
 
 
-def solve_motion(motion: Motion3D, config: "SolveConfig") -> "SolvedMotion":
-    """The rig solve (pure numpy): joint rotations, root motion, smoothing, foot locking."""
+def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: int | None = None) -> "SolvedMotion":
+    """The rig solve (pure numpy): joint rotations, root motion, smoothing, foot locking.
+
+    ``video_frame_origin``: see :class:`PipelineSettings`; it overrides ``config.frame_offset``.
+    """
     from .rigging.solve import solve
 
+    if video_frame_origin is not None:
+        ratio = (config.scene_fps or motion.fps) / motion.fps
+        first = int(round(video_frame_origin + float(motion.frame_indices[0]) * ratio))
+        config = dataclasses.replace(config, frame_offset=first)
     return solve(motion, config)
 
 
@@ -299,7 +316,7 @@ def run_pipeline(
         check_cancel(cancel)
         motion_path = store_cached(cache, key, track, motion)
     report(progress, STAGE_SOLVE, 0, 1)
-    solved = solve_motion(motion, settings.solve)
+    solved = solve_motion(motion, settings.solve, settings.video_frame_origin)
     report(progress, STAGE_SOLVE, 1, 1)
     check_cancel(cancel)
     return PipelineResult(

@@ -77,7 +77,7 @@ def _preset_items(self, context):
 def _person_items(self, context):
     items = [(AUTO_PERSON, "Automatic", "The main subject: the person seen longest and largest")]
     for person in self.people:
-        label = f"Person {person.track_id}: frames {person.frame_start}-{person.frame_end}"
+        label = f"Person {person.track_id}: {person.seconds:.1f} s on screen (frames {person.frame_start}-{person.frame_end})"
         if person.is_subject:
             label += " (subject)"
         items.append((str(person.track_id), label, f"Seen on {person.num_frames} frames"))
@@ -96,6 +96,7 @@ class VIDEO_MOCAP_PG_person(PropertyGroup):
     frame_start: IntProperty(name="First Frame")
     frame_end: IntProperty(name="Last Frame")
     num_frames: IntProperty(name="Frames Seen")
+    seconds: FloatProperty(name="On Screen", description="Seconds the person is tracked", unit="TIME_ABSOLUTE")
     is_subject: BoolProperty(name="Subject")
 
 

@@ -94,6 +94,7 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
     props = settings_of(context)
     prefs = get_preferences(context)
     person = chosen_person(props) if with_person else None
+    use_clip = props.source == "CLIP" and props.clip is not None
     # the panel's end frame is inclusive; the 2D stage's is exclusive
     frame_start, frame_end = (props.frame_start, props.frame_end + 1) if props.use_frame_range else (0, None)
     if frame_end is not None and frame_end <= frame_start:
@@ -112,8 +113,11 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
         allow_download=bool(prefs is not None and prefs.allow_downloads and online_access_allowed()),
         smoothing=float(props.smoothing),
         foot_lock=bool(props.foot_lock),
-        scene_fps=context.scene.render.fps / context.scene.render.fps_base,
+        # a movie clip plays one footage frame per scene frame from its own start frame: key in step with it;
+        # a video file is resampled to the scene's frame rate from the scene's start
+        scene_fps=None if use_clip else context.scene.render.fps / context.scene.render.fps_base,
         frame_offset=context.scene.frame_start,
+        video_frame_origin=props.clip.frame_start if use_clip else None,
     )
 
 
@@ -332,4 +336,5 @@ def solve_for_scene(context, motion):
     """Solve a cached 3D motion with the scene's current rig settings (smoothing, foot lock, fps)."""
     from ..pipeline import solve_motion
 
-    return solve_motion(motion, pipeline_settings(context).solve)
+    settings = pipeline_settings(context)
+    return solve_motion(motion, settings.solve, settings.video_frame_origin)

@@ -36,6 +36,7 @@ def store_people(props, signature: str, people) -> None:
         item.frame_start = info.frame_start
         item.frame_end = info.frame_end
         item.num_frames = info.num_frames
+        item.seconds = info.seconds
         item.is_subject = info.is_subject
     props.people_video = signature
     props.person = AUTO_PERSON

@@ -85,6 +85,18 @@ def test_cached_motion_reapplies_without_networks(sample_clip, shared_dir, tmp_p
     assert not np.allclose(again.solved.rotations, first.solved.rotations), "rig settings had no effect"
 
 
+def test_video_frame_origin_keeps_the_footage_timing(sample_clip, shared_dir, tmp_path):
+    start, origin = 12, 100
+    settings = _settings(frame_start=start, frame_end=start + NUM_FRAMES, frame_offset=1)
+    seed_motion_cache(sample_clip, settings, tmp_path, shared_dir)
+    plain = pipeline.run_pipeline(sample_clip, settings, cache_dir=tmp_path)
+    assert plain.solved.frames[0] == 1  # the first tracked frame on frame_offset
+    settings.video_frame_origin = origin
+    aligned = pipeline.run_pipeline(sample_clip, settings, cache_dir=tmp_path)
+    assert aligned.from_cache
+    np.testing.assert_allclose(aligned.solved.frames, origin + plain.motion.frame_indices)
+
+
 def test_detect_people_lists_the_subject_first(sample_clip, tmp_path):
     people = pipeline.detect_people(sample_clip, _settings(), cache_dir=tmp_path)
     assert people and people[0].is_subject
@@ -92,6 +104,7 @@ def test_detect_people_lists_the_subject_first(sample_clip, tmp_path):
     for person in people:
         assert 0 <= person.frame_start <= person.frame_end < NUM_FRAMES
         assert 0 < person.num_frames <= NUM_FRAMES
+        assert person.seconds == pytest.approx(person.num_frames / 30.0)  # the sample clip runs at 30 fps
 
 
 @pytest.mark.slow

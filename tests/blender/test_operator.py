@@ -111,6 +111,21 @@ def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip,
 
 
 @pytest.mark.needs_torch
+def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, cache_dir, shared_dir):
+    clip = bpy.data.movieclips.load(str(sample_clip))
+    clip.frame_start = 101
+    configure(addon_scene, sample_clip, source="CLIP", clip=clip, filepath="")
+    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
+    arm = bpy.context.view_layer.objects.active
+    from video_mocap.rigging.blender_compat import action_fcurve_collection
+
+    curve = action_fcurve_collection(arm.animation_data.action, arm)[0]
+    first, last = curve.keyframe_points[0].co[0], curve.keyframe_points[-1].co[0]
+    assert (first, last) == (clip.frame_start + FRAME_START, clip.frame_start + FRAME_START + NUM_FRAMES - 1)
+
+
+@pytest.mark.needs_torch
 def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_dir, shared_dir):
     import addon_utils
 
@@ -241,6 +256,7 @@ def test_detect_people_lists_tracks(addon_scene, sample_clip, cache_dir):
     assert sum(p.is_subject for p in props.people) == 1
     subject = next(p for p in props.people if p.is_subject)
     assert FRAME_START <= subject.frame_start <= subject.frame_end < FRAME_START + NUM_FRAMES
+    assert 0 < subject.seconds <= NUM_FRAMES / 30.0
     props.person = str(subject.track_id)  # a valid enum item now
     from video_mocap.operators.common import pipeline_settings
 
