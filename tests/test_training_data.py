@@ -556,6 +556,19 @@ def test_joint_limits_accept_real_motion_and_reject_impossible(
     assert not aug.check_joint_limits(twisted)
 
 
+def test_config_values_are_checked() -> None:
+    for make, message in [
+        (lambda: AugmentConfig(mirror_prob=1.5), "augment.mirror_prob"),
+        (lambda: AugmentConfig(speed_range=(2.0, 0.5)), "augment.speed_range"),
+        (lambda: CameraConfig(fov_deg=(30.0, 200.0)), "fields of view"),
+        (lambda: CameraConfig(image_sizes=()), "image sizes"),
+        (lambda: NoiseConfig(score_clean=(0.7, 1.2)), "score ranges"),
+        (lambda: NoiseConfig(drop_frames=(0, 3)), "drop_frames"),
+    ]:
+        with pytest.raises(VideoMocapError, match=message):
+            make()
+
+
 # ---------------------------------------------------------------------------------------
 # sampler
 # ---------------------------------------------------------------------------------------

@@ -114,6 +114,36 @@ class AugmentConfig:
     speed_range: tuple[float, float] = (0.5, 2.0)
     reground: bool = True
 
+    def __post_init__(self) -> None:
+        from ..errors import VideoMocapError
+
+        check_config_ranges(self, "augment")
+        if self.speed_range[0] <= 0 or self.height_range_m[0] <= 0:
+            raise VideoMocapError("augment.speed_range and augment.height_range_m must be positive.")
+
+
+def check_config_ranges(config: object, section: str) -> None:
+    """Common sanity checks of a config dataclass: ``*_prob`` in [0, 1], (low, high) pairs ordered.
+
+    Raises:
+        VideoMocapError: naming the section and the field.
+    """
+    from dataclasses import fields
+
+    from ..errors import VideoMocapError
+
+    for f in fields(config):  # type: ignore[arg-type]
+        value = getattr(config, f.name)
+        if f.name.endswith("_prob") and not 0.0 <= float(value) <= 1.0:
+            raise VideoMocapError(f"{section}.{f.name} must be a probability in [0, 1], got {value}.")
+        if (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) for v in value)
+            and value[0] > value[1]
+        ):
+            raise VideoMocapError(f"{section}.{f.name} must be (low, high) with low <= high, got {list(value)}.")
+
 
 # ---------------------------------------------------------------------------------------
 # geometry helpers

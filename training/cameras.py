@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import VideoMocapError
 from ..inference import camera as camera_math
 from ..inference import skeleton
+from .augment import check_config_ranges
 
 #: ankle joint height above the sole, to estimate the floor from the lowest ankle
 ANKLE_HEIGHT_M = 0.09
@@ -71,6 +73,17 @@ class CameraConfig:
     fixed_yaw_deg: float | None = None
     fixed_fov_deg: float | None = None
     fixed_image_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        check_config_ranges(self, "camera")
+        fovs = list(self.fov_deg) + ([self.fixed_fov_deg] if self.fixed_fov_deg is not None else [])
+        if not all(1.0 < f < 179.0 for f in fovs):
+            raise VideoMocapError(f"camera: fields of view must be in (1, 179) degrees, got {fovs}.")
+        sizes = list(self.image_sizes) + ([self.fixed_image_size] if self.fixed_image_size is not None else [])
+        if not sizes or not all(len(size) == 2 and min(size) > 0 for size in sizes):
+            raise VideoMocapError(f"camera: image sizes must be (width, height) > 0, got {sizes}.")
+        if min(self.fill) <= 0 or min(self.out_of_frame_fill) <= 0 or self.height_m[0] < 0:
+            raise VideoMocapError("camera: fill, out_of_frame_fill and height_m must be positive.")
 
 
 @dataclass

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import VideoMocapError
 from ..inference import skeleton
 from ..inference.detect import MIN_JOINT_SCORE
+from .augment import check_config_ranges
 
 J = skeleton.JOINT_INDEX
 #: per-joint jitter factor (detectors are least sure of wrists and ankles, best on the head)
@@ -80,6 +82,14 @@ class NoiseConfig:
     score_clean: tuple[float, float] = (0.7, 1.0)
     score_corrupt: tuple[float, float] = (0.05, 0.5)
     score_out_of_frame: tuple[float, float] = (0.0, 0.3)
+
+    def __post_init__(self) -> None:
+        check_config_ranges(self, "noise")
+        scores = self.score_clean + self.score_corrupt + self.score_out_of_frame
+        if not all(0.0 <= v <= 1.0 for v in scores):
+            raise VideoMocapError(f"noise: score ranges must lie in [0, 1], got {list(scores)}.")
+        if min(self.swap_frames + self.drop_frames + self.track_dropout_frames) < 1:
+            raise VideoMocapError("noise: swap_frames, drop_frames and track_dropout_frames must be >= 1.")
 
 
 def person_size(pixels: np.ndarray) -> np.ndarray:
