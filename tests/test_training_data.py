@@ -322,9 +322,20 @@ def test_hdm05_and_deepmimic_loaders(hdm05_clips: list[Clip], shared_dir: Path) 
         assert 0.05 < np.median(ahead) < 0.1
 
 
-def test_prepare_bandai_part2_missing_archive(tmp_path: Path) -> None:
+def test_prepare_bandai_part2_unpacks_once(tmp_path: Path, bandai_dir: Path) -> None:
     with pytest.raises(VideoMocapError, match="archive not found"):
         prepare_bandai_part2(tmp_path / "cache", tmp_path)
+    import tarfile
+
+    source = bandai_dir / "sample" / "dataset-2_wave-left-hand_active_011.bvh"
+    with tarfile.open(tmp_path / "part2.tar.xz", "w:xz") as tar:
+        tar.add(source, arcname=f"part2/{source.name}")
+    folder = prepare_bandai_part2(tmp_path / "cache", tmp_path)
+    assert [p.name for p in folder.glob("*.bvh")] == [source.name]
+    stamp = (folder / source.name).stat().st_mtime_ns
+    assert prepare_bandai_part2(tmp_path / "cache", tmp_path) == folder
+    assert (folder / source.name).stat().st_mtime_ns == stamp  # not unpacked again
+    assert not list((tmp_path / "cache" / "bandai_part2").glob(".unpack-*"))  # no temporary left
 
 
 def test_data_config_defaults_point_at_shared(shared_dir: Path) -> None:

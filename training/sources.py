@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..inference import skeleton
 from ..inference.progress import ProgressFn
-from ..io_utils import save_npz_atomic
+from ..io_utils import save_npz_atomic, write_text_atomic
 from .bvh import read_bvh
 from .jointmap import JointMap, apply_detector_semantics, bvh_to_h36m, load_jointmap, resample
 
@@ -437,9 +437,10 @@ def prepare_bandai_part2(cache_dir: str | os.PathLike, bandai_dir: str | os.Path
     bandai_dir = Path(bandai_dir) if bandai_dir is not None else DataConfig().bandai_path
     target_root = Path(cache_dir) / "bandai_part2"
     target = target_root / "part2"
-    if target.is_dir() and len(list(target.glob("*.bvh"))) >= BANDAI_PART2_FILES:
-        return target
+    marker = target_root / "part2.unpacked"
     archive = bandai_dir / BANDAI_PART2_ARCHIVE
+    if target.is_dir() and marker.is_file():
+        return target
     if not archive.is_file():
         raise VideoMocapError(f"Bandai part 2 archive not found: {archive}. Set data.bandai_dir to the Bandai folder.")
     target_root.mkdir(parents=True, exist_ok=True)
@@ -456,6 +457,10 @@ def prepare_bandai_part2(cache_dir: str | os.PathLike, bandai_dir: str | os.Path
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp / "part2", target)
+        count = len(members)
+        if count != BANDAI_PART2_FILES:
+            logger.warning("%s holds %d BVH files (the full part 2 has %d)", archive, count, BANDAI_PART2_FILES)
+        write_text_atomic(marker, f"{archive}\n{archive.stat().st_size} bytes, {count} files\n")
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise VideoMocapError(f"Cannot unpack {archive}: {exc}. Check the file (sha256 in its README).") from None
     finally:
