@@ -53,7 +53,8 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     parser.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees (default: auto)")
     parser.add_argument("--smoothing", type=float, default=None, help="0 (off) .. 1 (strong); default 0.5")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
-    parser.add_argument("--weights", type=Path, default=None, help="folder with <model>.safetensors (default: shipped)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="lifter weights: a .safetensors file or a folder with <model>.safetensors (default: shipped)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: the user cache)")
     return parser
 
@@ -134,7 +135,7 @@ def _settings(args):
         frame_start=args.start,
         frame_end=args.end,
         fov_deg=args.fov,
-        weights_dir=args.weights,
+        weights=args.weights,
         smoothing=args.smoothing,
         foot_lock=not args.no_foot_lock,
     )

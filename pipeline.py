@@ -117,7 +117,7 @@ def make_settings(
     frame_start: int = 0,
     frame_end: int | None = None,
     fov_deg: float | None = None,
-    weights_dir: Path | None = None,
+    weights: Path | None = None,
     detector_model: Path | None = None,
     allow_download: bool = False,
     smoothing: float | None = None,
@@ -128,6 +128,7 @@ def make_settings(
 ) -> PipelineSettings:
     """Build :class:`PipelineSettings` from the flat options the UI and the CLIs expose.
 
+    ``weights``: a ``<model>.safetensors`` file, or a folder holding one (None: the shipped weights).
     Options left at None keep the stage's own default.
     """
     from .inference.detect import DetectConfig
@@ -138,12 +139,11 @@ def make_settings(
     if detector_model is not None:
         detect_kwargs["model"] = str(detector_model)
     solve_kwargs = {"smoothing": smoothing, "foot_lock": foot_lock, "scene_fps": scene_fps, "frame_offset": frame_offset}
-    weights = None
-    if weights_dir is not None:
-        weights = Path(weights_dir) / f"{model}{WEIGHTS_SUFFIX}"
+    if weights is not None and Path(weights).is_dir():
+        folder, weights = Path(weights), Path(weights) / f"{model}{WEIGHTS_SUFFIX}"
         if not weights.is_file():
             raise VideoMocapError(
-                f"No {model} weights in {weights_dir} (expected {weights.name}); fix the weights folder in the preferences."
+                f"No {model} weights in {folder} (expected {weights.name}); fix the weights folder in the preferences."
             )
     return PipelineSettings(
         detect=DetectConfig(**detect_kwargs),

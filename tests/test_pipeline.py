@@ -43,7 +43,7 @@ def test_bad_settings_and_inputs_raise_clear_errors(tmp_path, sample_clip):
     with pytest.raises(VideoMocapError, match="Unknown lifter"):
         pipeline.make_settings(model="nope")
     with pytest.raises(VideoMocapError, match="No posemoe weights in"):
-        pipeline.make_settings(weights_dir=tmp_path)
+        pipeline.make_settings(weights=tmp_path)
     with pytest.raises(VideoMocapError, match="Video not found"):
         pipeline.run_pipeline(tmp_path / "missing.mp4", _settings(), cache_dir=tmp_path)
     broken = tmp_path / "broken.mp4"
