@@ -626,5 +626,10 @@ def test_make_eval_windows_fixed_camera(sample_clips: list[Clip]) -> None:
     again = make_eval_windows(sample_clips[::-1], 16, camera, NoiseConfig(), seed=4)[::-1]
     for a, b in zip(evals, again):  # per-clip seeds: order does not matter
         assert np.array_equal(a.inputs, b.inputs)
+    eye = CameraConfig(fixed_pitch_deg=0.0, fixed_height_m=1.6)
+    eye_level = make_eval_windows(sample_clips[:1], 16, eye, None, seed=4)[0]
+    assert eye_level.camera["pitch_deg"] == pytest.approx(0.0)
+    # the camera (eye level) is above the pelvis: the pelvis shows below the image centre (y down)
+    assert np.all(eye_level.inputs[:, 0, 1] > 0.0)
     windows = make_eval_windows(sample_clips, 8, camera, None, seed=4, stride=4)
     assert all(w.inputs.shape[0] == 8 for w in windows) and any("@4" in w.name for w in windows)

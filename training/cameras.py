@@ -37,8 +37,10 @@ FOLLOW_SMOOTH_FRAMES = 31
 class CameraConfig:
     """How virtual cameras are drawn (all angles in degrees, lengths in metres).
 
-    ``fixed_pitch_deg`` / ``fixed_yaw_deg`` override the random draw (evaluation by
-    viewpoint: e.g. -30 = high camera looking down, 0 = eye level, +10 = low camera).
+    ``fixed_pitch_deg`` / ``fixed_yaw_deg`` / ``fixed_height_m`` / ``fixed_fov_deg`` override
+    the random draw (evaluation by viewpoint: e.g. pitch -30 = high camera looking down;
+    pitch 0 with height 1.6 = eye level; pitch +10 with height 0.4 = low camera). With the
+    pitch free and the height fixed, the camera aims at the subject.
     """
 
     fov_deg: tuple[float, float] = (30.0, 90.0)
@@ -72,6 +74,8 @@ class CameraConfig:
     fixed_pitch_deg: float | None = None
     fixed_yaw_deg: float | None = None
     fixed_fov_deg: float | None = None
+    #: camera height above the floor (e.g. 1.6 with fixed_pitch_deg=0 for an eye-level view)
+    fixed_height_m: float | None = None
     fixed_image_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
@@ -198,6 +202,8 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
     centre = track[:, 0].copy()
     cam_height = centre[:, 1] - floor - distance * np.sin(pitch)
     cam_height = np.clip(cam_height, *config.height_m)
+    if config.fixed_height_m is not None:
+        cam_height = np.full(batch, float(config.fixed_height_m))
     if config.fixed_pitch_deg is None:
         # re-aim after clipping the height, then keep the pitch in range (the subject may sit off-centre)
         pitch = np.arcsin(np.clip((centre[:, 1] - floor - cam_height) / distance, -1.0, 1.0))
