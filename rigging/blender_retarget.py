@@ -1,10 +1,11 @@
 """Retarget a solved motion onto an existing armature (bpy adapter of :mod:`.retarget`).
 
-Works on the Rigify human metarig, generated Rigify rigs (FK controls; every limb's
-``IK_FK`` switch is set to 1.0 = FK), Mixamo rigs, and other humanoids through automatic
-bone-name matching plus the JSON presets in ``rigging/presets/``. The rig's rest pose may be
-an A-pose or a T-pose. A new action is written in bulk; the rig's previous action is kept in
-the blend file (no longer assigned). Nothing is changed when validation fails.
+Works on the Rigify human metarig, generated Rigify rigs (FK controls; the rig's switches are
+set for it: every limb's ``IK_FK`` to 1.0 = FK, ``neck_follow``/``head_follow`` to 1.0),
+Mixamo rigs, and other humanoids through automatic bone-name matching plus the JSON presets
+in ``rigging/presets/``. The rig's rest pose may be an A-pose or a T-pose. A new action is
+written in bulk; the rig's previous action is kept in the blend file (no longer assigned)
+unless Video Mocap wrote it. Nothing is changed when validation fails.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 #: Rigify limb property: 0 = IK, 1 = FK (IK constraint influence = 1 - IK_FK)
 RIGIFY_IK_FK_PROP = "IK_FK"
 RIGIFY_FK = 1.0
+#: Rigify custom properties set on retarget: limbs in FK; the neck and head follow the chest
+#: and the neck (0 would keep them turned with the torso, which the solve does not assume)
+RIGIFY_SWITCHES: dict[str, float] = {RIGIFY_IK_FK_PROP: RIGIFY_FK, "neck_follow": 1.0, "head_follow": 1.0}
 
 
 def target_skeleton(rig) -> TargetSkeleton:
@@ -37,15 +41,18 @@ def target_skeleton(rig) -> TargetSkeleton:
     rest = rest / np.linalg.norm(rest, axis=1, keepdims=True)  # unit columns
     heads = np.array([np.array(b.head_local) for b in bones])
     tails = np.array([np.array(b.tail_local) for b in bones])
-    return TargetSkeleton(names, parents, rest, heads, tails, np.array(rig.matrix_world))
+    constrained = [len(rig.pose.bones[n].constraints) > 0 for n in names]
+    return TargetSkeleton(names, parents, rest, heads, tails, np.array(rig.matrix_world), constrained)
 
 
 def _switch_rigify_limbs_to_fk(rig) -> int:
+    """Rigify switches: limbs to FK, neck and head following their parents (not the torso)."""
     switched = 0
     for pose_bone in rig.pose.bones:
-        if RIGIFY_IK_FK_PROP in pose_bone.keys():
-            pose_bone[RIGIFY_IK_FK_PROP] = RIGIFY_FK
-            switched += 1
+        for prop, value in RIGIFY_SWITCHES.items():
+            if prop in pose_bone.keys():
+                pose_bone[prop] = value
+                switched += 1
     return switched
 
 

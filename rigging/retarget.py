@@ -25,13 +25,13 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import VideoMocapError
-from .solve import BONE_INDEX, BONE_NAMES, SolvedMotion, deltas_from_rotations, make_continuous, matrix_to_quat, swing
+from .solve import BONE_INDEX, BONE_NAMES, PARENTS, SolvedMotion, deltas_from_rotations, make_continuous, matrix_to_quat, swing
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,10 @@ def list_presets(folder: Path = PRESETS_DIR) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.json"))
 
 
-def load_preset(preset: str | os.PathLike | None, folder: Path = PRESETS_DIR) -> dict[str, str]:
+def load_preset(preset: str | os.PathLike | None, folder: Path = PRESETS_DIR) -> dict[str, str | None]:
     """Solve bone -> target bone from a preset name (file stem in ``folder``) or a JSON path.
+
+    A ``null`` target leaves that solve bone unmapped on purpose (no automatic match either).
 
     ``None``/"auto"/"NONE" give an empty mapping (automatic matching only).
     Raises:
@@ -174,8 +176,10 @@ def load_preset(preset: str | os.PathLike | None, folder: Path = PRESETS_DIR) ->
     except (OSError, ValueError) as exc:
         raise VideoMocapError(f"Mapping preset {path} is not valid JSON ({exc}); fix or delete it.") from None
     bones = data.get("bones", {}) if isinstance(data, dict) else None
-    if not isinstance(bones, dict) or not all(isinstance(v, str) for v in bones.values()):
-        raise VideoMocapError(f"Mapping preset {path}: 'bones' must map solve bone names to target bone names.")
+    if not isinstance(bones, dict) or not all(v is None or isinstance(v, str) for v in bones.values()):
+        raise VideoMocapError(
+            f"Mapping preset {path}: 'bones' must map solve bone names to target bone names (or null)."
+        )
     unknown = sorted(set(bones) - set(BONE_NAMES))
     if unknown:
         raise VideoMocapError(
@@ -184,8 +188,10 @@ def load_preset(preset: str | os.PathLike | None, folder: Path = PRESETS_DIR) ->
     return dict(bones)
 
 
-def resolve_mapping(preset_mapping: dict[str, str], bone_names: list[str], parents: list[int]) -> dict[str, str]:
+def resolve_mapping(preset_mapping: dict[str, str | None], bone_names: list[str], parents: list[int]) -> dict[str, str]:
     """Preset entries whose target bone exists, then automatic matches for the rest; checked.
+
+    Entries set to ``None`` stay unmapped.
 
     Raises:
         VideoMocapError: a needed solve bone has no target bone (lists them and their H36M joints).
@@ -193,7 +199,7 @@ def resolve_mapping(preset_mapping: dict[str, str], bone_names: list[str], paren
     present = set(bone_names)
     mapping = {src: dst for src, dst in preset_mapping.items() if dst in present}
     for src, dst in auto_mapping(bone_names, parents).items():
-        if src not in mapping and dst not in mapping.values():
+        if src not in mapping and preset_mapping.get(src, "") is not None and dst not in mapping.values():
             mapping.setdefault(src, dst)
     missing = [b for b in REQUIRED_BONES if b not in mapping]
     missing += [" or ".join(pair) for pair in REQUIRED_ANY if not any(b in mapping for b in pair)]
@@ -215,6 +221,8 @@ class TargetSkeleton:
     rest_matrices: (K, 3, 3) bone rest orientations (Blender ``bone.matrix_local`` rotation).
     rest_heads, rest_tails: (K, 3) armature-space rest heads and tails.
     object_matrix: (4, 4) the armature object's world matrix.
+    constrained: bones driven by constraints: a mapped bone hanging from one is assumed to
+        follow the target of its solve parent (Rigify's MCH parents of the FK controls).
     """
 
     bone_names: list[str]
@@ -223,6 +231,8 @@ class TargetSkeleton:
     rest_heads: np.ndarray
     rest_tails: np.ndarray
     object_matrix: np.ndarray
+    #: per bone: driven by constraints (rig mechanism bones); empty = none
+    constrained: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -256,34 +266,42 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
     src_dirs = solved.rest_tails - solved.rest_heads
     src_dirs = src_dirs / np.linalg.norm(src_dirs, axis=-1, keepdims=True)
     t = src_deltas.shape[0]
-    inverse = {dst: src for src, dst in mapping.items()}
 
-    # armature-space deltas A_k = Ro^T D Ro, bones in parent-first order
-    order = sorted(range(len(target.bone_names)), key=lambda k: _depth(target.parents, k))
-    arm = np.zeros((t, len(target.bone_names), 3, 3))
-    for k in order:
-        name = target.bone_names[k]
-        parent = target.parents[k]
-        if name in inverse:
-            b = BONE_INDEX[inverse[name]]
-            rest_dir_world = ro @ target.rest_matrices[k][:, 1]
-            correction = swing(rest_dir_world, src_dirs[b])  # target rest dir -> source rest dir
-            world = src_deltas[:, b] @ correction
-            arm[:, k] = np.einsum("ba,tbc,cd->tad", ro, world, ro)
-        elif parent >= 0:  # unmapped: rigid with its parent
-            arm[:, k] = arm[:, parent]
-        else:
-            arm[:, k] = np.eye(3)
+    # armature-space deltas A_k = Ro^T D_b C Ro of the mapped bones (independent of parents)
+    identity = np.broadcast_to(np.eye(3), (t, 3, 3))
+    arm: dict[int, np.ndarray] = {}
+    for src, dst in mapping.items():
+        k, b = index[dst], BONE_INDEX[src]
+        rest_dir_world = ro @ target.rest_matrices[k][:, 1]
+        correction = swing(rest_dir_world, src_dirs[b])  # target rest dir -> source rest dir
+        arm[k] = np.einsum("ba,tbc,cd->tad", ro, src_deltas[:, b] @ correction, ro)
+    constrained = target.constrained or [False] * len(target.bone_names)
+
+    def parent_delta(k: int, src: str) -> np.ndarray:
+        """Delta of the frame bone ``k`` hangs from: its nearest mapped ancestor, or, across a
+        constrained (rig-driven) bone, the target of the solve parent (assumed to follow it)."""
+        p = target.parents[k]
+        while p >= 0:
+            if p in arm:
+                return arm[p]
+            if constrained[p]:
+                break
+            p = target.parents[p]
+        if p < 0:
+            return identity
+        j = PARENTS[BONE_INDEX[src]]
+        while j >= 0:
+            if BONE_NAMES[j] in mapping:
+                return arm[index[mapping[BONE_NAMES[j]]]]
+            j = PARENTS[j]
+        return identity
+
     rotations: dict[str, np.ndarray] = {}
-    for k in order:
-        name = target.bone_names[k]
-        if name not in inverse:
-            continue
-        parent = target.parents[k]
+    for src, dst in mapping.items():
+        k = index[dst]
         rest = target.rest_matrices[k]
-        parent_a = arm[:, parent] if parent >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
-        local = np.einsum("ba,tcb,tcd,de->tae", rest, parent_a, arm[:, k], rest)
-        rotations[name] = make_continuous(matrix_to_quat(local))
+        local = np.einsum("ba,tcb,tcd,de->tae", rest, parent_delta(k, src), arm[k], rest)
+        rotations[dst] = make_continuous(matrix_to_quat(local))
 
     # root: solved trajectory scaled by the leg-length ratio, relative to the object origin
     root_name = mapping["pelvis"]
@@ -301,10 +319,4 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
     return RetargetResult(rotations=rotations, root_bone=root_name, root_locations=root_locations,
                           scale=scale, mapping=dict(mapping))
 
-
-def _depth(parents: list[int], k: int) -> int:
-    d = 0
-    while parents[k] >= 0:
-        k, d = parents[k], d + 1
-    return d
 

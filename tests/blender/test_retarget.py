@@ -132,7 +132,7 @@ def test_rigify_metarig_follows_source(empty_scene, solved):
     import addon_utils
 
     try:
-        addon_utils.enable("rigify", default_set=False)
+        addon_utils.enable("rigify", default_set=True)
         bpy.ops.object.armature_human_metarig_add()
     except (RuntimeError, AttributeError, ImportError) as exc:
         pytest.skip(f"rigify is not available in this bpy: {exc}")
@@ -146,6 +146,33 @@ def test_rigify_metarig_follows_source(empty_scene, solved):
     # automatic matching alone cannot tell which metarig bone is the pelvis: a clear error
     with pytest.raises(VideoMocapError, match="pelvis"):
         blender_retarget.retarget(rig, solved, preset="auto")
+
+
+@pytest.mark.slow
+def test_generated_rigify_rig_fk_controls_follow_source(empty_scene, solved):
+    """A real generated Rigify rig (about 15-30 s to generate): FK controls, MCH parents, switches."""
+    import addon_utils
+
+    try:
+        # a fresh registration: rigify registers its rig parameters on enable
+        addon_utils.disable("rigify", default_set=True)
+        addon_utils.enable("rigify", default_set=True)
+        bpy.ops.object.armature_human_metarig_add()
+        bpy.ops.pose.rigify_generate()
+    except (RuntimeError, AttributeError, ImportError) as exc:
+        pytest.skip(f"rigify cannot generate a rig in this bpy: {exc}")
+    rig = bpy.context.view_layer.objects.active
+    assert "thigh_fk.L" in rig.pose.bones and "torso" in rig.pose.bones
+    blender_retarget.retarget(rig, solved, preset="rigify")
+    from video_mocap.rigging.retarget import load_preset
+
+    mapping = {src: dst for src, dst in load_preset("rigify").items() if dst}
+    assert check_follows(rig, solved, mapping) < DIRECTION_TOL_DEG
+    # the deforming bones follow the controls
+    deform = {"thigh.L": "DEF-thigh.L", "shin.R": "DEF-shin.R", "upper_arm.L": "DEF-upper_arm.L",
+              "forearm.R": "DEF-forearm.R"}
+    assert check_follows(rig, solved, deform) < DIRECTION_TOL_DEG
+    assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 1.0
 
 
 def test_own_armature_retargets_onto_itself(empty_scene, solved):
