@@ -31,7 +31,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VideoMocapError
-from .solve import BONE_INDEX, BONE_NAMES, PARENTS, SolvedMotion, deltas_from_rotations, make_continuous, matrix_to_quat, swing
+from .solve import (
+    BONE_INDEX,
+    BONE_NAMES,
+    PARENTS,
+    SolvedMotion,
+    deltas_from_rotations,
+    make_continuous,
+    matrix_to_quat,
+    swing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +197,9 @@ def load_preset(preset: str | os.PathLike | None, folder: Path = PRESETS_DIR) ->
     return dict(bones)
 
 
-def resolve_mapping(preset_mapping: dict[str, str | None], bone_names: list[str], parents: list[int]) -> dict[str, str]:
+def resolve_mapping(
+    preset_mapping: dict[str, str | None], bone_names: list[str], parents: list[int]
+) -> dict[str, str]:
     """Preset entries whose target bone exists, then automatic matches for the rest; checked.
 
     Entries set to ``None`` stay unmapped.
@@ -201,6 +212,7 @@ def resolve_mapping(preset_mapping: dict[str, str | None], bone_names: list[str]
     for src, dst in auto_mapping(bone_names, parents).items():
         if src not in mapping and preset_mapping.get(src, "") is not None and dst not in mapping.values():
             mapping.setdefault(src, dst)
+    log.debug("bone mapping: %s", mapping)
     missing = [b for b in REQUIRED_BONES if b not in mapping]
     missing += [" or ".join(pair) for pair in REQUIRED_ANY if not any(b in mapping for b in pair)]
     if missing:

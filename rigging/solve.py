@@ -331,7 +331,9 @@ def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray) -> np.ndarray:
             bend_sin = np.linalg.norm(bend, axis=-1)
             hinge = _normalize(bend)
             hinge_now = base @ hinge_rest
-            angle = np.arctan2(np.sum(np.cross(hinge_now, hinge) * bone_dir, axis=-1), np.sum(hinge_now * hinge, axis=-1))
+            angle = np.arctan2(
+                np.sum(np.cross(hinge_now, hinge) * bone_dir, axis=-1), np.sum(hinge_now * hinge, axis=-1)
+            )
             weight = np.clip((bend_sin - BEND_SIN_PARENT) / (BEND_SIN_PLANE - BEND_SIN_PARENT), 0.0, 1.0)
             weight = weight * weight * (3.0 - 2.0 * weight)
             d[:, j] = axis_angle_matrix(bone_dir, weight * angle) @ base

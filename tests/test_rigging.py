@@ -153,7 +153,9 @@ def test_smoothing_cuts_jitter_without_lag(jog):
 
 def test_solve_smoothing_strength_orders_jitter(jog):
     motion = _motion(_noisy(jog, seed=1))
-    values = [S.jitter(S.solve(motion, S.SolveConfig(smoothing=s, foot_lock=False)).joints_world) for s in (0.0, 0.3, 0.9)]
+    values = [
+        S.jitter(S.solve(motion, S.SolveConfig(smoothing=s, foot_lock=False)).joints_world) for s in (0.0, 0.3, 0.9)
+    ]
     assert values[0] > values[1] > values[2]
 
 
@@ -167,7 +169,9 @@ def test_foot_lock_cuts_foot_skate_on_noisy_mocap(shared_dir, key):
     assert 0.1 < contacts.mean() < 0.9, contacts.mean()
     assert S.foot_skate(locked.joints_world, contacts) < 0.3 * S.foot_skate(free.joints_world, contacts)
     # the legs keep their lengths and the rest of the body does not move
-    np.testing.assert_allclose(skeleton.bone_lengths(locked.joints_world), skeleton.bone_lengths(free.joints_world), atol=1e-9)
+    np.testing.assert_allclose(
+        skeleton.bone_lengths(locked.joints_world), skeleton.bone_lengths(free.joints_world), atol=1e-9
+    )
     upper = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
     np.testing.assert_allclose(locked.joints_world[:, upper], free.joints_world[:, upper], atol=1e-9)
 

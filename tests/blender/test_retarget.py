@@ -115,7 +115,8 @@ def test_mixamo_a_pose_rig_follows_source(empty_scene, solved, preset):
     blender_retarget.retarget(rig, solved, preset=preset)
     mapping = {b: f"mixamorig:{n}" for b, n in {
         "pelvis": "Hips", "thigh.L": "LeftUpLeg", "shin.L": "LeftLeg", "thigh.R": "RightUpLeg",
-        "shin.R": "RightLeg", "spine": "Spine", "chest": "Spine2", "neck": "Neck", "head": "Head", "shoulder.L": "LeftShoulder",
+        "shin.R": "RightLeg", "spine": "Spine", "chest": "Spine2", "neck": "Neck", "head": "Head",
+        "shoulder.L": "LeftShoulder",
         "upper_arm.L": "LeftArm", "forearm.L": "LeftForeArm", "shoulder.R": "RightShoulder",
         "upper_arm.R": "RightArm", "forearm.R": "RightForeArm"}.items()}
     assert check_follows(rig, solved, mapping) < DIRECTION_TOL_DEG
