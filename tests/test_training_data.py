@@ -542,6 +542,32 @@ def test_pose_perturbation_changes_angles_smoothly(sample_clips: list[Clip]) -> 
     assert np.allclose(skeleton.bone_lengths(out)[..., rigid], skeleton.bone_lengths(world)[..., rigid], atol=1e-4)
 
 
+def test_squat_perturbation(sample_clips: list[Clip]) -> None:
+    clip = _standing_clip(sample_clips)
+    world = np.repeat(clip.joints[None, :10], 4, 0).astype(np.float32)
+    zero = (0.0, 0.0)
+    only_squat = AugmentConfig(
+        pose_part_prob=1.0, pose_drift_deg_per_s=0.0, squat_deg=(90.0, 90.0), hip_flexion_deg=zero,
+        hip_abduction_deg=zero, knee_flexion_deg=zero, spine_lean_deg=zero, spine_side_deg=0.0, spine_twist_deg=0.0,
+        arm_abduction_deg=zero, arm_flexion_deg=zero, elbow_flexion_deg=zero,
+    )
+    out = aug.perturb_pose(world, only_squat, np.random.default_rng(0), np.ones(4, dtype=bool))
+
+    def knee_flexion(j: np.ndarray) -> np.ndarray:
+        thigh = j[..., J["left_knee"], :] - j[..., J["left_hip"], :]
+        shin = j[..., J["left_ankle"], :] - j[..., J["left_knee"], :]
+        return aug._angle(thigh, shin)
+
+    assert np.allclose(knee_flexion(out) - knee_flexion(world), 90.0, atol=8.0)
+    lowered = aug.reground(out, world)
+    drop = world[:, :, 0, 1] - lowered[:, :, 0, 1]
+    assert np.all(drop > 0.2)  # the pelvis comes down, the feet stay on the floor
+    _, _, forward = aug.body_axes(world)
+    ahead = np.sum((lowered[:, :, J["left_knee"]] - lowered[:, :, J["left_ankle"]]) * forward, axis=-1)
+    assert np.all(ahead > 0.1)  # knees in front of the ankles
+    assert aug.check_joint_limits(lowered).all()
+
+
 def test_joint_limits_accept_real_motion_and_reject_impossible(
     hdm05_clips: list[Clip], sample_clips: list[Clip]
 ) -> None:

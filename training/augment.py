@@ -10,7 +10,7 @@ Body (constant within a window, so bone lengths stay consistent in time):
   - mirrored bodies (flip left/right).
 Pose:
   - joint-angle perturbations through forward kinematics on the 17-joint skeleton: sub-chains
-    rotated about their parent joint (hip flexion / abduction, knee flexion, spine lean,
+    rotated about their parent joint (hip flexion / abduction, knee flexion, squats, spine lean,
     side bend and twist, arm raises, elbow flexion); the angle changes smoothly over the window;
   - upper body of one window on the lower body of another (mixed at the pelvis, aligned by
     the pelvis heading; only when both trunks are upright);
@@ -66,6 +66,9 @@ SAGITTAL_MIN_FRACTION = 0.5
 UPRIGHT_MAX_DEG = 40.0
 #: frame rate assumed for the drift of pose perturbations
 POSE_FPS = 30.0
+#: hip flexion and trunk lean of a squat, as fractions of its knee flexion
+SQUAT_HIP_SHARE = 0.55
+SQUAT_TRUNK_SHARE = 0.35
 #: weight of -lateral in the elbow hinge axis (see perturb_pose)
 ELBOW_HINGE_BIAS = 0.3
 
@@ -101,6 +104,8 @@ class AugmentConfig:
     hip_flexion_deg: tuple[float, float] = (-15.0, 40.0)
     hip_abduction_deg: tuple[float, float] = (-5.0, 25.0)
     knee_flexion_deg: tuple[float, float] = (-10.0, 70.0)
+    #: coordinated knee + hip + trunk bend (knee flexion added, degrees): down to a deep squat
+    squat_deg: tuple[float, float] = (10.0, 110.0)
     spine_lean_deg: tuple[float, float] = (-10.0, 35.0)
     spine_side_deg: float = 15.0
     spine_twist_deg: float = 30.0
@@ -387,13 +392,24 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     for side, sign in (("left", 1.0), ("right", -1.0)):
         hip, knee = J[f"{side}_hip"], J[f"{side}_knee"]
         # legs turn about the hip joint centre, inside the detector's (widened) hip point
-        hip_centre = out[:, :, PELVIS] + (out[:, :, hip] - out[:, :, PELVIS]) / skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT
+        hip_centre = hip_joint_centre(out, hip)
         # hip flexion: thigh forward = rotation about -lateral
         apply(knee, hip_centre, -lateral, angles(config.hip_flexion_deg), pick())
         # hip abduction: left leg to +lateral = +angle about forward (right leg: minus)
         apply(knee, hip_centre, forward, sign * angles(config.hip_abduction_deg), pick())
         # knee flexion: shin backward = +angle about lateral (hinge axis along the pelvis' lateral axis)
         apply(J[f"{side}_ankle"], knee, lateral, angles(config.knee_flexion_deg), pick())
+    # squat: both knees bend by the crouch angle, the hips by a share of it (so the shins lean
+    # forward), and the trunk leans over the knees; re-grounding then lowers the pelvis
+    squat = pick()
+    if squat.any():
+        crouch = angles(config.squat_deg)
+        for side in ("left", "right"):
+            hip, knee = J[f"{side}_hip"], J[f"{side}_knee"]
+            hip_centre = hip_joint_centre(out, hip)
+            apply(knee, hip_centre, -lateral, SQUAT_HIP_SHARE * crouch, squat)
+            apply(J[f"{side}_ankle"], knee, lateral, crouch, squat)
+        apply(J["spine"], PELVIS, lateral, SQUAT_TRUNK_SHARE * crouch, squat)
     lateral, up, forward = body_axes(out)
     for axis, (low, high) in (
         (lateral, config.spine_lean_deg),
@@ -425,6 +441,12 @@ def perturb_pose(joints: np.ndarray, config: AugmentConfig, rng: np.random.Gener
         hinge = np.broadcast_to(hinge, upper.shape)
         apply(wrist, elbow, hinge, angles(config.elbow_flexion_deg), pick())
     return out
+
+
+def hip_joint_centre(joints: np.ndarray, hip: int) -> np.ndarray:
+    """(B, T, 17, 3) -> (B, T, 3): the leg's rotation centre, inside the detector's (widened) hip point."""
+    pelvis = joints[:, :, PELVIS]
+    return pelvis + (joints[:, :, hip] - pelvis) / skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT
 
 
 def heading(joints: np.ndarray) -> np.ndarray:
