@@ -323,13 +323,6 @@ def floor_height(joints: np.ndarray) -> np.ndarray:
     return joints[:, :, list(skeleton.FEET), 1].min(axis=(1, 2)) - ANKLE_ABOVE_SOLE_M
 
 
-def scale_about_floor(joints: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Scale (B, T, 17, 3) windows by (B,) about the floor point under the first-frame pelvis."""
-    anchor = joints[:, 0, PELVIS].copy()
-    anchor[:, 1] = floor_height(joints)
-    return (joints - anchor[:, None, None]) * scale[:, None, None, None] + anchor[:, None, None]
-
-
 def reground(joints: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Shift each frame vertically so its lowest ankle is as high as in ``reference``.
 
