@@ -346,8 +346,6 @@ def _check_config(config: DetectConfig) -> None:
         raise VideoMocapError(f"Bad frame range [{config.frame_start}, {config.frame_end}): need 0 <= start < end.")
     if config.backend not in _BACKENDS:
         raise VideoMocapError(f"Unknown detection backend '{config.backend}'; use one of {', '.join(_BACKENDS)}.")
-    if config.backend == "onnx":
-        raise VideoMocapError("The ONNX detection backend is not available in this version; use 'ultralytics'.")
 
 
 def _cache_key(video_sha: str, model_sha: str, config: DetectConfig) -> str:
@@ -425,14 +423,30 @@ def _load_yolo(weights: Path, device: str):
     return model
 
 
+def detection_backend(config: DetectConfig) -> str:
+    """"ultralytics" or "onnx" ("auto": ultralytics when torch and ultralytics import, else ONNX Runtime)."""
+    from . import runtime
+
+    pref = {"auto": "auto", "ultralytics": "torch", "onnx": "onnx"}[config.backend]
+    return "ultralytics" if runtime.choose_backend(pref, "detector") == "torch" else "onnx"
+
+
 def _run_detection(
     video: Path, info: VideoInfo, config: DetectConfig, weights: Path,
     progress: ProgressFn | None, cancel: threading.Event | None,
 ) -> _RawDetections:
     """Batched YOLO pose over the frame range, then ByteTrack per frame in order."""
-    device = resolve_device(config.device)
-    model = _load_yolo(weights, device)
-    tracker = _make_tracker(info.fps)
+    onnx_detector = None
+    if detection_backend(config) == "onnx":  # torch-free: ONNX Runtime + numpy tracker (see onnx_backend)
+        from .onnx_backend import create_detector
+        from .simple_tracker import SimpleTracker
+
+        onnx_detector = create_detector(weights, config.device, config.imgsz, config.conf)
+        tracker = SimpleTracker(info.fps)
+    else:
+        device = resolve_device(config.device)
+        model = _load_yolo(weights, device)
+        tracker = _make_tracker(info.fps)
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
     total = max(end - config.frame_start, 0)
     rows: dict[str, list[np.ndarray]] = {
@@ -441,6 +455,15 @@ def _run_detection(
     decoded = 0
 
     def flush(indices: list[int], frames: list[np.ndarray]) -> None:
+        if onnx_detector is not None:
+            for index, found in zip(indices, onnx_detector.predict(frames)):
+                ids = tracker.update(found.boxes, found.scores)
+                det = np.flatnonzero(ids >= 0)
+                for key, value in (("track_id", ids[det]), ("frame", np.full(len(det), index, dtype=np.int64)),
+                                   ("keypoints", found.keypoints[det]), ("keypoint_scores", found.keypoint_scores[det]),
+                                   ("boxes", found.boxes[det]), ("box_scores", found.scores[det])):
+                    rows[key].append(value)
+            return
         try:
             results = model.predict(frames, imgsz=config.imgsz, conf=config.conf, device=device,
                                     classes=[PERSON_CLASS], verbose=False)
@@ -552,6 +575,10 @@ def detect_video(
             f"Start frame {config.frame_start} is past the end of {video} ({info.num_frames} frames)."
         )
     weights = resolve_model(config.model, config.allow_download)
+    if detection_backend(config) == "onnx":
+        from .onnx_backend import resolve_detector_onnx
+
+        weights = resolve_detector_onnx(weights)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / _DETECT_SUBDIR
 
     raw = None

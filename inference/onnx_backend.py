@@ -398,3 +398,14 @@ def create_detector(model: str | Path, device: str = "auto", imgsz: int = DEFAUL
                     ) -> OnnxPoseDetector:
     """The ONNX pose detector for a detector model path (``.pt`` -> its export in ``weights/onnx``)."""
     return OnnxPoseDetector(detector_onnx_path(model), imgsz=imgsz, conf=conf, providers=_device_providers(device))
+
+
+def resolve_detector_onnx(model: str | Path) -> Path:
+    """:func:`detector_onnx_path`, checked: raises :class:`VideoMocapError` when the file is missing."""
+    path = detector_onnx_path(model)
+    if not path.is_file():
+        raise VideoMocapError(
+            f"No ONNX export of the pose model {Path(model).name} ({path} is missing). Install the platform build "
+            "of the extension (it ships it), or run 'video-mocap export-onnx' (needs PyTorch)."
+        )
+    return path
