@@ -311,3 +311,11 @@ def test_camera_pitch_recovered_when_the_feet_never_move(shared_dir):
     for tilt in (0.0, 15.0):
         solved = S.solve(_motion(squat, yaw=-25.0, tilt=tilt), S.SolveConfig(smoothing=0.0, foot_lock=False))
         assert abs(solved.info["ground_tilt_deg"] - tilt) < 6.0, (tilt, solved.info["ground_tilt_deg"])
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+@pytest.mark.parametrize("method", filters.METHODS)
+def test_very_short_clips_solve(jog, frames, method):
+    solved = S.solve(_motion(jog[:frames]), S.SolveConfig(smoothing_method=method))
+    solved.validate()
+    assert solved.rotations.shape == (frames, len(S.BONE_NAMES), 4)

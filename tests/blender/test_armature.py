@@ -190,3 +190,10 @@ def test_export_through_blender_is_atomic(empty_scene, clip, tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no temp files left
     with pytest.raises(VideoMocapError, match=".bvh or .fbx"):
         blender_export.export_armature(obj, tmp_path / "out.abc")
+
+
+def test_single_frame_motion_makes_a_posed_armature(empty_scene, clip):
+    solved = S.solve(_motion(clip[:1]))
+    obj = blender_armature.create_armature(solved)
+    got = evaluated_joints(obj, solved, [0])
+    assert np.linalg.norm(got - solved.joints_world[:1], axis=-1).max() < POSITION_TOL_M
