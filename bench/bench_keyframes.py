@@ -5,7 +5,7 @@
 Timing: an HDM05 jog clip (``../shared``) looped to ``--frames`` frames, filmed by a virtual
 camera, solved (pure numpy, default settings), then written onto a new armature in Blender
 (``create_armature``: 17 bones x 4 quaternion channels + root location, bulk ``foreach_set``)
-and re-applied (``apply_motion``). Quality: the same clip with lifter-like noise (white 1.2 cm
+re-applied (``apply_motion``) and retargeted onto it (``retarget``, preset "auto"). Quality: the same clip with lifter-like noise (white 1.2 cm
 + slowly drifting 2 cm per joint), solved with and without foot locking / smoothing.
 """
 
@@ -46,12 +46,12 @@ def _noisy(joints: np.ndarray, seed: int) -> np.ndarray:
 def time_writes(clip: np.ndarray, frames: int, repeats: int) -> dict[str, float]:
     import bpy
 
-    from video_mocap.rigging import blender_armature
+    from video_mocap.rigging import blender_armature, blender_retarget
     from video_mocap.rigging.solve import SolveConfig, solve
 
     long_clip = np.concatenate([clip] * int(np.ceil(frames / len(clip))))[:frames]
     motion = _motion(long_clip)
-    times: dict[str, list[float]] = {"solve": [], "create_armature": [], "apply_motion": []}
+    times: dict[str, list[float]] = {"solve": [], "create_armature": [], "apply_motion": [], "retarget": []}
     for _ in range(repeats):
         start = time.perf_counter()
         solved = solve(motion, SolveConfig())
@@ -63,6 +63,9 @@ def time_writes(clip: np.ndarray, frames: int, repeats: int) -> dict[str, float]
         start = time.perf_counter()
         blender_armature.apply_motion(obj, solved)
         times["apply_motion"].append(time.perf_counter() - start)
+        start = time.perf_counter()  # the retarget path (name matching, per-bone rest frames) onto the same rig
+        blender_retarget.retarget(obj, solved, preset="auto")
+        times["retarget"].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -286,7 +286,7 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
         k, b = index[dst], BONE_INDEX[src]
         rest_dir_world = ro @ target.rest_matrices[k][:, 1]
         correction = swing(rest_dir_world, src_dirs[b])  # target rest dir -> source rest dir
-        arm[k] = np.einsum("ba,tbc,cd->tad", ro, src_deltas[:, b] @ correction, ro)
+        arm[k] = ro.T @ src_deltas[:, b] @ correction @ ro
     constrained = target.constrained or [False] * len(target.bone_names)
 
     def parent_delta(k: int, src: str) -> np.ndarray:
@@ -312,7 +312,7 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
     for src, dst in mapping.items():
         k = index[dst]
         rest = target.rest_matrices[k]
-        local = np.einsum("ba,tcb,tcd,de->tae", rest, parent_delta(k, src), arm[k], rest)
+        local = rest.T @ np.swapaxes(parent_delta(k, src), -1, -2) @ arm[k] @ rest  # (T, 3, 3)
         rotations[dst] = make_continuous(matrix_to_quat(local))
 
     # root: solved trajectory scaled by the leg-length ratio, relative to the object origin

@@ -394,7 +394,7 @@ def deltas_from_rotations(rotations: np.ndarray, rest_heads: np.ndarray, rest_ta
     local = quat_to_matrix(rotations)
     deltas = np.zeros(local.shape)
     for j, p in enumerate(PARENTS):
-        own = np.einsum("ab,tbc,dc->tad", axes[j], local[:, j], axes[j])
+        own = axes[j] @ local[:, j] @ axes[j].T
         deltas[:, j] = own if p < 0 else deltas[:, p] @ own
     return deltas
 
