@@ -7,6 +7,7 @@ driven directly; extension install/enable runs in subprocesses with their own us
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +43,30 @@ def run_python(args: list[str], env: dict | None = None, cwd: Path | None = None
     )
 
 
+def stage_source(dest: Path) -> Path:
+    """Copy what a clean checkout holds (tracked + new, not ignored files; working-tree content) to ``dest``.
+
+    Building from the working tree itself would also walk local caches and venvs (gigabytes).
+    """
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True, timeout=SUBPROCESS_TIMEOUT_S,
+    ).stdout.decode("utf-8")
+    for name in filter(None, listing.split("\0")):
+        source = REPO / name
+        if source.is_file():  # a deleted but still tracked file is skipped
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def extension_zip(blender_ext_cli: Path, tmp_path_factory) -> Path:
-    """The extension built from the repo with Blender's own tool."""
+    """The extension built with Blender's own tool from a clean copy of the repo."""
+    source = stage_source(tmp_path_factory.mktemp("ext_source"))
     out = tmp_path_factory.mktemp("ext_build")
-    result = run_python([str(blender_ext_cli), "build", "--source-dir", str(REPO), "--output-dir", str(out)])
+    result = run_python([str(blender_ext_cli), "build", "--source-dir", str(source), "--output-dir", str(out)])
     assert result.returncode == 0, result.stdout + result.stderr
     zips = list(out.glob("*.zip"))
     assert len(zips) == 1, f"expected one zip, got {zips}: {result.stdout}"
