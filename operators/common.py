@@ -6,6 +6,7 @@ ONNX Runtime) is imported inside functions, so registration works with bpy alone
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ import bpy
 
 from ..errors import Cancelled, VideoMocapError
 from ..inference import runtime
+from ..inference.progress import check_cancel
 from ..preferences import get_preferences, online_access_allowed
 from ..properties import AUTO_PERSON, DEFAULT_ARMATURE_NAME
 
@@ -124,21 +126,37 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
 # ---------------------------------------------------------------------------------------
 # Background job: runs one function on a worker thread, records progress, can be cancelled
 # ---------------------------------------------------------------------------------------
+#: what one progress step is, per stage (stages not listed count "steps")
+STAGE_UNITS = {"detect": "frame"}
+
+
 @dataclass
 class ProgressState:
+    """The latest progress report of a job, and the rate of its current stage."""
+
     stage: str = "starting"
     done: int = 0
     total: int = 0
-    rate: float = 0.0  # items (frames) per second in the current stage
+    rate: float = 0.0  # steps per second in the current stage
     _stage_started: float = field(default_factory=time.monotonic)
+    _done_at_start: int = 0
+
+    def update(self, stage: str, done: int, total: int, now: float) -> None:
+        if stage != self.stage:
+            self.stage, self.rate, self._stage_started, self._done_at_start = stage, 0.0, now, done
+        elapsed = now - self._stage_started
+        self.done, self.total = done, total
+        if elapsed > 0 and done > self._done_at_start:
+            self.rate = (done - self._done_at_start) / elapsed
 
     def text(self) -> str:
-        """Status-bar text: stage, frame, frames per second."""
+        """Status-bar text: stage, frame (or step), frames (or steps) per second."""
+        unit = STAGE_UNITS.get(self.stage, "step")
         parts = [f"Video Mocap: {self.stage}"]
         if self.total > 0:
-            parts.append(f"frame {self.done}/{self.total}")
+            parts.append(f"{unit} {self.done}/{self.total}")
         if self.rate > 0:
-            parts.append(f"{self.rate:.1f} frames/s")
+            parts.append(f"{self.rate:.1f} {unit}s/s")
         return " | ".join(parts) + "  (Esc to cancel)"
 
     def fraction(self) -> float:
@@ -162,20 +180,13 @@ class Job:
         self._thread: threading.Thread | None = None
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
         with self._lock:
-            if stage != self.state.stage:
-                self.state = ProgressState(stage=stage, done=done, total=total, _stage_started=now)
-            else:
-                elapsed = now - self.state._stage_started
-                self.state.done, self.state.total = done, total
-                self.state.rate = done / elapsed if elapsed > 0 and done > 0 else 0.0
-        if self.cancel_event.is_set():
-            raise Cancelled("cancelled by the user")
+            self.state.update(stage, done, total, time.monotonic())
+        check_cancel(self.cancel_event)
 
     def snapshot(self) -> ProgressState:
         with self._lock:
-            return ProgressState(self.state.stage, self.state.done, self.state.total, self.state.rate)
+            return dataclasses.replace(self.state)
 
     def run(self) -> None:
         """Run the work on the calling thread (background mode, tests); keeps the result or error."""

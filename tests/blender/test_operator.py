@@ -157,6 +157,18 @@ def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_di
         bpy.ops.video_mocap.apply()
 
 
+def test_progress_text_says_stage_frame_and_rate():
+    from video_mocap.operators.common import ProgressState
+
+    state = ProgressState()
+    state.update("detect", 8, 230, now=100.0)
+    state.update("detect", 48, 230, now=102.0)
+    assert state.text().startswith("Video Mocap: detect | frame 48/230 | 20.0 frames/s")
+    assert state.fraction() == pytest.approx(48 / 230)
+    state.update("lift", 1, 4, now=103.0)
+    assert state.rate == 0.0 and "step 1/4" in state.text()
+
+
 class ModalDriver:
     """Drives the operators' modal code (worker thread + timer events) as Blender's event loop would.
 
