@@ -25,3 +25,11 @@ if [ "${1:-}" = "--bpy42" ]; then
   .venv42/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 fi
 echo "set-up done: .venv ready"
+
+# --- Shipping (issue 7): Linux x64 wheels bundled in the extension zip, and the ONNX models ----------
+# wheels/ (git-ignored): ONNX Runtime + OpenCV headless for Python 3.11 (downloaded once, reused by
+# tools/build_extension.py and tests/blender/test_shipping.py). weights/onnx/ (git-ignored): the YOLO
+# pose detector and every trained lifter exported to ONNX (re-run 'video-mocap export-onnx' after training).
+.venv/bin/python -c "import sys; sys.path.insert(0, 'tools'); import build_extension as b; b.fetch_wheels('linux-x64')"
+YOLO_OFFLINE=1 .venv/bin/python -m video_mocap export-onnx >/dev/null
+echo "shipping: wheels/ and weights/onnx/ ready"
