@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .errors import Cancelled, VideoMocapError
 from .io_utils import atomic_path
+from .pipeline import LIFTER_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
                         help="output file (.blend, .fbx, .bvh, .npz) for one clip, or a folder for many")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file type when OUT is a folder (default: blend with bpy, else bvh)")
-    parser.add_argument("--model", choices=("posemoe", "dtgcn"), default="posemoe", help="lifter (default: posemoe)")
+    parser.add_argument("--model", choices=LIFTER_MODELS, default=LIFTER_MODELS[0], help="lifter (default: posemoe)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     parser.add_argument("--person", type=int, default=None, help="track id of the person (default: the main subject)")
     parser.add_argument("--start", type=int, default=0, help="first video frame (0-based)")

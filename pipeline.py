@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import VideoMocapError
 from .inference.formats import Motion3D, Track2D
 from .inference.progress import ProgressFn, check_cancel, report
+from .inference.weights import WEIGHTS_SUFFIX, default_weights_path
 
 if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
     from .inference.detect import DetectConfig, DetectResult
@@ -32,10 +33,8 @@ if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their 
 
 log = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "weights"
+#: the lifters offered to users (the MLP baseline is for benchmarks only)
 LIFTER_MODELS = ("posemoe", "dtgcn")
-WEIGHTS_SUFFIX = ".safetensors"
 #: bump when the cached files' meaning changes, so old cache entries are not reused
 CACHE_VERSION = 1
 MOTIONS_SUBDIR = "motions"
@@ -170,7 +169,8 @@ def _file_identity(path: str | os.PathLike | None, cache_dir: Path) -> str | Non
 
 
 def lifter_weights_path(settings: PipelineSettings) -> Path:
-    return settings.weights or SHIPPED_WEIGHTS_DIR / f"{settings.model}{WEIGHTS_SUFFIX}"
+    """The weights file the lifter will load (as :func:`video_mocap.inference.lifter.load_lifter` picks it)."""
+    return settings.weights or default_weights_path(settings.model)
 
 
 def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:

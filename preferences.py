@@ -8,7 +8,6 @@ without them.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 #: the add-on's module name: ``video_mocap`` when installed as a package, ``bl_ext.<repo>.video_mocap`` as an extension
 ADDON_ID: str = __package__
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 DEVICE_ITEMS = (
     ("AUTO", "Auto", "GPU when the runtime has one, otherwise CPU"),

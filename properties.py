@@ -18,12 +18,15 @@ from bpy.props import (
 )
 from bpy.types import PropertyGroup
 
+from .inference.camera import DEFAULT_HORIZONTAL_FOV_DEG
+from .preferences import DEVICE_ITEMS as PREFS_DEVICE_ITEMS
+
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent / "rigging" / "presets"
 AUTO_PERSON = "AUTO"
 NO_PRESET = "NONE"
-DEFAULT_FOV_DEG = 60.0
+DEFAULT_FOV_DEG = DEFAULT_HORIZONTAL_FOV_DEG
 MIN_FOV_DEG = 5.0
 MAX_FOV_DEG = 170.0
 DEFAULT_ARMATURE_NAME = "MocapArmature"
@@ -36,12 +39,7 @@ MODEL_ITEMS = (
     ("posemoe", "PoseMoE", "Mixture-of-experts lifter (most accurate)"),
     ("dtgcn", "DTGCN", "Dual-stream Transformer-GCN lifter (lighter)"),
 )
-DEVICE_ITEMS = (
-    ("PREFS", "From Preferences", "Use the device chosen in the add-on preferences"),
-    ("AUTO", "Auto", "GPU when the runtime has one, otherwise CPU"),
-    ("CPU", "CPU", "Always the CPU"),
-    ("CUDA", "CUDA GPU", "NVIDIA GPU through CUDA"),
-)
+DEVICE_ITEMS = (("PREFS", "From Preferences", "Use the device chosen in the add-on preferences"),) + PREFS_DEVICE_ITEMS
 TARGET_ITEMS = (
     ("NEW", "New H36M Armature", "Create a new 17-joint armature and key it"),
     ("EXISTING", "Existing Rig", "Retarget onto an armature already in the scene"),

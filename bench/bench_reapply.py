@@ -38,7 +38,7 @@ def main() -> int:
     import bpy  # before addon_utils: importing bpy puts Blender's modules on the path
     import addon_utils
 
-    from video_mocap import pipeline
+    from video_mocap.inference.weights import default_weights_path
     from video_mocap.operators.common import pipeline_settings
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -47,7 +47,7 @@ def main() -> int:
     props.filepath, props.use_frame_range = str(SAMPLE), True
     props.frame_start, props.frame_end, props.device = 0, args.frames - 1, "CPU"
 
-    weights = pipeline.SHIPPED_WEIGHTS_DIR / f"posemoe{pipeline.WEIGHTS_SUFFIX}"
+    weights = default_weights_path("posemoe")
     if weights.is_file():
         source = "real run of the networks (YOLO + PoseMoE)"
         started = time.perf_counter()

@@ -17,6 +17,7 @@ import pytest
 from video_mocap import pipeline
 from video_mocap.inference import camera
 from video_mocap.inference.formats import Motion3D, Track2D
+from video_mocap.inference.weights import default_weights_path
 from video_mocap.rigging.world import view_from_camera
 
 #: the sample clip's frame size and rate (assets/sample/sports2d_walk.mp4)
@@ -62,7 +63,7 @@ def seed_motion_cache(video: Path, settings: pipeline.PipelineSettings, cache_di
 
 
 def lifter_weights_or_skip(model: str = "posemoe") -> Path:
-    path = pipeline.SHIPPED_WEIGHTS_DIR / f"{model}{pipeline.WEIGHTS_SUFFIX}"
+    path = default_weights_path(model)
     if not path.is_file():
         pytest.skip(f"trained lifter weights are not there yet ({path}); the full network run needs them")
     return path
