@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2, help="windows per call")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--append", action="store_true", help="append the table to --out instead of replacing it")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "PRESET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -154,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s/%s: %.2fM params, %.1fM MACs/frame, %.0f frames/s", model_name, preset,
                      row["params"] / 1e6, row["macs_per_frame"] / 1e6, row["frames_per_s"])
             rows.append(row)
-    write_text_atomic(args.out, _table(rows, args))
+    text = _table(rows, args)
+    if args.append and args.out.is_file():
+        text = args.out.read_text(encoding="utf-8") + "\n" + text
+    write_text_atomic(args.out, text)
     log.info("wrote %s", args.out)
     return 0
 
