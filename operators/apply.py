@@ -6,7 +6,7 @@ from pathlib import Path
 
 import bpy
 
-from .common import apply_solved_to_scene, settings_of, solve_for_scene
+from .common import apply_solved_to_scene, job_running, settings_of, solve_for_scene
 from ..errors import VideoMocapError
 
 
@@ -31,7 +31,7 @@ class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and bool(context.scene.video_mocap.last_motion)
+        return context.scene is not None and bool(context.scene.video_mocap.last_motion) and not job_running()
 
     def execute(self, context):
         try:

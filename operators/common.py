@@ -163,6 +163,15 @@ class ProgressState:
         return min(1.0, self.done / self.total) if self.total > 0 else 0.0
 
 
+#: jobs started on a worker thread and not yet concluded (touched on the main thread only)
+_active_jobs: set["Job"] = set()
+
+
+def job_running() -> bool:
+    """Whether a Video Mocap job is running (the operators wait for it: one job at a time)."""
+    return bool(_active_jobs)
+
+
 class Job:
     """Run ``work(progress, cancel)`` on a daemon thread; the main thread polls :attr:`done`.
 
@@ -197,7 +206,12 @@ class Job:
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="video-mocap-job", daemon=True)
+        _active_jobs.add(self)
         self._thread.start()
+
+    def release(self) -> None:
+        """The main thread is done with this job (finished or cancelled): others may start."""
+        _active_jobs.discard(self)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -227,6 +241,10 @@ class ModalJobMixin:
 
     _job: Job | None = None
     _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and not job_running()
 
     def make_job(self, context) -> Job:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -288,6 +306,8 @@ class ModalJobMixin:
             return {"CANCELLED"}
 
     def _cleanup(self, context) -> None:
+        if self._job is not None:
+            self._job.release()
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)

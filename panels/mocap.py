@@ -61,6 +61,10 @@ def draw_rig(layout: bpy.types.UILayout, props) -> None:
 
 
 def draw_run(layout: bpy.types.UILayout, props) -> None:
+    from ..operators.common import job_running
+
+    if job_running():
+        layout.label(text="Running: see the status bar (Esc cancels)", icon="TIME")
     ready = runtime.missing_packages_message() is None
     col = layout.column(align=True)
     col.enabled = ready

@@ -207,6 +207,7 @@ def test_modal_run_polls_then_changes_the_scene_once(addon_scene, sample_clip, c
     before = scene_state()
     driver = ModalDriver()
     driver.start(bpy.context)
+    assert not bpy.ops.video_mocap.estimate.poll(), "one job at a time"
     assert driver.send(bpy.context, "MOUSEMOVE") == {"PASS_THROUGH"}
     outcome = {"RUNNING_MODAL"}
     deadline = time.monotonic() + 60
@@ -215,6 +216,7 @@ def test_modal_run_polls_then_changes_the_scene_once(addon_scene, sample_clip, c
         time.sleep(0.05)
         outcome = driver.send(bpy.context, "TIMER")
     assert outcome == {"FINISHED"}, driver.reports
+    assert bpy.ops.video_mocap.estimate.poll() and bpy.ops.video_mocap.apply.poll()
     assert bpy.context.view_layer.objects.active.type == "ARMATURE"
     assert len(bpy.data.objects) == len(before["objects"]) + 1
 
@@ -226,6 +228,7 @@ def test_modal_escape_cancels_and_changes_nothing(addon_scene, sample_clip, cach
     driver = ModalDriver()
     driver.start(bpy.context)
     assert driver.send(bpy.context, "ESC") == {"CANCELLED"}
+    assert bpy.ops.video_mocap.estimate.poll(), "Esc frees the operators at once"
     job = driver.op._job
     assert job.cancel_event.is_set()
     job._thread.join(timeout=120)

@@ -157,3 +157,21 @@ def test_person_and_preset_enums(addon_scene):
         props.person = "7"  # not a detected person
     presets = {identifier for identifier, _, _ in preset_items_from_folder()}
     assert presets == ({p.stem for p in PRESETS_DIR.glob("*.json")} or {"NONE"})
+
+
+def test_panel_shows_a_running_job(addon_scene):
+    import threading
+
+    from video_mocap.operators.common import Job
+
+    gate = threading.Event()
+    job = Job(lambda progress, cancel: gate.wait(timeout=60))
+    job.start()
+    try:
+        labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
+        assert any(text.startswith("Running") for text in labels)
+    finally:
+        gate.set()
+        job.release()
+    labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
+    assert not any(text.startswith("Running") for text in labels)
