@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import BONES, NUM_JOINTS, PELVIS
+from .layers import finetune_loss  # noqa: F401  (re-exported: the DTGCN fine-tuning loss)
 from .layers import AttentionBlock, GCNBlock, Mlp, drop_path_rates, init_weights, normalized_adjacency
 
 #: channels of each input joint: normalised x, y and the detector score
