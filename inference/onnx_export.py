@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -137,11 +138,15 @@ def export_lifter_model(model, path: str | os.PathLike, num_frames: int, metadat
     path = Path(path)
     with atomic_path(path, suffix=".onnx") as tmp:
         try:
-            torch.onnx.export(
-                model, (dummy,), str(tmp), input_names=[LIFTER_INPUT], output_names=[LIFTER_OUTPUT],
-                dynamic_axes={LIFTER_INPUT: {0: "batch"}, LIFTER_OUTPUT: {0: "batch"}},
-                opset_version=OPSET, dynamo=False, do_constant_folding=True,
-            )
+            with warnings.catch_warnings():
+                # the TorchScript exporter (chosen: one self-contained file, seconds instead of minutes) warns that
+                # it is deprecated, and the tracer that the window length becomes a constant, which is intended
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    model, (dummy,), str(tmp), input_names=[LIFTER_INPUT], output_names=[LIFTER_OUTPUT],
+                    dynamic_axes={LIFTER_INPUT: {0: "batch"}, LIFTER_OUTPUT: {0: "batch"}},
+                    opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                )
         except Exception as exc:  # the exporter raises many types (UnsupportedOperatorError, ...)
             raise VideoMocapError(f"ONNX export of the lifter failed: {type(exc).__name__}: {exc}") from None
         proto = onnx.load(str(tmp))
