@@ -135,6 +135,10 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     target_rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_armature_poll)
     mapping_preset: EnumProperty(name="Mapping", items=_preset_items, description="How H36M joints map to the rig's bones")
 
+    show_overlay: BoolProperty(
+        name="Show 2D Skeleton", description="Draw the tracked 2D skeleton over the footage in the Movie Clip Editor",
+        default=True,
+    )
     last_motion: StringProperty(
         name="Last Result", description="The cached 3D motion of the last estimate (Apply to Armature uses it)", default=""
     )

@@ -26,8 +26,11 @@ def make_estimate_job(context: bpy.types.Context) -> Job:
 
 def finish_estimate(context: bpy.types.Context, result) -> bpy.types.Object:
     """Key the target armature from a :class:`~video_mocap.pipeline.PipelineResult` (main thread, one step)."""
+    from ..panels.overlay import remember_track
+
     obj = apply_solved_to_scene(context, result.solved)
     settings_of(context).last_motion = str(result.motion_path or "")
+    remember_track(result.track.video or video_path(settings_of(context)), result.track)
     for other in context.view_layer.objects:
         other.select_set(False)
     obj.select_set(True)

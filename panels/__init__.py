@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULE_NAMES = ("mocap",)
+_MODULE_NAMES = ("mocap", "overlay")
 
 
 def _modules():

@@ -107,6 +107,10 @@ class CLIP_PT_video_mocap(_MocapPanel, bpy.types.Panel):
     bl_space_type = "CLIP_EDITOR"
     bl_region_type = "UI"
 
+    def draw(self, context):
+        draw_mocap(self.layout, context)
+        self.layout.prop(context.scene.video_mocap, "show_overlay")
+
 
 CLASSES = (VIEW3D_PT_video_mocap, CLIP_PT_video_mocap)
 

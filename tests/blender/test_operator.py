@@ -124,6 +124,18 @@ def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, 
     first, last = curve.keyframe_points[0].co[0], curve.keyframe_points[-1].co[0]
     assert (first, last) == (clip.frame_start + FRAME_START, clip.frame_start + FRAME_START + NUM_FRAMES - 1)
 
+    # the 2D skeleton drawn over the clip: the tracked frame shown at each scene frame
+    from video_mocap.inference.skeleton import BONES
+    from video_mocap.panels import overlay
+
+    track = overlay.track_for_clip(clip)
+    assert track is not None
+    assert overlay.clip_video_frame(clip, clip.frame_start + FRAME_START) == FRAME_START
+    segments = overlay.bone_segments(track, FRAME_START)
+    assert segments.shape == (len(BONES), 2, 2)
+    assert ((segments >= 0) & (segments <= 1)).all(), "the subject is inside the frame"
+    assert overlay.bone_segments(track, FRAME_START + NUM_FRAMES).shape == (0, 2, 2)
+
 
 @pytest.mark.needs_torch
 def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_dir, shared_dir):

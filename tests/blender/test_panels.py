@@ -103,6 +103,7 @@ def test_panel_draws_every_control(addon_scene, panel_index):
     assert {"source", "filepath", "use_frame_range", "frame_start", "frame_end", "model", "device", "fov_auto",
             "fov_deg", "smoothing", "foot_lock", "target", "armature_name"} <= props_drawn
     assert ops_drawn == {"video_mocap.detect_people", "video_mocap.estimate", "video_mocap.apply"}
+    assert ("show_overlay" in props_drawn) == (panel_index == 1), "the overlay switch is in the Clip Editor"
 
     # the other branches: a loaded clip, people found, an existing rig
     props.source = "CLIP"
