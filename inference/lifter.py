@@ -57,7 +57,10 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """Runs a torch lifter in eval mode on ``device``; fp16 on CUDA, fp32 elsewhere."""
+    """Runs a torch lifter in eval mode on ``device``; fp16 on CUDA, fp32 elsewhere.
+
+    The model is moved (and cast) in place: pass a copy if the caller keeps using it elsewhere.
+    """
 
     def __init__(self, model: Any, device: str = "cpu", half: bool | None = None) -> None:
         import torch
@@ -65,14 +68,20 @@ class TorchBackend:
         self.device = device
         self.half = device.startswith("cuda") if half is None else bool(half)
         self.dtype = torch.float16 if self.half else torch.float32
-        self.model = model.to(device=device, dtype=self.dtype).eval()
+        self.model = model.to(device=device, dtype=self.dtype)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Runs in eval mode; a model that was training (validation during training) is put back."""
         import torch
 
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(self.device, self.dtype)
-            return self.model(x).float().cpu().numpy()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(self.device, self.dtype)
+                return self.model(x).float().cpu().numpy()
+        finally:
+            self.model.train(was_training)
 
 
 class Lifter:

@@ -248,6 +248,17 @@ def test_long_clip_batches_progress_and_cancel(tmp_path):
         lift_sequence(lifter, clip, cancel=cancel)
 
 
+def test_torch_backend_restores_training_mode():
+    """Training validation wraps the live model: predicting must not leave it in eval mode."""
+    from video_mocap.inference.lifter import TorchBackend
+
+    model = build_model("mlp", preset_config("mlp", "tiny")).train()
+    backend = TorchBackend(model, "cpu")
+    first = backend.predict(_clip(4)[None])
+    assert model.training
+    np.testing.assert_array_equal(first, backend.predict(_clip(4)[None]))  # eval: dropout off, BN frozen
+
+
 def test_bad_inputs(tmp_path):
     path, _ = _save_tiny(tmp_path, "mlp", num_frames=27)
     lifter = load_lifter("mlp", weights=path, device="cpu", backend="torch")
