@@ -186,6 +186,12 @@ def check_card_fields(card: ModelCard, source: str | os.PathLike) -> None:
         )
     if not (isinstance(card.num_frames, int) and card.num_frames >= 1):
         raise VideoMocapError(f"{source}: num_frames must be a positive integer, got {card.num_frames!r}.")
+    config_frames = card.config.get("num_frames", card.num_frames)
+    if config_frames != card.num_frames:
+        raise VideoMocapError(
+            f"{source}: num_frames {card.num_frames} differs from the model config's {config_frames}; "
+            "fix the card (both must be the training window length)."
+        )
 
 
 def _read_tensors(path: Path) -> dict[str, np.ndarray]:

@@ -125,6 +125,10 @@ def test_load_errors(tmp_path):
     with pytest.raises(VideoMocapError, match="missing tensors: blocks.2"):
         load_weights(path)
 
+    _write_card(path, {**good, "num_frames": 81})
+    with pytest.raises(VideoMocapError, match="num_frames 81 differs"):
+        load_weights(path)
+
     _write_card(path, {**good, "config": {**good["config"], "width": 3}})
     with pytest.raises(VideoMocapError, match="unknown keys"):
         load_weights(path)
