@@ -62,8 +62,10 @@ def seed_motion_cache(video: Path, settings: pipeline.PipelineSettings, cache_di
     return pipeline.store_cached(cache_dir, key, track, motion)
 
 
-def lifter_weights_or_skip(model: str = "posemoe") -> Path:
-    path = default_weights_path(model)
-    if not path.is_file():
-        pytest.skip(f"trained lifter weights are not there yet ({path}); the full network run needs them")
-    return path
+def trained_lifter_or_skip() -> str:
+    """The first user-facing lifter whose trained weights are in place (posemoe, then dtgcn), or skip."""
+    for model in pipeline.LIFTER_MODELS:
+        if default_weights_path(model).is_file():
+            return model
+    paths = ", ".join(str(default_weights_path(m)) for m in pipeline.LIFTER_MODELS)
+    pytest.skip(f"no trained lifter weights yet ({paths}); the full network run needs them")

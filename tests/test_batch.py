@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline_seed import lifter_weights_or_skip, seed_motion_cache
+from pipeline_seed import trained_lifter_or_skip, seed_motion_cache
 from video_mocap import pipeline
 from video_mocap.inference.formats import Motion3D
 
@@ -96,9 +96,9 @@ def test_bad_output_is_a_clear_error(sample_clip, tmp_path):
 
 @pytest.mark.slow
 def test_estimate_npz_with_trained_weights(sample_clip, tmp_path):
-    lifter_weights_or_skip("posemoe")
+    model = trained_lifter_or_skip()
     out = tmp_path / "walk.npz"
     result = run(["-m", "video_mocap", "estimate", str(sample_clip), "-o", str(out), "--end", str(NUM_FRAMES),
-                  "--cache-dir", str(tmp_path / "cache")], tmp_path)
+                  "--model", model, "--cache-dir", str(tmp_path / "cache")], tmp_path)
     assert result.returncode == 0, result.stderr
     assert Motion3D.load(out).num_frames == NUM_FRAMES

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline_seed import lifter_weights_or_skip, seed_motion_cache
+from pipeline_seed import trained_lifter_or_skip, seed_motion_cache
 from video_mocap import pipeline
 from video_mocap.errors import Cancelled, VideoMocapError
 
@@ -109,10 +109,10 @@ def test_detect_people_lists_the_subject_first(sample_clip, tmp_path):
 
 @pytest.mark.slow
 def test_full_pipeline_with_trained_weights(sample_clip, tmp_path):
-    lifter_weights_or_skip("posemoe")
-    result = pipeline.run_pipeline(sample_clip, _settings(), cache_dir=tmp_path)
+    model = trained_lifter_or_skip()
+    result = pipeline.run_pipeline(sample_clip, _settings(model=model), cache_dir=tmp_path)
     assert not result.from_cache and result.detect_result is not None
     assert result.motion.num_frames == NUM_FRAMES
     assert result.motion_path.is_file()
-    again = pipeline.run_pipeline(sample_clip, _settings(smoothing=0.1), cache_dir=tmp_path)
+    again = pipeline.run_pipeline(sample_clip, _settings(model=model, smoothing=0.1), cache_dir=tmp_path)
     assert again.from_cache

@@ -15,7 +15,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from pipeline_seed import lifter_weights_or_skip, seed_motion_cache  # noqa: E402
+from pipeline_seed import trained_lifter_or_skip, seed_motion_cache  # noqa: E402
 from video_mocap.errors import Cancelled  # noqa: E402
 
 FRAME_START, NUM_FRAMES = 10, 30
@@ -298,8 +298,7 @@ def test_detect_people_lists_tracks(addon_scene, sample_clip, cache_dir):
 @pytest.mark.needs_torch
 @pytest.mark.slow
 def test_estimate_runs_the_networks(addon_scene, sample_clip, cache_dir):
-    lifter_weights_or_skip("posemoe")
-    configure(addon_scene, sample_clip)
+    configure(addon_scene, sample_clip, model=trained_lifter_or_skip())
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     arm = bpy.context.view_layer.objects.active
     assert keys_per_fcurve(arm) == {NUM_FRAMES}
