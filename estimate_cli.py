@@ -55,7 +55,7 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=float, default=None, help="0 (off) .. 1 (strong); default 0.5")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="lifter weights: a .safetensors file or a folder with <model>.safetensors (default: shipped)")
+                        help="lifter weights: a .safetensors file or a folder holding <model>.safetensors")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: the user cache)")
     return parser
 

@@ -137,7 +137,9 @@ def make_settings(
                                      "frame_end": frame_end, "allow_download": allow_download}
     if detector_model is not None:
         detect_kwargs["model"] = str(detector_model)
-    solve_kwargs = {"smoothing": smoothing, "foot_lock": foot_lock, "scene_fps": scene_fps, "frame_offset": frame_offset}
+    solve_kwargs = {
+        "smoothing": smoothing, "foot_lock": foot_lock, "scene_fps": scene_fps, "frame_offset": frame_offset
+    }
     if weights is not None and Path(weights).is_dir():
         folder, weights = Path(weights), Path(weights) / f"{model}{WEIGHTS_SUFFIX}"
         if not weights.is_file():
@@ -312,7 +314,9 @@ def run_pipeline(
         report(progress, STAGE_LOAD_LIFTER, 0, 1)
         lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device)
         report(progress, STAGE_LOAD_LIFTER, 1, 1)
-        motion = lift_track(track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel)
+        motion = lift_track(
+            track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel
+        )
         check_cancel(cancel)
         motion_path = store_cached(cache, key, track, motion)
     report(progress, STAGE_SOLVE, 0, 1)

@@ -27,6 +27,7 @@ DEVICE_ITEMS = (
     ("CUDA", "CUDA GPU", "NVIDIA GPU through CUDA (needs a CUDA build of PyTorch or ONNX Runtime)"),
 )
 
+
 def online_access_allowed() -> bool:
     """Blender's global "Allow Online Access" switch (4.2+); True on older versions."""
     return bool(getattr(bpy.app, "online_access", True))
@@ -38,7 +39,7 @@ class VIDEO_MOCAP_AP_preferences(AddonPreferences):
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="AUTO")
     weights_dir: StringProperty(
         name="Weights Folder",
-        description="Folder with the lifter weights (<model>.safetensors + .json); empty: the weights shipped in the extension",
+        description="Folder with the lifter weights (<model>.safetensors + .json); empty: the shipped weights",
         subtype="DIR_PATH",
         default="",
     )

@@ -75,7 +75,8 @@ def _preset_items(self, context):
 def _person_items(self, context):
     items = [(AUTO_PERSON, "Automatic", "The main subject: the person seen longest and largest")]
     for person in self.people:
-        label = f"Person {person.track_id}: {person.seconds:.1f} s on screen (frames {person.frame_start}-{person.frame_end})"
+        frames = f"frames {person.frame_start}-{person.frame_end}"
+        label = f"Person {person.track_id}: {person.seconds:.1f} s on screen ({frames})"
         if person.is_subject:
             label += " (subject)"
         items.append((str(person.track_id), label, f"Seen on {person.num_frames} frames"))
@@ -117,9 +118,13 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     smoothing: FloatProperty(
         name="Smoothing", description="0 = raw network output, 1 = strongest smoothing", default=0.5, min=0.0, max=1.0
     )
-    foot_lock: BoolProperty(name="Lock Feet", description="Pin feet to the ground while they are in contact", default=True)
+    foot_lock: BoolProperty(
+        name="Lock Feet", description="Pin feet to the ground while they are in contact", default=True
+    )
     fov_auto: BoolProperty(
-        name="Auto Field of View", description="Use the video's focal length when known, otherwise a default", default=True
+        name="Auto Field of View",
+        description="Use the video's focal length when known, otherwise a default",
+        default=True,
     )
     fov_deg: FloatProperty(
         name="Field of View",
@@ -133,14 +138,18 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     target: EnumProperty(name="Target", items=TARGET_ITEMS, default="NEW")
     armature_name: StringProperty(name="Name", default=DEFAULT_ARMATURE_NAME)
     target_rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_armature_poll)
-    mapping_preset: EnumProperty(name="Mapping", items=_preset_items, description="How H36M joints map to the rig's bones")
+    mapping_preset: EnumProperty(
+        name="Mapping", items=_preset_items, description="How H36M joints map to the rig's bones"
+    )
 
     show_overlay: BoolProperty(
         name="Show 2D Skeleton", description="Draw the tracked 2D skeleton over the footage in the Movie Clip Editor",
         default=True,
     )
     last_motion: StringProperty(
-        name="Last Result", description="The cached 3D motion of the last estimate (Apply to Armature uses it)", default=""
+        name="Last Result",
+        description="The cached 3D motion of the last estimate (Apply to Armature uses it)",
+        default="",
     )
 
 

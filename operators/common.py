@@ -63,10 +63,14 @@ def resolve_device(props, prefs) -> str:
     return choice.lower()
 
 
+def _preference_path(prefs, name: str) -> Path | None:
+    """A path preference made absolute, or None when the preferences are absent or the field is empty."""
+    raw = getattr(prefs, name, "") if prefs is not None else ""
+    return Path(bpy.path.abspath(raw)) if raw.strip() else None
+
+
 def cache_dir_of(prefs) -> Path | None:
-    if prefs is None or not prefs.cache_dir.strip():
-        return None
-    return Path(bpy.path.abspath(prefs.cache_dir))
+    return _preference_path(prefs, "cache_dir")
 
 
 def people_signature(props) -> str:
@@ -101,8 +105,8 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
     frame_start, frame_end = (props.frame_start, props.frame_end + 1) if props.use_frame_range else (0, None)
     if frame_end is not None and frame_end <= frame_start:
         raise VideoMocapError(f"Frame range is empty: end ({props.frame_end}) is before start ({props.frame_start}).")
-    weights = Path(bpy.path.abspath(prefs.weights_dir)) if prefs is not None and prefs.weights_dir.strip() else None
-    detector = Path(bpy.path.abspath(prefs.detector_model)) if prefs is not None and prefs.detector_model.strip() else None
+    weights = _preference_path(prefs, "weights_dir")
+    detector = _preference_path(prefs, "detector_model")
     return pipeline.make_settings(
         model=props.model,
         device=resolve_device(props, prefs),
@@ -350,7 +354,8 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
     previous_action = rig.animation_data.action if rig is not None and rig.animation_data else None
     try:
         if rig is None:
-            obj = blender_armature.create_armature(solved, props.armature_name or DEFAULT_ARMATURE_NAME, context=context)
+            name = props.armature_name or DEFAULT_ARMATURE_NAME
+            obj = blender_armature.create_armature(solved, name, context=context)
         else:
             from ..rigging import blender_retarget
 

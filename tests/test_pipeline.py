@@ -27,7 +27,8 @@ def test_cache_key_follows_detection_and_lifter_not_rig(sample_clip, tmp_path):
     base = pipeline.cache_key(sample_clip, _settings(), tmp_path)
     assert base == pipeline.cache_key(sample_clip, _settings(), tmp_path)
     # rig settings and speed-only settings: same 3D motion
-    for same in ({"smoothing": 0.9}, {"foot_lock": False}, {"scene_fps": 24.0}, {"frame_offset": 10}, {"device": "auto"}):
+    rig_and_speed = ({"smoothing": 0.9}, {"foot_lock": False}, {"scene_fps": 24.0}, {"frame_offset": 10}, {"device": "auto"})
+    for same in rig_and_speed:
         assert pipeline.cache_key(sample_clip, _settings(**same), tmp_path) == base, same
     # anything that changes the 2D track or the lifter: a new entry
     for other in ({"frame_end": NUM_FRAMES + 1}, {"person": 2}, {"model": "dtgcn"}, {"fov_deg": 40.0}):

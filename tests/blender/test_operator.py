@@ -69,7 +69,8 @@ def key_values(obj) -> np.ndarray:
     """(channels, keys) values of every f-curve, in data-path order."""
     from video_mocap.rigging.blender_compat import action_fcurve_collection
 
-    curves = sorted(action_fcurve_collection(obj.animation_data.action, obj), key=lambda c: (c.data_path, c.array_index))
+    curves = action_fcurve_collection(obj.animation_data.action, obj)
+    curves = sorted(curves, key=lambda c: (c.data_path, c.array_index))
     return np.array([[k.co[1] for k in c.keyframe_points] for c in curves])
 
 

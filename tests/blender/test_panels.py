@@ -134,13 +134,14 @@ def test_preferences_draw(addon_scene):
 
     prefs = get_preferences(bpy.context)
     assert prefs is not None
+    fields = {"device", "weights_dir", "detector_model", "cache_dir", "python_packages", "allow_downloads"}
     calls: list = []
-    type(prefs).draw(SimpleNamespace(layout=RecordingLayout(calls, _icons()), **{
-        name: getattr(prefs, name) for name in ("device", "weights_dir", "detector_model", "cache_dir", "python_packages",
-                                                "allow_downloads")
-    }, bl_rna=prefs.bl_rna), bpy.context)
+    # draw() reads its fields from self: a stand-in self with the real values and the real RNA
+    stand_in = SimpleNamespace(layout=RecordingLayout(calls, _icons()), bl_rna=prefs.bl_rna,
+                               **{name: getattr(prefs, name) for name in fields})
+    type(prefs).draw(stand_in, bpy.context)
     drawn = {name for kind, name in calls if kind == "prop"}
-    assert drawn == {"device", "weights_dir", "detector_model", "cache_dir", "python_packages", "allow_downloads"}
+    assert drawn == fields
     assert any(kind == "label" and text.startswith("Runtime:") for kind, text in calls)
 
 
