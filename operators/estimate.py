@@ -50,7 +50,8 @@ class VIDEO_MOCAP_OT_estimate(ModalJobMixin, bpy.types.Operator):
 
     def finish(self, context, result):
         obj = finish_estimate(context, result)
-        self.report({"INFO"}, f"Video Mocap: keyed {result.motion.num_frames} frames on '{obj.name}'.")
+        source = "3D motion from the cache" if result.from_cache else f"{result.motion.model} lifter"
+        self.report({"INFO"}, f"Video Mocap: keyed {result.motion.num_frames} frames on '{obj.name}' ({source}).")
         return {"FINISHED"}
 
 
