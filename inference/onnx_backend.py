@@ -73,6 +73,8 @@ def _session(path: Path, providers: list[str] | None, what: str):
     providers = providers or onnx_providers("AUTO")
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: provider fallbacks are reported by us
+    # no busy-waiting worker threads between runs: Blender's UI and the video decoder share the CPU
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidGraph, Fail, ...)
