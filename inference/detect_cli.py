@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=_DEFAULTS.device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size, help="frames per network call (default: 8)")
     parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: 0.25)")
+    parser.add_argument("--backend", default=_DEFAULTS.backend, choices=("auto", "ultralytics", "onnx"),
+                        help="auto: Ultralytics when PyTorch is installed, else ONNX Runtime (default: auto)")
     parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: 640)")
     parser.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     parser.add_argument("--end", type=int, default=None, help="end frame (exclusive; default: the end of the clip)")
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DetectConfig(
         model=args.model, device=args.device, person=args.person, batch_size=args.batch, conf=args.conf,
         imgsz=args.imgsz, frame_start=args.start, frame_end=args.end, max_gap_frames=args.max_gap,
-        allow_download=args.allow_download,
+        allow_download=args.allow_download, backend=args.backend,
     )
     from tqdm import tqdm
 
