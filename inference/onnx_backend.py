@@ -53,6 +53,7 @@ MAX_NMS_CANDIDATES = 30000
 NUM_COCO_KEYPOINTS = 17
 KEYPOINT_DIMS = 3
 BOX_CHANNELS = 4
+DIRECTML_PROVIDER = "DmlExecutionProvider"
 _HASH_CHUNK = 1 << 20
 
 
@@ -75,6 +76,9 @@ def _session(path: Path, providers: list[str] | None, what: str):
     options.log_severity_level = 3  # errors only: provider fallbacks are reported by us
     # no busy-waiting worker threads between runs: Blender's UI and the video decoder share the CPU
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if DIRECTML_PROVIDER in providers:  # DirectML needs these (ONNX Runtime's DirectML documentation)
+        options.enable_mem_pattern = False
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidGraph, Fail, ...)

@@ -56,6 +56,8 @@ TRACE_BATCH = 2
 #: metadata key of the sha256 of the lifter weights an ONNX file was exported from
 DEFAULT_DETECTOR_PT = runtime.PACKAGE_DIR / "assets" / "models" / "yolo11n-pose.pt"
 DETECTOR_IMGSZ = 640
+#: exported files are readable by everyone (the temp file behind an atomic write is owner-only)
+EXPORT_MODE = 0o644
 SAMPLE_CLIP = runtime.PACKAGE_DIR / "assets" / "sample" / "sports2d_walk.mp4"
 #: frame of the sample clip the detector export is checked on (both walkers visible)
 CHECK_FRAME_INDEX = 115
@@ -163,6 +165,7 @@ def export_lifter_model(model, path: str | os.PathLike, num_frames: int, metadat
             raise VideoMocapError(
                 f"ONNX export check failed: ONNX Runtime differs from PyTorch by {diff:.2e} m (> {PARITY_ATOL})."
             )
+    path.chmod(EXPORT_MODE)
     log.info("exported lifter to %s (ONNX Runtime vs PyTorch max diff %.1e m)", path, diff)
     return diff
 
@@ -234,6 +237,7 @@ def export_detector(pt_path: str | os.PathLike = DEFAULT_DETECTOR_PT, out_dir: s
             )
         with atomic_path(target, suffix=".onnx") as tmp:
             shutil.copyfile(exported, tmp)
+    target.chmod(EXPORT_MODE)
     log.info("exported detector %s to %s (ONNX Runtime vs PyTorch raw head max diff %.1e)", pt_path.name, target, diff)
     return target
 

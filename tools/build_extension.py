@@ -45,6 +45,9 @@ BUNDLED: tuple[tuple[str, str], ...] = (
     ("onnxruntime==1.32.0", "onnxruntime"),
     ("opencv-python-headless==4.11.0.86", "opencv_python_headless"),
 )
+#: ``--windows-directml``: ONNX Runtime with the DirectML provider (any DirectX 12 GPU; falls back to the CPU)
+DIRECTML_WHEEL: tuple[str, str] = ("onnxruntime-directml==1.24.4", "onnxruntime_directml")
+WINDOWS = "windows-x64"
 #: Blender platform -> wheel platform tags pip may take (newest first)
 PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
     "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
@@ -97,11 +100,18 @@ def find_wheel(folder: Path, dist_prefix: str, version: str, platform: str) -> P
     return None
 
 
-def fetch_wheels(platform: str, folder: Path = WHEELS_DIR, download: bool = True) -> list[Path]:
+def bundled_for(platform: str, directml: bool = False) -> tuple[tuple[str, str], ...]:
+    """(requirement, file prefix) of the wheels bundled for ``platform``."""
+    if directml and platform == WINDOWS:
+        return (DIRECTML_WHEEL,) + tuple(b for b in BUNDLED if b[1] != "onnxruntime")
+    return BUNDLED
+
+
+def fetch_wheels(platform: str, folder: Path = WHEELS_DIR, download: bool = True, directml: bool = False) -> list[Path]:
     """The bundled wheels for ``platform``: from ``folder``, downloaded into it when missing."""
     folder.mkdir(parents=True, exist_ok=True)
     found: list[Path] = []
-    for requirement, prefix in BUNDLED:
+    for requirement, prefix in bundled_for(platform, directml):
         version = requirement.split("==")[1]
         wheel = find_wheel(folder, prefix, version, platform)
         if wheel is None:
@@ -193,12 +203,13 @@ def run_blender_ext(args: list[str]) -> str:
     return result.stdout
 
 
-def build(platforms: list[str], out_dir: Path, download: bool = True, require_onnx: bool = True) -> list[Path]:
+def build(platforms: list[str], out_dir: Path, download: bool = True, require_onnx: bool = True,
+          directml: bool = False) -> list[Path]:
     """Build one zip per platform into ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     wheels: list[Path] = []
     for platform in platforms:
-        wheels += fetch_wheels(platform, download=download)
+        wheels += fetch_wheels(platform, download=download, directml=directml)
     with tempfile.TemporaryDirectory(prefix="video_mocap_build_") as tmp:
         staged = stage(Path(tmp) / "video_mocap", wheels, platforms, require_onnx=require_onnx)
         staged_id, staged_version = manifest_id_version(staged / MANIFEST)
@@ -224,11 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="use only the wheels already in wheels/")
     parser.add_argument("--allow-no-onnx", action="store_true",
                         help="build without exported ONNX models (the zip then needs PyTorch to run)")
+    parser.add_argument("--windows-directml", action="store_true",
+                        help="Windows zip: bundle onnxruntime-directml (GPU through DirectX 12) instead of onnxruntime")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     platforms = list(PLATFORM_TAGS) if args.platform == ALL else [args.platform]
     try:
-        build(platforms, args.out, download=not args.no_download, require_onnx=not args.allow_no_onnx)
+        build(platforms, args.out, download=not args.no_download, require_onnx=not args.allow_no_onnx,
+              directml=args.windows_directml)
     except (BuildError, subprocess.TimeoutExpired) as exc:
         log.error("build failed: %s", exc)
         return 1
