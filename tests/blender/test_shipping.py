@@ -64,8 +64,19 @@ def _lifter_ready() -> str | None:
     return None
 
 
+def _refresh_lifter_export() -> None:
+    """Export the trained lifter to ONNX when its export is missing or stale and torch is here (seconds)."""
+    weights = REPO / "weights" / f"{MODEL}.safetensors"
+    if not weights.is_file() or importlib.util.find_spec("torch") is None or _lifter_ready() is None:
+        return
+    from video_mocap.inference.onnx_export import export_lifter
+
+    export_lifter(weights, REPO / "weights" / "onnx")
+
+
 @pytest.fixture(scope="module")
 def linux_zip(tmp_path_factory) -> Path:
+    _refresh_lifter_export()  # before the build: the zip ships weights/onnx
     build = _build_module()
     if build.find_wheel(build.WHEELS_DIR, "onnxruntime", "1.32.0", PLATFORM) is None:
         pytest.skip("no Linux wheels in wheels/: run ./setup.sh (it downloads them once)")
