@@ -116,13 +116,14 @@ def _location(module: str) -> str | None:
     return str(Path(spec.origin).parent)
 
 
-def _onnx_providers_available() -> list[str]:
+def _onnx_providers_available() -> tuple[list[str], str | None]:
+    """(execution providers, None), or ([], why) when onnxruntime is installed but does not import."""
     try:
         import onnxruntime
-    except Exception as exc:  # a broken install (missing DLL...) must not break the panel
+    except Exception as exc:  # a broken install (missing DLL, too old an OS...) must not break the panel
         log.warning("onnxruntime is installed but does not import: %s", exc)
-        return []
-    return list(onnxruntime.get_available_providers())
+        return [], f"{type(exc).__name__}: {exc}"
+    return list(onnxruntime.get_available_providers()), None
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,7 +144,11 @@ def available_runtimes() -> dict:
             "version": _version(module) if found else None,
             "location": _location(module) if found else None,
         }
-    info["onnx_providers"] = _onnx_providers_available() if info["onnxruntime"]["available"] else []
+    info["onnx_providers"] = []
+    if info["onnxruntime"]["available"]:
+        info["onnx_providers"], error = _onnx_providers_available()
+        if error:  # installed but unusable here: count it as missing, keep the reason for the message
+            info["onnxruntime"].update(available=False, error=error)
     info["onnx_models"] = {path.stem: True for path in sorted(ONNX_DIR.glob("*.onnx"))} if ONNX_DIR.is_dir() else {}
     return info
 
@@ -287,7 +292,9 @@ def missing_packages_message() -> str | None:
     if not torch_ok and not onnx_ok:
         problems.append("a network runtime (ONNX Runtime, or PyTorch with Ultralytics)")
     if problems:
-        return f"Missing: {', '.join(problems)}. {HOW_TO_GET_ONNX}"
+        broken = info["onnxruntime"].get("error")
+        why = f" (ONNX Runtime is installed but does not load: {broken})" if broken else ""
+        return f"Missing: {', '.join(problems)}{why}. {HOW_TO_GET_ONNX}"
     if not torch_ok and DETECTOR_ONNX_NAME.removesuffix(".onnx") not in info["onnx_models"]:
         return (
             f"ONNX Runtime is installed but the exported models are missing from {ONNX_DIR}. Install the platform "
