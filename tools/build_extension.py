@@ -166,7 +166,9 @@ def stage(stage_dir: Path, wheels: list[Path], platforms: list[str], repo: Path 
 
 def with_wheels(manifest_text: str, wheel_names: list[str], platforms: list[str]) -> str:
     """The manifest with top-level ``wheels`` and ``platforms`` set (placed before the first table)."""
-    lines = [line for line in manifest_text.splitlines() if not _TOP_LEVEL_KEYS.match(line)]
+    # the source manifest keeps wheels/ (every platform's downloads) out of plain builds; here it ships
+    lines = [line for line in manifest_text.splitlines()
+             if not _TOP_LEVEL_KEYS.match(line) and line.strip() != f'"/{WHEELS_DIR.name}/",']
     first_table = next((i for i, line in enumerate(lines) if _TABLE.match(line)), len(lines))
     block = ["platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]", "wheels = ["]
     block += [f'  "./wheels/{name}",' for name in sorted(wheel_names)]
