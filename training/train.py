@@ -409,6 +409,8 @@ class Trainer:
         if not state_path.is_file():
             raise VideoMocapError(f"--resume: no checkpoint in {self.out} ({STATE_FILE} missing); run without --resume.")
         self.state = RunState.load(state_path)
+        if self.state.stage == "done":  # a finished run given a larger budget continues training
+            self.state.stage = "train"
         self.model.load_state_dict(_load_state_dict(self.out / MODEL_FILE))
         if self.state.stage == "pretrain" and (self.out / TEACHER_FILE).is_file():
             self.teacher = copy.deepcopy(self.model)

@@ -1,0 +1,343 @@
+"""Training stage: config, metrics, losses, a few real training steps, checkpoint/resume, eval CLI.
+
+Real data only: HDM05 / DeepMimic sequence files and the Bandai sample BVH files from
+``../shared`` (skipped with a reason when absent). Tiny models, short windows: < 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from video_mocap.errors import VideoMocapError
+from video_mocap.training import metrics
+
+torch = pytest.importorskip("torch")
+
+HDM05 = Path("data/mocap/hdm05/hdm05_h36m.npz")
+DEEPMIMIC = Path("data/mocap/deepmimic/deepmimic_h36m.npz")
+BANDAI_SAMPLE = Path("data/mocap/bandai/sample")
+
+
+# ---------------------------------------------------------------------------------------
+# config
+# ---------------------------------------------------------------------------------------
+def _write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "data, key, section",
+    [
+        ({"model": "mlp", "lerning_rate": 1.0}, "lerning_rate", "top level"),
+        ({"model": "mlp", "optim": {"lr": 1e-3, "lrr": 1.0}}, "lrr", "optim"),
+        ({"model": "mlp", "augment": {"mirorr_prob": 0.5}}, "mirorr_prob", "augment"),
+        ({"model": "mlp", "data": {"sorces": ["hdm05"]}}, "sorces", "data"),
+    ],
+)
+def test_config_rejects_unknown_keys(tmp_path, data, key, section):
+    from video_mocap.training.config import load_config
+
+    path = _write_yaml(tmp_path / "bad.yaml", data)
+    with pytest.raises(VideoMocapError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert f"'{key}'" in message and str(path) in message and section in message
+
+
+def test_config_rejects_bad_values(tmp_path):
+    from video_mocap.training.config import load_config
+
+    with pytest.raises(VideoMocapError, match="batch_size"):
+        load_config(_write_yaml(tmp_path / "a.yaml", {"model": "mlp", "batch_size": "eight"}))
+    with pytest.raises(VideoMocapError, match="model 'lstm'"):
+        load_config(_write_yaml(tmp_path / "b.yaml", {"model": "lstm"}))
+    with pytest.raises(VideoMocapError, match="pretrain is only for dtgcn"):
+        load_config(_write_yaml(tmp_path / "c.yaml", {"model": "mlp", "pretrain": {"steps": 5}}))
+    with pytest.raises(VideoMocapError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_configs_load(repo_root):
+    from video_mocap.training.config import load_config
+
+    configs = sorted((repo_root / "training" / "configs").glob("*.yaml"))
+    names = {p.name for p in configs}
+    assert {"posemoe_cpu.yaml", "dtgcn_cpu.yaml", "mlp_cpu.yaml", "posemoe_paper.yaml", "dtgcn_paper.yaml"} <= names
+    for path in configs:
+        config = load_config(path)
+        assert config.steps > 0 or config.minutes > 0
+    # tuples in nested dataclasses come back as tuples
+    assert isinstance(load_config(configs[0]).camera.fov_deg, tuple)
+
+
+# ---------------------------------------------------------------------------------------
+# metrics (hand-computed cases)
+# ---------------------------------------------------------------------------------------
+def _pose(seed: int = 0, frames: int = 4) -> np.ndarray:
+    return np.random.default_rng(seed).normal(scale=0.3, size=(frames, 17, 3))
+
+
+def test_mpjpe_known_offset():
+    target = _pose()
+    pred = target + np.array([0.03, 0.04, 0.0])  # every joint 5 cm off
+    assert metrics.mpjpe(pred, target) == pytest.approx(0.05)
+    # one joint of one frame off by 17 cm: mean over 17 joints x 4 frames
+    pred = target.copy()
+    pred[2, 5] += [0.0, 0.0, 0.17]
+    assert metrics.mpjpe(pred, target) == pytest.approx(0.17 / (17 * 4))
+
+
+def test_p_mpjpe_removes_similarity_only():
+    from scipy.spatial.transform import Rotation
+
+    target = _pose(1)
+    rotation = Rotation.from_euler("xyz", [20, -35, 60], degrees=True).as_matrix()
+    pred = 1.3 * target @ rotation.T + np.array([0.5, -0.2, 2.0])
+    assert metrics.p_mpjpe(pred, target) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.mpjpe(pred, target) > 0.5
+    # a mirror image is not a rotation: Procrustes must not undo it
+    mirrored = target * np.array([-1.0, 1.0, 1.0])
+    assert metrics.p_mpjpe(mirrored, target) > 0.05
+
+
+def test_n_mpjpe_removes_scale_only():
+    target = _pose(2)
+    assert metrics.n_mpjpe(0.8 * target, target) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.mpjpe(0.8 * target, target) == pytest.approx(0.2 * np.linalg.norm(target, axis=-1).mean())
+    # a translation is not removed by scaling
+    assert metrics.n_mpjpe(target + 0.1, target) > 0.01
+
+
+def test_velocity_error_known_case():
+    target = _pose(3, frames=5)
+    assert metrics.velocity_error(target + 0.2, target) == pytest.approx(0.0)  # constant offset: same motion
+    pred = target.copy()
+    pred[2:, 0] += [0.0, 0.06, 0.0]  # joint 0 jumps 6 cm between frames 1 and 2 and stays
+    # one of 4 frame steps x 17 joints has a 6 cm velocity error
+    assert metrics.velocity_error(pred, target) == pytest.approx(0.06 / (4 * 17))
+
+
+def test_summary_pools_frames_and_lists_worst():
+    target = _pose(4, frames=10)
+    good = metrics.clip_errors("good", target + [0.01, 0.0, 0.0], target, {"content": "walk"})
+    bad = metrics.clip_errors("bad", target[:2] + [0.1, 0.0, 0.0], target[:2], {"content": "kick"})
+    summary = metrics.summarize([good, bad])
+    # frame-weighted: (10 * 10 mm + 2 * 100 mm) / 12
+    assert summary.overall["mpjpe"] == pytest.approx((10 * 10 + 2 * 100) / 12)
+    assert summary.num_frames == 12 and summary.num_clips == 2
+    assert [row["name"] for row in summary.worst(0.5)] == ["bad"]
+    assert summary.worst(0.5)[0]["labels"] == {"content": "kick"}
+
+
+# ---------------------------------------------------------------------------------------
+# losses and a few real training steps of each model
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_clips(shared_dir):
+    from video_mocap.training import sources
+
+    if not (shared_dir / HDM05).is_file():
+        pytest.skip("HDM05 sequence file missing from ../shared")
+    clips = sources.load_hdm05(shared_dir / HDM05)
+    return [c for c in clips if c.labels.get("actor") != "bk"]
+
+
+def test_torch_losses_match_numpy_metrics():
+    from video_mocap.training import losses
+
+    target = _pose(5, frames=6)[None]
+    pred = target * 0.9 + 0.01 * _pose(6, frames=6)[None]
+    t, p = torch.from_numpy(target), torch.from_numpy(pred)
+    assert float(losses.mpjpe(p, t)) == pytest.approx(metrics.mpjpe(pred, target), rel=1e-6)
+    assert float(losses.n_mpjpe(p, t)) == pytest.approx(metrics.n_mpjpe(pred, target), rel=1e-6)
+    assert float(losses.velocity(p, t)) == pytest.approx(metrics.velocity_error(pred, target), rel=1e-6)
+
+
+def test_distillation_pieces():
+    from video_mocap.training import losses
+
+    layers = [torch.randn(2, 5, 17, 8) * (i + 1) + i for i in range(4)]
+    target = losses.distillation_target(layers, top_k=2)
+    assert target.shape == (2, 5, 17, 8)
+    # each layer is normalised over channels: the average of normalised layers has zero mean
+    assert torch.allclose(target.mean(-1), torch.zeros(2, 5, 17), atol=1e-5)
+    mask = torch.zeros(2, 5, 17, dtype=torch.bool)
+    mask[0, 0, 0] = True
+    student = target.clone()
+    student[1] += 5.0  # errors on unmasked tokens do not count
+    assert float(losses.masked_distillation_loss(student, target, mask)) == pytest.approx(0.0)
+    assert losses.tau_at(0, 100, 0.99, 0.999) == pytest.approx(0.99)
+    assert losses.tau_at(50, 100, 0.99, 0.999) == pytest.approx(0.9945)
+    assert losses.tau_at(500, 100, 0.99, 0.999) == pytest.approx(0.999)
+    frac = float(losses.token_mask((64, 27, 17), 0.7, torch.Generator().manual_seed(0)).float().mean())
+    assert 0.67 < frac < 0.73
+
+
+@pytest.mark.parametrize("model_name", ["posemoe", "dtgcn", "mlp"])
+def test_few_steps_lower_the_loss(real_clips, model_name):
+    """Tiny model, T=9: 25 AdamW steps on one fixed batch of real HDM05 windows lower the loss."""
+    from video_mocap.inference.models import CONFIG_PRESETS, build_model, config_to_dict
+    from video_mocap.training import sampler
+    from video_mocap.training.config import LossConfig, TrainConfig
+    from video_mocap.training.train import _batch_to_torch, _compute_loss
+
+    torch.manual_seed(0)
+    frames = 9
+    config_dict = {**config_to_dict(CONFIG_PRESETS[model_name]["tiny"]), "num_frames": frames}
+    model = build_model(model_name, config_dict)
+    draw = sampler.WindowSampler(real_clips, frames, sampler.AugmentConfig(), sampler.CameraConfig(),
+                                 sampler.NoiseConfig(), seed=3)
+    batch = _batch_to_torch(draw.sample(8), "cpu")
+    train_config = TrainConfig(model=model_name, loss=LossConfig())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    model.train()
+    first = None
+    for _ in range(25):
+        loss, parts = _compute_loss(train_config, model, batch)
+        first = float(loss.detach()) if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        last, _ = _compute_loss(train_config, model, batch)
+    assert np.isfinite(float(last))
+    assert float(last) < 0.8 * first, (first, float(last))
+    assert "mpjpe" in parts
+
+
+# ---------------------------------------------------------------------------------------
+# the train command: pre-training, checkpoint, resume, export; then the eval command
+# ---------------------------------------------------------------------------------------
+def _run_config(shared_dir: Path, out: Path, steps: int) -> dict:
+    return {
+        "model": "dtgcn",
+        "preset": "tiny",
+        "model_config": {"dim": 16, "depth": 2, "heads": 2, "head_dim": 32},
+        "num_frames": 9,
+        "batch_size": 4,
+        "steps": steps,
+        "threads": 1,
+        "output_dir": str(out),
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "pretrain": {"steps": 3, "top_k": 8},
+        "val": {"every_steps": 3, "clip_stride": 8, "max_frames_per_clip": 20},
+        "data": {
+            "sources": ["hdm05", "deepmimic"],
+            "mocap_dir": str(shared_dir / "data" / "mocap"),
+            "source_weights": {"hdm05": 0.7, "deepmimic": 0.3},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_run(shared_dir, tmp_path_factory):
+    """4 fine-tuning steps (after 3 pre-training steps), then resumed to 6."""
+    from video_mocap.training.train import main
+
+    if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
+        pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
+    root = tmp_path_factory.mktemp("train")
+    out = root / "run"
+    config_path = _write_yaml(root / "run.yaml", _run_config(shared_dir, out, steps=4))
+    assert main([str(config_path), "--quiet"]) == 0
+    first_state = json.loads((out / "state.json").read_text())
+    first_weights = (out / "model.safetensors").read_bytes()
+    first_export = json.loads((out / "dtgcn.json").read_text())
+    # a second run into the same folder without --resume is refused
+    with pytest.raises(VideoMocapError, match="--resume"):
+        main([str(config_path), "--quiet"])
+    assert main([str(config_path), "--resume", "--steps", "6", "--quiet"]) == 0
+    return {"out": out, "first_state": first_state, "first_weights": first_weights,
+            "first_card": first_export, "state": json.loads((out / "state.json").read_text())}
+
+
+def test_train_checkpoint_and_resume(trained_run):
+    out, first, state = trained_run["out"], trained_run["first_state"], trained_run["state"]
+    assert first["pretrain_step"] == 3 and first["step"] == 4 and first["stage"] == "done"
+    # resumed from step 4 (not from 0), pre-training not repeated
+    assert state["step"] == 6 and state["pretrain_step"] == 3
+    val_steps = [h["step"] for h in state["history"]]
+    assert val_steps == [3, 4, 6]
+    assert (out / "model.safetensors").read_bytes() != trained_run["first_weights"]
+    for name in ("config.json", "optim.pt", "best.safetensors", "dtgcn.safetensors", "dtgcn.json"):
+        assert (out / name).is_file(), name
+    assert any((out / "tb").iterdir())
+
+
+def test_export_card_and_weights(trained_run):
+    from video_mocap.inference.lifter import load_lifter
+    from video_mocap.inference.weights import load_weights
+
+    out = trained_run["out"]
+    state, card = load_weights(out / "dtgcn.safetensors", expected_model="dtgcn")
+    assert card.model == "dtgcn" and card.preset == "tiny" and card.num_frames == 9
+    assert card.config["dim"] == 16
+    assert "CC BY-SA 3.0" in card.licence and "MIT" in card.licence
+    assert "hdm05" in card.training_data and "Augmentations:" in card.training_data
+    assert "masked self-distillation" in card.training_data
+    assert "no GPU" in card.notes or torch.cuda.is_available()
+    assert any(key.startswith("val_hdm05_mpjpe") for key in card.metrics)
+    # fp16 on disk
+    from safetensors.numpy import load_file
+
+    assert {a.dtype for a in load_file(str(out / "dtgcn.safetensors")).values()} == {np.dtype(np.float16)}
+    lifter = load_lifter("dtgcn", weights=out / "dtgcn.safetensors", device="cpu")
+    assert lifter.predict(np.zeros((1, 9, 17, 3), np.float32)).shape == (1, 9, 17, 3)
+
+
+def test_eval_cli_on_sequence_npz(trained_run, shared_dir, tmp_path, capsys):
+    from video_mocap.training.evaluate import main
+
+    weights = trained_run["out"] / "dtgcn.safetensors"
+    predictions = tmp_path / "pred.npz"
+    assert main(["--weights", str(weights), "--data", str(shared_dir / DEEPMIMIC), "--json",
+                 "--save-predictions", str(predictions), "--seed", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_clips"] == 20 and report["num_frames"] == 1313
+    for key in ("mpjpe", "p_mpjpe", "n_mpjpe", "velocity"):
+        assert np.isfinite(report["overall"][key])
+    assert report["overall"]["p_mpjpe"] <= report["overall"]["mpjpe"]
+    assert len(report["worst"]) == 2 and report["worst"][0]["labels"]["content"]
+    with np.load(predictions) as saved:
+        assert saved["pred:humanoid3d_walk"].shape == saved["target:humanoid3d_walk"].shape == (38, 17, 3)
+    # HDM05, one held-out actor's squats, exact 2D from a high camera
+    assert main(["--weights", str(weights), "--data", str(shared_dir / HDM05), "--json", "--noise", "none",
+                 "--pitch", "-30", "--select", "HDM_bk_squat"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_clips"] >= 1
+    assert all(row["labels"]["actor"] == "bk" for row in report["per_clip"])
+
+
+def test_eval_cli_on_bvh_folder(trained_run, shared_dir, tmp_path, capsys):
+    from video_mocap.training.evaluate import main
+
+    folder = tmp_path / "bvh"
+    shutil.copytree(shared_dir / BANDAI_SAMPLE, folder)
+    weights = trained_run["out"] / "dtgcn.safetensors"
+    assert main(["--weights", str(weights), "--data", str(folder), "--jointmap", "bandai"]) == 0
+    text = capsys.readouterr().out
+    assert "3 clips, 66 frames" in text and "worst 10 % of clips" in text
+    assert "dataset-1_dash_normal_001" in text
+
+
+def test_eval_cli_errors(trained_run, tmp_path):
+    from video_mocap.training.evaluate import main
+
+    weights = trained_run["out"] / "dtgcn.safetensors"
+    with pytest.raises(VideoMocapError, match="not found"):
+        main(["--weights", str(weights), "--data", str(tmp_path / "nothing.npz")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VideoMocapError, match="No .bvh files"):
+        main(["--weights", str(weights), "--data", str(empty)])
+    with pytest.raises(VideoMocapError, match="not found"):
+        main(["--weights", str(tmp_path / "none.safetensors"), "--data", str(empty)])
