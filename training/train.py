@@ -793,7 +793,13 @@ def train(config: TrainConfig, *, resume: bool = False, show_progress: bool = Tr
     out = config.resolved_output_dir()
     if not resume and (out / STATE_FILE).is_file():
         raise VideoMocapError(f"{out} already holds a run; add --resume to continue it or choose another --out.")
-    return Trainer(config, out, resume=resume, show_progress=show_progress).run()
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return Trainer(config, out, resume=resume, show_progress=show_progress).run()
+    finally:
+        torch.set_num_threads(threads)  # the run's thread setting does not leak to the caller
 
 
 def main(argv: list[str] | None = None) -> int:
