@@ -511,7 +511,6 @@ class Trainer:
         batch_size = pre.batch_size or cfg.batch_size
         generator = torch.Generator().manual_seed(cfg.seed + 7 + st.pretrain_step)
         prefetch = _Prefetcher(lambda s=self._sampler(st.pretrain_step): s.sample(batch_size))
-        ramp = pre.tau_ramp_steps or pre.steps
         bar = self._bar(pre.steps, st.pretrain_step, f"pretrain {cfg.model}")
         start = time.perf_counter() - st.pretrain_elapsed_s
         try:
@@ -540,7 +539,10 @@ class Trainer:
                 if cfg.optim.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
                 optimizer.step()
-                tau = losses.tau_at(st.pretrain_step, ramp, pre.tau_start, pre.tau_end)
+                if pre.tau_ramp_steps > 0:
+                    tau = losses.tau_at(st.pretrain_step, pre.tau_ramp_steps, pre.tau_start, pre.tau_end)
+                else:  # over the stage's budget (steps or minutes, whichever ends it first)
+                    tau = pre.tau_start + min(progress, 1.0) * (pre.tau_end - pre.tau_start)
                 losses.ema_update(self.teacher, self.model, tau)
                 st.pretrain_step += 1
                 st.pretrain_elapsed_s = time.perf_counter() - start
