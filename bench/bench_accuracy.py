@@ -149,7 +149,7 @@ def evaluate_one(model: str, weights: Path, seed: int, max_frames: int, sub_stri
 ABLATION_ROWS: dict[str, tuple[bool, bool]] = {
     "full (3D augmentation + 2D noise)": (True, True),
     "no 3D augmentation": (False, True),
-    "no 2D noise": (True, False),
+    "no 2D noise (exact 2D)": (True, False),
     "neither": (False, False),
 }
 ABLATION_PRESET = "tiny"
@@ -166,7 +166,7 @@ def run_ablation(steps: int, seed: int, max_frames: int, sub_stride: int, run_di
     from video_mocap.inference.lifter import load_lifter
     from video_mocap.training import sampler as sampler_module
     from video_mocap.training.config import TrainConfig, validate
-    from video_mocap.training.evaluate import evaluate_model, make_clips_for_eval
+    from video_mocap.training.evaluate import evaluate_model, exact_noise_config, make_clips_for_eval
     from video_mocap.training.train import train
 
     torch.set_num_threads(1)
@@ -182,7 +182,7 @@ def run_ablation(steps: int, seed: int, max_frames: int, sub_stride: int, run_di
             steps=steps, minutes=0.0, seed=seed, threads=1, output_dir=str(out), checkpoint_every=steps,
             log_every=max(1, steps // 10),
             augment=sampler_module.AugmentConfig(enabled=augment_on),
-            noise=sampler_module.NoiseConfig(enabled=noise_on),
+            noise=sampler_module.NoiseConfig() if noise_on else exact_noise_config(),
             val=dataclasses.replace(TrainConfig().val, every_steps=steps, clip_stride=8),
         ))
         t0 = time.perf_counter()
@@ -259,7 +259,8 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
         "Each clip is seen through one seeded virtual camera (field of view 30-90 deg, height 0.3-3 m, "
         "pitch -35..+15 deg unless fixed, any yaw) and lifted whole, windowed, with flip test-time "
         f"augmentation {'on' if not args.no_flip else 'off'}. 'Noisy' = the detector-like 2D noise of training "
-        "(jitter, outliers, left/right swaps, dropped joints, scores); 'exact' = perfect 2D projections. "
+        "(jitter, outliers, left/right swaps, dropped joints, scores); 'exact' = perfect 2D projections "
+        "(joints outside the image clamped to its border with low scores, as a detector reports them). "
         f"Clips cropped to their first {args.max_frames} frames. The MLP is the per-frame baseline "
         "(Martinez et al. 2017).",
         "",

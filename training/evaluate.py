@@ -7,7 +7,8 @@
 sequence ``.npz`` (one (T, 17, 3) array per clip, H36M-17, metres, Y up, + ``fps``; e.g. the
 shared HDM05 / DeepMimic files). Each clip is seen from one seeded virtual camera (``--pitch``
 fixes its pitch: -30 = high camera, 0 = eye level, +10 = low); 2D inputs are exact
-projections (``--noise none``) or carry the detector-like noise the lifters train with
+projections (``--noise none``; joints outside the image clamped to its border with low
+scores, as a detector reports them) or carry the detector-like noise the lifters train with
 (``--noise detector``, the default). The lifter runs windowed over the whole clip (with flip
 test-time augmentation unless ``--no-flip``), exactly as in the product.
 
@@ -143,6 +144,21 @@ def _npz_labeler(key: str) -> dict:
     return {}
 
 
+def exact_noise_config():
+    """"Exact 2D" as a perfect detector would give it: true projections, confident scores.
+
+    The noise model with every corruption off (no jitter, outliers, swaps or dropouts;
+    scores of visible joints ~1). Unlike raw projections, joints outside the image are
+    clamped to its border with low scores and filled like the 2D stage does, so the lifter
+    never sees coordinates far outside the image (or from behind the camera), which no
+    detector reports.
+    """
+    from .sampler import NoiseConfig
+
+    return NoiseConfig(enabled=True, jitter=(0.0, 0.0), outlier_prob=0.0, swap_prob=0.0, drop_prob=0.0,
+                       track_dropout_prob=0.0, score_clean=(1.0, 1.0))
+
+
 def make_clips_for_eval(clips: list, num_frames: int, *, noise: str = "detector", pitch: float | None = None,
                         seed: int = 0, camera=None, noise_config=None) -> list:
     """Seeded evaluation windows (whole clips) with the training camera/noise models."""
@@ -153,7 +169,10 @@ def make_clips_for_eval(clips: list, num_frames: int, *, noise: str = "detector"
     camera = camera if camera is not None else CameraConfig()
     if pitch is not None:
         camera = dataclasses.replace(camera, fixed_pitch_deg=float(pitch))
-    noise_cfg = (noise_config if noise_config is not None else NoiseConfig()) if noise == "detector" else None
+    if noise == "detector":
+        noise_cfg = noise_config if noise_config is not None else NoiseConfig()
+    else:
+        noise_cfg = exact_noise_config()
     return make_eval_windows(clips, num_frames, camera, noise_cfg, seed=seed)
 
 

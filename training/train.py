@@ -222,7 +222,9 @@ def make_val_clips(config: TrainConfig, data: RunData, num_frames: int) -> dict[
     from .sampler import make_eval_windows
 
     val = config.val
-    noise = config.noise if val.noise == "detector" else None
+    from .evaluate import exact_noise_config
+
+    noise = config.noise if val.noise == "detector" else exact_noise_config()
     out = {}
     for name, clips in sorted(data.val_sets.items()):
         chosen = clips[:: val.clip_stride]
