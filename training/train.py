@@ -679,7 +679,8 @@ class Trainer:
 def _machine(threads: int) -> str:
     import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"CPU, {os.cpu_count()} cores (shared with other jobs)")
     return f"{platform.machine()} {platform.system()}, {device}, torch {torch.__version__}, {threads} threads"
 
 
@@ -692,6 +693,12 @@ def _describe(values: dict) -> str:
         else:
             items.append(f"{key}={value}")
     return ", ".join(items)
+
+
+def _model_loss_weights(config: TrainConfig) -> dict:
+    """The loss weights that apply to the run's model (``LossConfig`` fields prefixed by its name)."""
+    prefix = f"{config.model}_"
+    return {k[len(prefix):]: v for k, v in to_dict(config.loss).items() if k.startswith(prefix)}
 
 
 def flat_metrics(best: dict, prefix: str = "val") -> dict[str, float]:
@@ -725,7 +732,7 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
     lines.append(f"2D noise: {_describe(to_dict(config.noise))}.")
     lines.append(
         f"Optimiser: AdamW {_describe(to_dict(config.optim))}; batch {config.batch_size} x "
-        f"{model_config['num_frames']} frames; loss weights {_describe(to_dict(config.loss))}."
+        f"{model_config['num_frames']} frames; loss weights {_describe(_model_loss_weights(config))}."
     )
     if config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
