@@ -352,3 +352,28 @@ def test_eval_cli_errors(trained_run, tmp_path):
         main(["--weights", str(weights), "--data", str(empty)])
     with pytest.raises(VideoMocapError, match="not found"):
         main(["--weights", str(tmp_path / "none.safetensors"), "--data", str(empty)])
+
+
+def test_distributed_path_with_torchrun_on_cpu(shared_dir, tmp_path):
+    """The DDP code path (torchrun, Gloo on CPU, 2 ranks): rank 0 alone writes the run folder."""
+    import os
+    import subprocess
+    import sys
+
+    if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
+        pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
+    out = tmp_path / "ddp"
+    config = _run_config(shared_dir, out, steps=2)
+    config["pretrain"] = {"steps": 1}
+    config["val"]["every_steps"] = 2
+    config_path = _write_yaml(tmp_path / "ddp.yaml", config)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+         "-m", "video_mocap.training", "train", str(config_path), "--quiet"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = json.loads((out / "state.json").read_text())
+    assert state["stage"] == "done" and state["step"] == 2 and state["pretrain_step"] == 1
+    assert (out / "dtgcn.safetensors").is_file() and (out / "dtgcn.json").is_file()

@@ -19,7 +19,8 @@ Run folder (``output_dir``)::
 Multi-GPU: ``torchrun --nproc_per_node N -m video_mocap.training train CONFIG`` initialises
 ``torch.distributed`` (NCCL on CUDA, Gloo on CPU) when ``WORLD_SIZE`` is set, wraps the model
 in DistributedDataParallel, seeds each rank's sampler differently and lets rank 0 alone
-validate, log and write files. This code path could not be run here (no GPU, 2 CPU cores).
+validate, log and write files. Tested on CPU only (2 Gloo ranks under torchrun, see
+``tests/test_training.py``); never run on GPUs with NCCL (none was available).
 """
 
 from __future__ import annotations
@@ -624,8 +625,9 @@ class Trainer:
                 self._validate_and_keep_best()
             st.stage = "done"
             save_checkpoint(self.out, st, self.model, optimizer)
-        log.info("training done: %d steps in %.1f min; best validation MPJPE %.1f mm at step %d",
-                 st.step, st.elapsed_s / 60, st.best_metric, st.best_step)
+        if self.dist.is_main:
+            log.info("training done: %d steps in %.1f min; best validation MPJPE %.1f mm at step %d",
+                     st.step, st.elapsed_s / 60, st.best_metric, st.best_step)
 
     def _scalars(self, prefix: str, step: int, values: dict) -> None:
         if self.writer is None:
