@@ -672,7 +672,10 @@ class Trainer:
         best = self.out / BEST_FILE
         state = _load_state_dict(best) if best.is_file() else self.model.state_dict()
         path = self.export_path()
-        card = build_card(self.config, self.model_config, self.state, self.data, self.threads)
+        saved = None
+        if (self.out / CONFIG_FILE).is_file():  # the config the run started with (a resume may parse newer code)
+            saved = json.loads((self.out / CONFIG_FILE).read_text(encoding="utf-8"))
+        card = build_card(self.config, self.model_config, self.state, self.data, self.threads, saved)
         save_weights(state, card, path)
         log.info("exported %s (best step %d, validation MPJPE %.1f mm)", path, self.state.best_step, self.state.best_metric)
         return path
@@ -708,9 +711,17 @@ def flat_metrics(best: dict, prefix: str = "val") -> dict[str, float]:
     return {f"{prefix}_{s}_{k}_mm": round(float(v), 2) for s, metrics in best.items() for k, v in metrics.items()}
 
 
-def build_card(config: TrainConfig, model_config: dict, state: RunState, data: RunData, threads: int):
-    """The model card of an exported run: config, data + licences, augmentations, metrics, machine."""
+def build_card(config: TrainConfig, model_config: dict, state: RunState, data: RunData, threads: int,
+               saved: dict | None = None):
+    """The model card of an exported run: config, data + licences, augmentations, metrics, machine.
+
+    ``saved``: the run's ``config.json`` (the settings it trained with); its sections win over
+    ``config`` for the description, so re-exporting an old run with newer code stays truthful.
+    """
     from ..inference.weights import ModelCard
+
+    current = to_dict(config)
+    used = {key: (saved or {}).get(key, current[key]) for key in ("augment", "camera", "noise", "optim", "pretrain")}
 
     sources_used = sorted({c.source for c in data.train_clips})
     lines = ["Training data:"]
@@ -729,16 +740,16 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
                  f"protocol: every {config.val.clip_stride}th clip, first {config.val.max_frames_per_clip} frames, "
                  f"seeded virtual cameras, 2D noise '{config.val.noise}', flip TTA {config.val.flip}.")
     lines.append(f"Source weights: {_describe(data.source_weights or {})}.")
-    lines.append(f"Augmentations: {_describe(to_dict(config.augment))}.")
-    lines.append(f"Virtual cameras: {_describe(to_dict(config.camera))}.")
-    lines.append(f"2D noise: {_describe(to_dict(config.noise))}.")
+    lines.append(f"Augmentations: {_describe(used['augment'])}.")
+    lines.append(f"Virtual cameras: {_describe(used['camera'])}.")
+    lines.append(f"2D noise: {_describe(used['noise'])}.")
     lines.append(
-        f"Optimiser: AdamW {_describe(to_dict(config.optim))}; batch {config.batch_size} x "
+        f"Optimiser: AdamW {_describe(used['optim'])}; batch {config.batch_size} x "
         f"{model_config['num_frames']} frames; loss weights {_describe(_model_loss_weights(config))}."
     )
     if config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
-                     f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(to_dict(config.pretrain))}.")
+                     f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
     lines.append(
         f"Training: {state.step} steps, {state.elapsed_s / 60:.1f} min wall clock; best validation at step "
         f"{state.best_step}; seed {config.seed}; machine: {_machine(threads)}."
