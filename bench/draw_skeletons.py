@@ -1,0 +1,213 @@
+"""Picture of the pipeline on real video: 2D skeleton on the frame beside the lifted 3D skeleton.
+
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/draw_skeletons.py [--model posemoe] [--frames 4]
+
+For a few frames of each subject of the sample clip (the walker and the rooftop person, as in
+``bench/bench_real_video.py``) one row shows: the video frame with the detected 2D skeleton
+(H36M-17, left side blue, right side red, centre green), the 3D skeleton of the default lifter
+seen from the person's side (profile: horizontal = the body's forward direction, vertical = up),
+and seen from above (horizontal = camera x, vertical = depth away from the camera). OpenCV draws
+everything on numpy canvases (no matplotlib). Writes ``bench/figures/sample_skeletons.png``
+(walker) and ``bench/figures/rooftop_skeletons.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_real_video import SAMPLE, tracks_of_sample  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURES = REPO / "bench" / "figures"
+FIGURE_NAMES = {"walker": "sample_skeletons.png", "rooftop": "rooftop_skeletons.png"}
+
+ROW_HEIGHT = 300  # pixels per row
+PANEL_3D = 300  # square 3D panels
+VIEW_HALF_EXTENT_M = 1.1  # a 3D panel shows +-1.1 m around the pelvis
+LINE = 3
+JOINT_RADIUS = 3
+LABEL_SCALE = 0.5
+BGR_LEFT = (255, 120, 40)
+BGR_RIGHT = (40, 40, 230)
+BGR_CENTRE = (40, 180, 40)
+BGR_PANEL = (245, 245, 245)
+BGR_GRID = (200, 200, 200)
+BGR_TEXT = (20, 20, 20)
+MIN_SCORE_DRAWN = 0.05
+CROP_MARGIN = 0.25  # crop around the person: their box grown by this fraction of its height
+CROP_ASPECT = 0.8  # crop width / height
+
+
+def bone_color(child: int) -> tuple[int, int, int]:
+    from video_mocap.inference.skeleton import LEFT_JOINTS, RIGHT_JOINTS
+
+    if child in LEFT_JOINTS:
+        return BGR_LEFT
+    if child in RIGHT_JOINTS:
+        return BGR_RIGHT
+    return BGR_CENTRE
+
+
+def draw_skeleton(canvas: np.ndarray, points: np.ndarray, visible: np.ndarray | None = None) -> None:
+    """Draw (17, 2) pixel points (x right, y down) onto ``canvas`` in place."""
+    import cv2
+
+    from video_mocap.inference.skeleton import BONES
+
+    for parent, child in BONES:
+        if visible is not None and not (visible[parent] and visible[child]):
+            continue
+        a = tuple(int(round(v)) for v in points[parent])
+        b = tuple(int(round(v)) for v in points[child])
+        cv2.line(canvas, a, b, bone_color(child), LINE, cv2.LINE_AA)
+    for j, p in enumerate(points):
+        if visible is None or visible[j]:
+            cv2.circle(canvas, tuple(int(round(v)) for v in p), JOINT_RADIUS, (0, 0, 0), -1, cv2.LINE_AA)
+
+
+def body_axes(joints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit (forward, up) of the body in camera axes from a clip's (T, 17, 3) joints (y down).
+
+    up = -y (camera up); forward = horizontal, perpendicular to the mean right-to-left hip line.
+    """
+    from video_mocap.inference.skeleton import JOINT_INDEX
+
+    lr = (joints3d[:, JOINT_INDEX["left_hip"]] - joints3d[:, JOINT_INDEX["right_hip"]]).mean(axis=0)
+    up = np.array([0.0, -1.0, 0.0])
+    lr = lr - up * (lr @ up)
+    forward = np.cross(lr, up)  # (left, up, forward) is right-handed, as the camera axes are
+    forward = forward / max(np.linalg.norm(forward), 1e-9)
+    return forward, up
+
+
+def panel(points_m: np.ndarray, label: str) -> np.ndarray:
+    """A square panel with (17, 2) metres (horizontal, vertical-up) around 0 drawn on a grid."""
+    import cv2
+
+    canvas = np.full((PANEL_3D, PANEL_3D, 3), BGR_PANEL, np.uint8)
+    scale = PANEL_3D / (2 * VIEW_HALF_EXTENT_M)
+    centre = PANEL_3D / 2
+    for k in range(-2, 3):  # 0.5 m grid
+        v = int(round(centre + k * 0.5 * scale))
+        cv2.line(canvas, (v, 0), (v, PANEL_3D), BGR_GRID, 1)
+        cv2.line(canvas, (0, v), (PANEL_3D, v), BGR_GRID, 1)
+    px = np.stack([centre + points_m[:, 0] * scale, centre - points_m[:, 1] * scale], axis=-1)
+    draw_skeleton(canvas, px)
+    cv2.putText(canvas, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, BGR_TEXT, 1, cv2.LINE_AA)
+    return canvas
+
+
+def read_frames(video: Path, wanted: list[int]) -> dict[int, np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    frames: dict[int, np.ndarray] = {}
+    index = 0
+    try:
+        while len(frames) < len(wanted):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index in wanted:
+                frames[index] = frame
+            index += 1
+    finally:
+        cap.release()
+    return frames
+
+
+def crop_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) crop around (17, 2) pixel points, grown by the margin, clamped to the image."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    h = (hi[1] - lo[1]) * (1 + 2 * CROP_MARGIN)
+    w = max(hi[0] - lo[0] + 2 * CROP_MARGIN * (hi[1] - lo[1]), CROP_ASPECT * h)
+    cx, cy = (lo + hi) / 2
+    x0, x1 = int(max(0, cx - w / 2)), int(min(width, cx + w / 2))
+    y0, y1 = int(max(0, cy - h / 2)), int(min(height, cy + h / 2))
+    return x0, y0, x1, y1
+
+
+def letterbox(image: np.ndarray, size: int) -> np.ndarray:
+    """Fit an image into a black ``size`` x ``size`` square, keeping its aspect ratio."""
+    import cv2
+
+    scale = size / max(image.shape[:2])
+    w, h = max(1, int(round(image.shape[1] * scale))), max(1, int(round(image.shape[0] * scale)))
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    out = np.zeros((size, size, 3), np.uint8)
+    x0, y0 = (size - w) // 2, (size - h) // 2
+    out[y0 : y0 + h, x0 : x0 + w] = small
+    return out
+
+
+def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str) -> np.ndarray:
+    """Rows of [frame + 2D | profile 3D | top 3D] for ``num`` evenly spaced frames of the track."""
+    import cv2
+
+    rows_idx = np.linspace(0, track.num_frames - 1, num + 2)[1:-1].round().astype(int)
+    frames = read_frames(video, [int(track.frame_indices[i]) for i in rows_idx])
+    forward, up = body_axes(joints3d)
+    rows = []
+    for i in rows_idx:
+        vf = int(track.frame_indices[i])
+        image = frames[vf].copy()
+        draw_skeleton(image, track.keypoints[i], track.scores[i] > MIN_SCORE_DRAWN)
+        x0, y0, x1, y1 = crop_box(track.keypoints[i], image.shape[1], image.shape[0])
+        image = image[y0:y1, x0:x1]
+        image = letterbox(image, ROW_HEIGHT)
+        cv2.rectangle(image, (0, 0), (ROW_HEIGHT, 28), (0, 0, 0), -1)
+        cv2.putText(image, f"{title}, video frame {vf}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        j = joints3d[i].astype(np.float64)
+        profile = np.stack([j @ forward, j @ up], axis=-1)  # person's side: forward right, up up
+        top = np.stack([j[:, 0], j[:, 2]], axis=-1)  # from above: camera x right, depth up the panel
+        rows.append(np.hstack([
+            image,
+            panel(profile, "3D, side (forward ->)"),
+            panel(top, "3D, from above (depth ^)"),
+        ]))
+    return np.vstack(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=SAMPLE)
+    parser.add_argument("--model", default="posemoe")
+    parser.add_argument("--frames", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=FIGURES)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    import cv2
+    import torch
+
+    from video_mocap.inference.lifter import lift_track, load_lifter
+
+    torch.set_num_threads(1)
+    lifter = load_lifter(args.model, device="cpu", backend="torch")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for clip, track in tracks_of_sample(args.video).items():
+        motion = lift_track(track, lifter)
+        image = figure(args.video, track, motion.joints3d, args.frames, f"{clip} ({args.model})")
+        path = args.out / FIGURE_NAMES[clip]
+        ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        if not ok:
+            raise RuntimeError(f"PNG encoding failed for {path}")
+        from video_mocap.io_utils import atomic_path
+
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(data.tobytes())
+        print(f"wrote {path} ({len(data) / 1024:.0f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
