@@ -46,12 +46,4 @@ class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
 
 CLASSES = (VIDEO_MOCAP_OT_apply,)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -57,12 +57,4 @@ class VIDEO_MOCAP_OT_estimate(ModalJobMixin, bpy.types.Operator):
 
 CLASSES = (VIDEO_MOCAP_OT_estimate,)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

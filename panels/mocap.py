@@ -114,12 +114,4 @@ class CLIP_PT_video_mocap(_MocapPanel, bpy.types.Panel):
 
 CLASSES = (VIEW3D_PT_video_mocap, CLIP_PT_video_mocap)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
