@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
 import time
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     seconds, frames, subject = time_detect_video(args.video, args.device, args.batch)
+    figures = {"frames": frames, "seconds": seconds, "frames_per_s": frames / seconds, "batch": args.batch,
+               "device": args.device, "subject_frames": subject, "load_avg": os.getloadavg()}
     print(f"detect_video (batched predict + ByteTrack, batch {args.batch}, {args.device}): "
           f"{frames} frames in {seconds:.1f} s = {frames / seconds:.1f} frames/s (subject: {subject} frames)")
     if args.compare:
@@ -67,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds, frames = time_model_track(args.video, args.device)
         print(f"model.track per frame ({args.device}): {frames} frames in {seconds:.1f} s "
               f"= {frames / seconds:.1f} frames/s")
+    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+
+    write_text_atomic(REPO / "bench" / "results" / "detect.json", json.dumps(figures, indent=1))
     return 0
 
 

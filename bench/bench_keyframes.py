@@ -12,6 +12,8 @@ re-applied (``apply_motion``) and retargeted onto it (``retarget``, preset "auto
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import time
@@ -103,9 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.frames} frames, median of {args.repeats}:")
     for name, seconds in t.items():
         print(f"  {name:<16} {seconds:7.2f} s   {args.frames / seconds:9.0f} frames/s")
+    figures = {"frames": args.frames, "times_s": t, "quality": {}, "load_avg": os.getloadavg()}
     for i, key in enumerate(CLIPS):
         q = quality(clips[key], seed=i)
+        figures["quality"][key] = q
         print(f"{key} ({len(clips[key])} frames): " + ", ".join(f"{k} {v:.3f}" for k, v in q.items()))
+    import bpy
+
+    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+
+    figures["bpy"] = bpy.app.version_string
+    write_text_atomic(REPO / "bench" / "results" / "rigging.json", json.dumps(figures, indent=1))
     return 0
 
 

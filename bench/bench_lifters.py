@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.append and args.out.is_file():
         text = args.out.read_text(encoding="utf-8") + "\n" + text
     write_text_atomic(args.out, text)
+    write_text_atomic(args.out.with_suffix(".json"), json.dumps(rows, indent=1))  # for bench/run_all.py
     log.info("wrote %s", args.out)
     return 0
 

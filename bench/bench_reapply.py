@@ -13,6 +13,7 @@ otherwise the cache is seeded with real mocap (tests/pipeline_seed.py) and the o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -75,6 +76,11 @@ def main() -> int:
         verdict = "ok" if median <= TARGET_S else "OVER TARGET"
         print(f"{name}: median {median:.3f} s, max {max(values):.3f} s over {len(values)} runs "
               f"(target <= {TARGET_S:.0f} s: {verdict})")
+    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+
+    figures = {"frames": args.frames, "source": source, "target_s": TARGET_S, "load_avg": os.getloadavg(),
+               "timings_s": {name: {"median": statistics.median(v), "max": max(v)} for name, v in timings.items()}}
+    write_text_atomic(REPO / "bench" / "results" / "ux.json", json.dumps(figures, indent=1))
     return 0
 
 

@@ -12,6 +12,7 @@ its outputs mean nothing, but its speed is that of the trained network of the sa
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -92,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         best = max((s for b, _, s in rows if b == backend), key=lambda s: s["total_fps"])
         print(f"best {backend}: {best['total_fps']:.2f} frames/s end to end "
               f"(2D {best['detect_fps']:.1f} fps, 3D {best['lift_fps']:.0f} fps)")
+    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+
+    figures = {"lifter": f"{args.model} ({what})", "load_avg": os.getloadavg(),
+               "runs": [dict(s, backend=b, run=r + 1) for b, r, s in rows]}
+    write_text_atomic(REPO / "bench" / "results" / "runtime.json", json.dumps(figures, indent=1))
     return 0
 
 

@@ -1,0 +1,366 @@
+"""Run every benchmark and print one table of issue 9's figures against their targets.
+
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/run_all.py            # run all (about 20-30 min on 2 cores)
+    .venv/bin/python bench/run_all.py --reuse                             # only read bench/results/*.json
+    .venv/bin/python bench/run_all.py --only real_video memory            # run some, reuse the rest
+
+Each bench script writes its figures to ``bench/results/<name>.json`` beside its Markdown report;
+this script runs them (one after the other, each in its own process) and reads those files. A
+figure whose JSON is missing shows as "not measured". The table (Markdown) goes to stdout and,
+with ``--out``, to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+PY = sys.executable
+
+#: name -> command (relative to the repo root); each writes bench/results/<json name>.json
+BENCHES: dict[str, tuple[list[str], str]] = {
+    "detect": ([PY, "bench/bench_detect.py"], "detect"),
+    "lifters": ([PY, "bench/bench_lifters.py", "--repeats", "1", "--out", "out/bench/lifters.md"], "lifters"),
+    "runtime": ([PY, "bench/bench_runtime.py", "--repeats", "2"], "runtime"),
+    "rigging": ([PY, "bench/bench_keyframes.py", "--repeats", "1"], "rigging"),
+    "ux": ([PY, "bench/bench_reapply.py"], "ux"),
+    "accuracy": ([PY, "bench/bench_accuracy.py", "--jobs", "2"], "accuracy"),
+    "real_video": ([PY, "bench/bench_real_video.py"], "real_video"),
+    "memory": ([PY, "bench/bench_memory.py"], "memory"),
+}
+#: benches whose output is not under bench/results (copied there after the run)
+COPY_AFTER = {"lifters": (REPO / "out" / "bench" / "lifters.json", RESULTS / "lifters.json")}
+
+LIFTERS = ("posemoe", "dtgcn")
+BASELINE = "mlp"
+MIB = 1024**2
+GIB_MIB = 1024
+
+# issue 9 targets
+T_P_MPJPE_NOISY = 45.0
+T_MPJPE_NOISY = 65.0
+T_P_MPJPE_EXACT = 35.0
+T_VELOCITY = 4.0
+T_VS_MLP_P_MPJPE = 0.15
+T_VS_MLP_VELOCITY = 0.40
+T_E2E_ONNX_FPS = 10.0
+T_ONNX_OVER_TORCH = 2.0
+T_LIFTER_FPS = 500.0
+T_WRITE_10K_S = 2.0
+T_REAPPLY_S = 3.0
+T_SOLVED_BONE_DEV_M = 1e-6
+
+
+@dataclass
+class Figure:
+    group: str
+    name: str
+    target: str
+    measured: str
+    ok: bool | None  # None: informational / not measured
+    source: str  # results file
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core CPU (shared, noisy), {model}"
+
+
+def load(name: str) -> Any | None:
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def stamp(name: str) -> str:
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return "-"
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _missing(group: str, name: str, target: str, source: str) -> Figure:
+    return Figure(group, name, target, "not measured", None, source)
+
+
+# ---------------------------------------------------------------------------------------
+# figures per results file
+# ---------------------------------------------------------------------------------------
+def accuracy_figures(data: list[dict] | None) -> list[Figure]:
+    src = "accuracy"
+    if not data:
+        return [_missing("Accuracy", "held-out Bandai part 1 metrics", "see issue 9", src)]
+    by = {d["model"]: d for d in data}
+    out: list[Figure] = []
+
+    def metric(model: str, cond: str, key: str) -> float:
+        return float(by[model]["conditions"][cond]["overall"][key])
+
+    for m in LIFTERS:
+        if m not in by:
+            out.append(_missing("Accuracy", f"{m}", "-", src))
+            continue
+        pn, mn = metric(m, "bandai_noisy", "p_mpjpe"), metric(m, "bandai_noisy", "mpjpe")
+        pe, vn = metric(m, "bandai_exact", "p_mpjpe"), metric(m, "bandai_noisy", "velocity")
+        out += [
+            Figure("Accuracy", f"{m}: P-MPJPE, detector-like noise", f"<= {T_P_MPJPE_NOISY:.0f} mm",
+                   f"{pn:.1f} mm", pn <= T_P_MPJPE_NOISY, src),
+            Figure("Accuracy", f"{m}: MPJPE, detector-like noise", f"<= {T_MPJPE_NOISY:.0f} mm",
+                   f"{mn:.1f} mm", mn <= T_MPJPE_NOISY, src),
+            Figure("Accuracy", f"{m}: P-MPJPE, exact 2D", f"<= {T_P_MPJPE_EXACT:.0f} mm",
+                   f"{pe:.1f} mm", pe <= T_P_MPJPE_EXACT, src),
+            Figure("Accuracy", f"{m}: velocity error, noisy", f"<= {T_VELOCITY:.0f} mm/frame",
+                   f"{vn:.2f} mm/frame", vn <= T_VELOCITY, src),
+        ]
+        if BASELINE in by:
+            bp, bv = metric(BASELINE, "bandai_noisy", "p_mpjpe"), metric(BASELINE, "bandai_noisy", "velocity")
+            gain_p, gain_v = 1 - pn / bp, 1 - vn / bv
+            out += [
+                Figure("Accuracy", f"{m} vs MLP: P-MPJPE lower (noisy)", f">= {T_VS_MLP_P_MPJPE:.0%}",
+                       f"{gain_p:+.1%} ({pn:.1f} vs {bp:.1f} mm)", gain_p >= T_VS_MLP_P_MPJPE, src),
+                Figure("Accuracy", f"{m} vs MLP: velocity error lower (noisy)", f">= {T_VS_MLP_VELOCITY:.0%}",
+                       f"{gain_v:+.1%} ({vn:.2f} vs {bv:.2f})", gain_v >= T_VS_MLP_VELOCITY, src),
+            ]
+        worst = by[m]["conditions"]["bandai_noisy"].get("worst", [])
+        labelled = bool(worst) and all("content" in w.get("labels", {}) and "style" in w.get("labels", {})
+                                       for w in worst)
+        out.append(Figure("Accuracy", f"{m}: worst 10 % clips listed with content/style", "listed",
+                          f"{len(worst)} clips", labelled, src))
+    for m in (*LIFTERS, BASELINE):  # validation accuracy of each model (model card), informational
+        if m in by and by[m].get("card_metrics"):
+            c = by[m]["card_metrics"]
+            out.append(Figure("Per stage", f"{m} ({by[m].get('preset')}): validation MPJPE / P-MPJPE (card)", "-",
+                              f"{c.get('val_all_mpjpe_mm', float('nan')):.1f} / "
+                              f"{c.get('val_all_p_mpjpe_mm', float('nan')):.1f} mm", None, src))
+    return out
+
+
+def real_video_figures(data: dict | None) -> list[Figure]:
+    src = "real_video"
+    if not data:
+        return [_missing("Real video", "bone lengths, skate, jitter", "see issue 9", src)]
+    out = []
+    for r in data["rows"]:
+        tag = f"{r['clip']}/{r['model']}"
+        c = r["checks"]
+        planted = c["skate"] is not None
+        out += [
+            Figure("Real video", f"{tag}: raw bone length CV (median over bones)", "<= 5 %",
+                   f"{100 * r['bone_cv_median']:.1f} %", c["bone_cv"], src),
+            Figure("Real video", f"{tag}: solved bones constant (max deviation)", "< 1 um",
+                   f"{r['solved_bone_dev_max_m']:.1e} m", r["solved_bone_dev_max_m"] < T_SOLVED_BONE_DEV_M, src),
+            Figure("Real video", f"{tag}: foot skate while planted, foot lock", "<= 1 cm/frame",
+                   f"{1000 * r['skate_locked_m']:.2f} mm/frame ({100 * r['contact_fraction']:.0f} % planted)"
+                   if planted else "no planted frames", c["skate"], src),
+            Figure("Real video", f"{tag}: foot lock halves skating", "<= 50 % of unlocked",
+                   f"{1000 * r['skate_locked_m']:.2f} vs {1000 * r['skate_free_m']:.2f} mm/frame"
+                   if planted else "no planted frames", c["skate_halved"], src),
+            Figure("Real video", f"{tag}: jitter smoothed vs raw", "<= 50 %",
+                   f"{1000 * r['jitter_smooth_m']:.1f} vs {1000 * r['jitter_raw_m']:.1f} mm/frame^2 "
+                   f"({r['jitter_smooth_m'] / r['jitter_raw_m']:.0%})", c["jitter_halved"], src),
+            Figure("Real video", f"{tag}: lag of smoothing", "<= 1 frame", f"{r['lag_frames']:+.2f} frames",
+                   c["lag"], src),
+        ]
+    return out
+
+
+def runtime_figures(data: dict | None) -> list[Figure]:
+    src = "runtime"
+    if not data:
+        return [_missing("Speed", "end to end, ONNX vs PyTorch", ">= 10 frames/s, >= 2x", src)]
+    runs = data["runs"]
+    best = {b: max((r for r in runs if r["backend"] == b), key=lambda r: r["total_fps"]) for b in ("onnx", "torch")}
+    onnx, torch = best["onnx"]["total_fps"], best["torch"]["total_fps"]
+    return [
+        Figure("Speed", "end to end `estimate` on the sample clip, ONNX Runtime", f">= {T_E2E_ONNX_FPS:.0f} frames/s",
+               f"{onnx:.1f} frames/s (2D {best['onnx']['detect_fps']:.1f}, 3D {best['onnx']['lift_fps']:.0f})",
+               onnx >= T_E2E_ONNX_FPS, src),
+        Figure("Speed", "ONNX Runtime vs PyTorch path, same run", f">= {T_ONNX_OVER_TORCH:.0f}x",
+               f"{onnx / torch:.2f}x ({onnx:.1f} vs {torch:.1f} frames/s)", onnx / torch >= T_ONNX_OVER_TORCH, src),
+    ]
+
+
+def lifter_figures(data: list[dict] | None) -> list[Figure]:
+    src = "lifters"
+    if not data:
+        return [_missing("Speed", "lifter alone", f">= {T_LIFTER_FPS:.0f} frames/s", src)]
+    out = []
+    shipped = {}
+    for m in LIFTERS:
+        card = REPO / "weights" / f"{m}.json"
+        if card.is_file():
+            shipped[m] = json.loads(card.read_text(encoding="utf-8")).get("preset")
+    for r in data:
+        if shipped.get(r["model"]) == r["preset"]:
+            out.append(Figure("Speed", f"lifter alone, shipped {r['model']} {r['preset']} (raw network, 2 threads)",
+                              f">= {T_LIFTER_FPS:.0f} frames/s", f"{r['frames_per_s']:.0f} frames/s",
+                              r["frames_per_s"] >= T_LIFTER_FPS, src))
+    for r in data:
+        if r["preset"] == "paper":
+            out.append(Figure("Speed", f"paper-size {r['model']}: params, MACs/frame, frames/s", "measured",
+                              f"{r['params'] / 1e6:.2f}M, {r['macs_per_frame'] / 1e6:.0f}M, "
+                              f"{r['frames_per_s']:.0f} frames/s", True, src))
+    return out
+
+
+def rigging_figures(data: dict | None) -> list[Figure]:
+    src = "rigging"
+    if not data:
+        return [_missing("Speed", "writing 10,000 frames onto an armature", f"<= {T_WRITE_10K_S:.0f} s", src)]
+    t = data["times_s"]
+    frames = data["frames"]
+    return [
+        Figure("Speed", f"writing {frames:,} frames onto an armature (`create_armature`, bpy {data.get('bpy', '?')})",
+               f"<= {T_WRITE_10K_S:.0f} s", f"{t['create_armature']:.2f} s", t["create_armature"] <= T_WRITE_10K_S
+               if frames >= 10_000 else None, src),
+        Figure("Per stage", f"solve {frames:,} frames (numpy)", "-", f"{t['solve']:.2f} s", None, src),
+    ]
+
+
+def memory_figures(data: dict | None) -> list[Figure]:
+    src = "memory"
+    if not data:
+        return [_missing("Memory", "hour-long track peak", "<= 2 GiB, flat", src)]
+    out = []
+    for backend, s in data["meta"]["summary"].items():
+        out += [
+            Figure("Memory", f"hour-long track (108,000 frames), {backend}: process peak", "<= 2 GiB",
+                   f"{s['hour_peak_mib']:.0f} MiB", s["peak_ok"], src),
+            Figure("Memory", f"hour vs 10-minute track, {backend}: peak while lifting", "within 10 %",
+                   f"{s['hour_lift_peak_mib']:.0f} vs {s['short_lift_peak_mib']:.0f} MiB (x{s['ratio']:.3f})",
+                   s["flat_ok"], src),
+        ]
+    return out
+
+
+def ux_figures(data: dict | None) -> list[Figure]:
+    src = "ux"
+    if not data:
+        return [_missing("Speed", "re-apply a cached result", f"<= {T_REAPPLY_S:.0f} s", src)]
+    out = []
+    for name, v in data["timings_s"].items():
+        out.append(Figure("Speed", f"re-apply with only rig settings changed: {name}", f"<= {T_REAPPLY_S:.0f} s",
+                          f"{v['median']:.2f} s (max {v['max']:.2f})", v["median"] <= T_REAPPLY_S, src))
+    return out
+
+
+def detect_figures(data: dict | None) -> list[Figure]:
+    src = "detect"
+    if not data:
+        return [_missing("Per stage", "detection frames/s", "-", src)]
+    return [Figure("Per stage", f"2D detection (YOLO11n-pose + ByteTrack, batch {data['batch']}, cold)", "-",
+                   f"{data['frames_per_s']:.1f} frames/s (load {data['load_avg'][0]:.1f})", None, src)]
+
+
+def zip_figures() -> list[Figure]:
+    out = []
+    for z in sorted((REPO / "dist").glob("video_mocap-*.zip")):
+        out.append(Figure("Per stage", f"extension zip {z.name}", "-", f"{z.stat().st_size / 1e6:.1f} MB", None,
+                          "runtime"))
+    return out
+
+
+FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
+    ("accuracy", accuracy_figures),
+    ("real_video", real_video_figures),
+    ("runtime", runtime_figures),
+    ("lifters", lifter_figures),
+    ("rigging", rigging_figures),
+    ("memory", memory_figures),
+    ("ux", ux_figures),
+    ("detect", detect_figures),
+]
+
+
+def collect() -> list[Figure]:
+    figures: list[Figure] = []
+    for name, func in FIGURE_FUNCS:
+        figures += func(load(name))
+    return figures + zip_figures()
+
+
+def mark(ok: bool | None) -> str:
+    return {True: "✅", False: "❌", None: "-"}[ok]
+
+
+def table(figures: list[Figure]) -> str:
+    lines = [
+        f"Machine: {machine()}. Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"(load average now {', '.join(f'{v:.1f}' for v in os.getloadavg())}).",
+        "",
+        "| group | figure | target | measured | | results (measured at, UTC) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in figures:
+        lines.append(f"| {f.group} | {f.name} | {f.target} | {f.measured} | {mark(f.ok)} "
+                     f"| [{f.source}.md](bench/results/{f.source}.md) ({stamp(f.source)}) |")
+    passed = sum(f.ok is True for f in figures)
+    failed = sum(f.ok is False for f in figures)
+    lines += ["", f"{passed} met, {failed} missed, {sum(f.ok is None for f in figures)} informational / not measured."]
+    return "\n".join(lines) + "\n"
+
+
+def run_bench(name: str) -> bool:
+    cmd, _ = BENCHES[name]
+    env = dict(os.environ, YOLO_OFFLINE="1")
+    start = time.perf_counter()
+    print(f"[run_all] {name}: {' '.join(Path(c).name if c == PY else c for c in cmd)}", file=sys.stderr, flush=True)
+    done = subprocess.run(cmd, cwd=REPO, env=env, check=False)
+    print(f"[run_all] {name}: exit {done.returncode} after {time.perf_counter() - start:.0f} s", file=sys.stderr,
+          flush=True)
+    if done.returncode == 0 and name in COPY_AFTER:
+        src, dst = COPY_AFTER[name]
+        if src.is_file():
+            from video_mocap.io_utils import write_text_atomic
+
+            write_text_atomic(dst, src.read_text(encoding="utf-8"))
+    return done.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reuse", action="store_true", help="run nothing; read bench/results/*.json")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES), help="run only these, reuse the rest")
+    parser.add_argument("--skip", nargs="+", choices=list(BENCHES), default=[], help="do not run these (reuse)")
+    parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    args = parser.parse_args(argv)
+    failed = []
+    if not args.reuse:
+        for name in args.only or list(BENCHES):
+            if name not in args.skip and not run_bench(name):
+                failed.append(name)
+    text = table(collect())
+    print(text)
+    if args.out:
+        from video_mocap.io_utils import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    if failed:
+        print(f"[run_all] failed: {', '.join(failed)} (their old results, if any, are shown)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
