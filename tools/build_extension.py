@@ -44,6 +44,8 @@ PYTHON_ABI = "cp311"
 BUNDLED: tuple[tuple[str, str], ...] = (
     ("onnxruntime==1.32.0", "onnxruntime"),
     ("opencv-python-headless==4.11.0.86", "opencv_python_headless"),
+    # the rig solve uses scipy (rotations, Savitzky-Golay, median filter); Blender ships only numpy
+    ("scipy==1.17.1", "scipy"),
 )
 #: ``--windows-directml``: ONNX Runtime with the DirectML provider (any DirectX 12 GPU; falls back to the CPU)
 DIRECTML_WHEEL: tuple[str, str] = ("onnxruntime-directml==1.24.4", "onnxruntime_directml")

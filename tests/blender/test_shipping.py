@@ -108,7 +108,7 @@ INSTALL_AND_RUN = textwrap.dedent(
     from pathlib import Path
 
     BLOCKED = {"torch", "ultralytics", "video_mocap"}
-    BUNDLED = {"cv2", "onnxruntime"}
+    BUNDLED = {"cv2", "onnxruntime", "scipy"}
     USER = Path(os.environ["BLENDER_USER_RESOURCES"]).resolve()
 
     class Guard(importlib.abc.MetaPathFinder):
@@ -157,7 +157,7 @@ INSTALL_AND_RUN = textwrap.dedent(
     report["torch_imported"] = "torch" in sys.modules
     report["ultralytics_imported"] = "ultralytics" in sys.modules
     report["blocked_attempts"] = sorted(set(Guard.attempts))
-    report["files"] = {m: sys.modules[m].__file__ for m in ("cv2", "onnxruntime", "numpy") if m in sys.modules}
+    report["files"] = {m: sys.modules[m].__file__ for m in ("cv2", "onnxruntime", "scipy", "numpy") if m in sys.modules}
     report["user"] = str(USER)
     Path(out_json).write_text(json.dumps(report, indent=1))
     """
@@ -202,6 +202,9 @@ def test_installed_zip_estimates_3d_pose_without_torch(linux_zip, tmp_path):
     report = _install_and_run(linux_zip, tmp_path, run_estimate=True)
     assert report["estimate"] == ["FINISHED"], report
     assert report["armature"] == "ARMATURE", report
+    # the rig solve ran on the zip's own scipy (Blender ships only numpy)
+    assert "scipy" in report["files"], report
+    assert Path(report["files"]["scipy"]).resolve().is_relative_to(Path(report["user"])), report["files"]
     # the keys cover the processed clip (resampled from the video's 30 fps to the scene's rate)
     first, last = report["frame_range"]
     covered_s = (last - first) / report["scene_fps"]
