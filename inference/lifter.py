@@ -256,8 +256,9 @@ def lift_sequence(
     stride = max(1, int(round(window * (1.0 - overlap))))
     starts = window_starts(total, window, stride)
     weights = blend_weights(window, window - stride)
-    out = np.zeros((total, NUM_JOINTS, 3), dtype=np.float64)
-    weight_sum = np.zeros(total, dtype=np.float64)
+    # float32 accumulators, divided in place: the only memory that grows with the clip is the result itself
+    out = np.zeros((total, NUM_JOINTS, 3), dtype=np.float32)
+    weight_sum = np.zeros(total, dtype=np.float32)
     report(progress, PROGRESS_STAGE, 0, len(starts))
     for first in range(0, len(starts), batch_windows):
         check_cancel(cancel)
@@ -269,7 +270,8 @@ def lift_sequence(
             out[start:stop] += w[:, None, None] * pose[: stop - start]
             weight_sum[start:stop] += w
         report(progress, PROGRESS_STAGE, first + len(chunk), len(starts))
-    return (out / weight_sum[:, None, None]).astype(np.float32)
+    out /= weight_sum[:, None, None]
+    return out
 
 
 def track_inputs(track: Track2D) -> np.ndarray:
