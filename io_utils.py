@@ -11,6 +11,15 @@ from typing import Iterator
 import numpy as np
 
 
+_DEFAULT_FILE_MODE = 0o666
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
@@ -24,6 +33,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _DEFAULT_FILE_MODE & ~_current_umask())  # mkstemp makes 0600 files
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -134,3 +134,18 @@ def test_cli_help_and_unknown_command():
 
     assert main(["--help"]) == 0
     assert main(["no-such-command"]) == 2
+
+
+def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
+    import os
+
+    from video_mocap.io_utils import atomic_path, write_text_atomic
+
+    target = write_text_atomic(tmp_path / "a.txt", "first")
+    assert os.stat(target).st_mode & 0o044  # readable by others like any new file (umask permitting)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
