@@ -1,7 +1,8 @@
 """Foot contacts, foot locking and the analytic two-bone leg (pure numpy).
 
 - :func:`detect_contacts`: a foot is planted when its ankle is near the floor *and* slow
-  (horizontal speed), after a small median clean-up; contacts shorter than
+  (horizontal speed: below an absolute bound, or clearly slower than the other foot), after
+  a small median clean-up; contacts shorter than
   :data:`MIN_CONTACT_FRAMES` are dropped.
 - :func:`lock_targets`: during each contact the ankle target is pinned to one point (the
   median of the ankle over the contact, not below the floor), with linear blends in and out
@@ -21,6 +22,10 @@ CONTACT_HEIGHT_MARGIN_M = 0.05
 #: an ankle slower than this (horizontal, m/s) may be planted (the ankle point rolls a little
 #: over a planted foot: 0.2-0.4 m/s in jogging mocap)
 CONTACT_SPEED_M_S = 0.5
+#: lifted video motion lets the stance foot drift (the lifter's root-relative pose and the fitted
+#: root do not keep it still): a foot clearly slower than the other one (this fraction of its
+#: speed or less) also counts as planted while near the floor, as in walking and running
+RELATIVE_CONTACT_SPEED = 0.6
 #: percentile of a foot's heights over the clip taken as its resting (planted) height
 RESTING_HEIGHT_PERCENTILE = 15.0
 #: contacts shorter than this are noise (frames)
@@ -61,7 +66,10 @@ def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = 
     # estimate must not keep one foot from ever counting as planted
     resting = np.maximum(np.percentile(ankles[..., 2], RESTING_HEIGHT_PERCENTILE, axis=0), floor_ankle_height)
     near = ankles[..., 2] < resting + CONTACT_HEIGHT_MARGIN_M
-    contact = near & (speed < CONTACT_SPEED_M_S)
+    slow = speed < CONTACT_SPEED_M_S
+    if speed.shape[1] == 2:  # the slower of two feet, by a clear margin
+        slow |= speed < RELATIVE_CONTACT_SPEED * speed[:, ::-1]
+    contact = near & slow
     if len(contact) >= MIN_CONTACT_FRAMES:
         contact = median_filter(contact.astype(np.uint8), size=(MIN_CONTACT_FRAMES, 1), mode="nearest").astype(bool)
     for f in range(contact.shape[1]):

@@ -319,3 +319,20 @@ def test_very_short_clips_solve(jog, frames, method):
     solved = S.solve(_motion(jog[:frames]), S.SolveConfig(smoothing_method=method))
     solved.validate()
     assert solved.rotations.shape == (frames, len(S.BONE_NAMES), 4)
+
+
+def test_drifting_stance_foot_still_counts_as_planted():
+    """Lifted video lets the stance foot drift (0.7 m/s here); the clearly slower foot is planted."""
+    fps, frames = 30.0, 40
+    t = np.arange(frames) / fps
+    ankles = np.zeros((frames, 2, 3))
+    ankles[:, 0, 0] = 0.7 * t  # stance foot: drifting, on the floor
+    ankles[:, 1, 0] = 2.5 * t  # swing foot: fast
+    ankles[:, :, 2] = 0.08
+    ankles[:, 1, 2] += 0.10 * np.sin(np.pi * t / t[-1])  # and lifted
+    contacts = footlock.detect_contacts(ankles, fps)
+    assert contacts[:, 0].mean() > 0.9
+    assert contacts[:, 1].mean() < 0.3
+    # both feet at the same moderate speed: neither is clearly slower, so neither is planted
+    ankles[:, 1] = ankles[:, 0] + [0.0, 0.2, 0.0]
+    assert not footlock.detect_contacts(ankles, fps).any()
