@@ -198,8 +198,8 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         f"|lag| <= {TARGET_LAG_FRAMES:.0f} frame.",
         "",
         "'planted' is the share of frames the solve's contact detector (ankle near the floor and slower than "
-        "0.5 m/s) marks; on this walking clip it finds far fewer than a walk has (~60 %), because the monocular "
-        "root trajectory is noisy: the skate figures cover only the frames it finds.",
+        "0.5 m/s, or clearly slower than the other foot) marks; on this walking clip it finds fewer than a walk "
+        "has (~60 %), because the lifted stance foot drifts: the skate figures cover only the frames it finds.",
         "",
         "Pictures: `bench/figures/sample_skeletons.png` (walker), `bench/figures/rooftop_skeletons.png` "
         "(`bench/draw_skeletons.py`).",
