@@ -42,3 +42,24 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found beside the repo ({SHARED}); mocap tests need it")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def hdm05_clip(shared_dir):
+    """Loader of one HDM05 clip from ../shared: ``hdm05_clip(key) -> (T, 17, 3)`` float64, metres, Y up.
+
+    A key missing from the file falls back to the first clip of the same actor and motion class.
+    """
+    import numpy as np
+
+    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
+    if not path.is_file():
+        pytest.skip(f"HDM05 mocap not found: {path}")
+
+    def load(key: str):
+        with np.load(path) as data:
+            if key not in data:
+                key = next(k for k in data.files if k.startswith(key.rsplit("_", 2)[0]))
+            return data[key].astype(np.float64)
+
+    return load

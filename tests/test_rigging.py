@@ -17,16 +17,6 @@ JOG = "HDM_mm_jogLeftCircle4StepsRstart_011_120"
 SNEAK = "HDM_bk_sneak2StepsLStart_005_120"
 
 
-def _clip(shared_dir, key: str) -> np.ndarray:
-    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
-    if not path.is_file():
-        pytest.skip(f"HDM05 mocap not found: {path}")
-    with np.load(path) as data:
-        if key not in data:
-            key = next(k for k in data.files if k.startswith(key.rsplit("_", 2)[0]))
-        return data[key].astype(np.float64)
-
-
 def _motion(joints_yup: np.ndarray, yaw: float = 30.0, tilt: float = 8.0) -> Motion3D:
     rel, root = view_from_camera(joints_yup, yaw_deg=yaw, tilt_deg=tilt)
     return Motion3D(rel, root, np.arange(len(rel)), FPS, "hdm05")
@@ -47,8 +37,8 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def jog(shared_dir) -> np.ndarray:
-    return _clip(shared_dir, JOG)
+def jog(hdm05_clip) -> np.ndarray:
+    return hdm05_clip(JOG)
 
 
 def test_world_levels_ground_faces_front_and_stands_on_floor(jog):
@@ -160,8 +150,8 @@ def test_solve_smoothing_strength_orders_jitter(jog):
 
 
 @pytest.mark.parametrize("key", [JOG, SNEAK])
-def test_foot_lock_cuts_foot_skate_on_noisy_mocap(shared_dir, key):
-    clip = _clip(shared_dir, key)
+def test_foot_lock_cuts_foot_skate_on_noisy_mocap(hdm05_clip, key):
+    clip = hdm05_clip(key)
     motion = _motion(_noisy(clip, seed=2))
     free = S.solve(motion, S.SolveConfig(foot_lock=False))
     locked = S.solve(motion, S.SolveConfig(foot_lock=True))
@@ -305,9 +295,9 @@ def test_bvh_text_structure(jog):
     assert all(len(r.split()) == 6 + 3 * (len(S.BONE_NAMES) - 1) for r in rows[2:])
 
 
-def test_camera_pitch_recovered_when_the_feet_never_move(shared_dir):
+def test_camera_pitch_recovered_when_the_feet_never_move(hdm05_clip):
     """A squat on the spot gives no floor from the contacts: the balance-line prior must level it."""
-    squat = _clip(shared_dir, "HDM_mm_squat1Reps_037_120")
+    squat = hdm05_clip("HDM_mm_squat1Reps_037_120")
     for tilt in (0.0, 15.0):
         solved = S.solve(_motion(squat, yaw=-25.0, tilt=tilt), S.SolveConfig(smoothing=0.0, foot_lock=False))
         assert abs(solved.info["ground_tilt_deg"] - tilt) < 6.0, (tilt, solved.info["ground_tilt_deg"])

@@ -29,12 +29,8 @@ DIRECTION_TOL_DEG = 0.2
 
 
 @pytest.fixture(scope="module")
-def clip(shared_dir) -> np.ndarray:
-    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
-    if not path.is_file():
-        pytest.skip(f"HDM05 mocap not found: {path}")
-    with np.load(path) as data:
-        return data[CLIP].astype(np.float64)
+def clip(hdm05_clip) -> np.ndarray:
+    return hdm05_clip(CLIP)
 
 
 @pytest.fixture

@@ -22,12 +22,8 @@ STEP = 7
 
 
 @pytest.fixture(scope="module")
-def solved(shared_dir) -> S.SolvedMotion:
-    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
-    if not path.is_file():
-        pytest.skip(f"HDM05 mocap not found: {path}")
-    with np.load(path) as data:
-        clip = data[CLIP].astype(np.float64)
+def solved(hdm05_clip) -> S.SolvedMotion:
+    clip = hdm05_clip(CLIP)
     rel, root = view_from_camera(clip, yaw_deg=-40.0, tilt_deg=7.0)
     return S.solve(Motion3D(rel, root, np.arange(len(rel)), FPS, "hdm05"))
 
