@@ -13,8 +13,8 @@ weighs all joints equally). The algebraic residual is the
 reprojection error times the joint depth, so a few re-weighting passes divide each equation
 by the current depth estimate (iteratively re-weighted least squares), which approaches the
 reprojection-error minimiser. Depth is kept in front of the camera (``MIN_DEPTH_M``).
-The per-frame roots are then smoothed over time with a Savitzky-Golay filter (pure numpy,
-``scipy.signal.savgol_filter(mode="interp")`` equivalent) so the shipped extension needs no scipy.
+The per-frame roots are then smoothed over time with the rig solve's Savitzky-Golay filter
+(``rigging.filters.savgol``: scipy, which the extension zip bundles).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import VideoMocapError
+from ..rigging.filters import savgol
 from .skeleton import NUM_JOINTS
 
 #: a frame whose scores sum below this (every joint missing / interpolated) weighs joints equally
@@ -54,35 +55,6 @@ def _solve_translation(
     normal = np.einsum("tki,tk,tkj->tij", matrix, w, matrix)
     target = np.einsum("tki,tk,tk->ti", matrix, w, rhs)
     return np.linalg.solve(normal, target[..., None])[..., 0]
-
-
-def savgol_smooth(values: np.ndarray, window: int = DEFAULT_SMOOTH_WINDOW, polyorder: int = SMOOTH_POLYORDER) -> np.ndarray:
-    """Savitzky-Golay smoothing along axis 0 of (T, ...) values; edges by polynomial fit (scipy's "interp").
-
-    The window shrinks to the largest odd length <= T; with T <= polyorder the input is returned.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    total = values.shape[0]
-    window = min(int(window), total if total % 2 else total - 1)
-    if window <= polyorder or window < 3:
-        return values.copy()
-    half = window // 2
-    offsets = np.arange(-half, half + 1, dtype=np.float64)
-    vander = np.vander(offsets, polyorder + 1, increasing=True)  # (W, p+1)
-    pinv = np.linalg.pinv(vander)  # (p+1, W): polynomial coefficients from a window
-    flat = values.reshape(total, -1)
-    out = np.empty_like(flat)
-    # interior: the fitted polynomial's value at the window centre
-    centre = pinv[0]
-    windows = np.lib.stride_tricks.sliding_window_view(flat, window, axis=0)  # (T-W+1, C, W)
-    out[half : total - half] = windows @ centre
-    # edges: evaluate the polynomial fitted to the first / last window
-    for rows, segment in ((slice(0, half), flat[:window]), (slice(total - half, total), flat[-window:])):
-        coeffs = pinv @ segment  # (p+1, C)
-        positions = np.arange(window, dtype=np.float64)[rows if rows.start == 0 else slice(window - half, window)]
-        evaluate = np.vander(positions - half, polyorder + 1, increasing=True)
-        out[rows] = evaluate @ coeffs
-    return out.reshape(values.shape)
 
 
 def recover_root(
@@ -128,6 +100,6 @@ def recover_root(
         root = _solve_translation(joints_rel, ab, base / depth**2)
     root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)
     if smooth_window > 2:
-        root = savgol_smooth(root, smooth_window)
+        root = savgol(root, smooth_window, SMOOTH_POLYORDER)
         root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)
     return root.astype(np.float32)

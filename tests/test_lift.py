@@ -27,7 +27,7 @@ from video_mocap.inference.lifter import (  # noqa: E402
     window_starts,
 )
 from video_mocap.inference.models import build_model, config_to_dict, preset_config  # noqa: E402
-from video_mocap.inference.trajectory import recover_root, savgol_smooth  # noqa: E402
+from video_mocap.inference.trajectory import recover_root  # noqa: E402
 from video_mocap.inference.weights import (  # noqa: E402
     WEIGHTS_DIR_ENV,
     ModelCard,
@@ -315,12 +315,14 @@ def test_root_ignores_zero_score_joints():
     assert single.shape == (1, 3) and np.abs(single - root[:1]).max() < 1e-3
 
 
-def test_savgol_matches_scipy():
-    from scipy.signal import savgol_filter
+def test_root_smoothing_window_shrinks_for_short_clips():
+    from video_mocap.rigging.filters import savgol
 
-    values = np.random.default_rng(0).normal(size=(40, 3))
-    np.testing.assert_allclose(savgol_smooth(values, 9, 2), savgol_filter(values, 9, 2, axis=0, mode="interp"),
-                               atol=1e-10)
+    values = np.random.default_rng(0).normal(size=(5, 3))
+    smoothed = savgol(values, 9, 2)  # window shrunk to 5: a quadratic fit over the whole clip
+    fit = np.polynomial.polynomial.polyval(np.arange(5), np.polynomial.polynomial.polyfit(np.arange(5), values, 2)).T
+    np.testing.assert_allclose(smoothed, fit, atol=1e-10)
+    np.testing.assert_array_equal(savgol(values[:2], 9, 2), values[:2])  # too short to fit: unchanged
 
 
 def test_lift_track_gives_motion(tmp_path):
