@@ -659,3 +659,45 @@ def test_make_eval_windows_fixed_camera(sample_clips: list[Clip]) -> None:
     assert np.all(eye_level.inputs[:, 0, 1] > 0.0)
     windows = make_eval_windows(sample_clips, 8, camera, None, seed=4, stride=4)
     assert all(w.inputs.shape[0] == 8 for w in windows) and any("@4" in w.name for w in windows)
+
+
+def test_group_switches_turn_each_augmentation_off_alone(sample_clips: list[Clip], tmp_path: Path) -> None:
+    """The ablation's switches (YAML ``augment.body``, ``augment.pose``, ``camera.enabled``)."""
+    from video_mocap.training.cameras import PLAIN_FOV_DEG, PLAIN_IMAGE_SIZE, sample_cameras
+    from video_mocap.training.config import load_config
+
+    rigid = list(RIGID_BONES)
+    source_lengths = aug.median_bone_lengths(np.concatenate([c.joints for c in sample_clips])[None])[0, rigid]
+
+    def lengths(windows: np.ndarray) -> np.ndarray:
+        return aug.median_bone_lengths(windows)[:, rigid]
+
+    def world(**switches: bool) -> np.ndarray:
+        config = AugmentConfig(**switches, pose_part_prob=1.0)
+        return WindowSampler(sample_clips, 16, config, CameraConfig(), NoiseConfig(), seed=3).sample_world(32)
+
+    # pose only: bodies are the source's (same bone lengths, no mirroring), poses are changed
+    pose_only = world(body=False)
+    assert np.allclose(lengths(pose_only), source_lengths, atol=5e-3)
+    # body only: bones change, and the same seed gives the same bodies as with everything on
+    body_only, everything = world(pose=False), world()
+    assert np.abs(lengths(body_only) - source_lengths).max() > 0.02
+    assert not np.allclose(body_only, everything)
+    nothing = world(body=False, pose=False)
+    assert np.allclose(lengths(nothing), source_lengths, atol=5e-3)
+    assert not np.allclose(nothing, pose_only)
+
+    # camera off: one plain camera for every window (level, chest height, 60 degrees, landscape)
+    rng = np.random.default_rng(0)
+    plain = sample_cameras(everything, CameraConfig(enabled=False), rng)
+    assert np.allclose(plain.pitch_deg, 0.0) and np.allclose(plain.roll_deg, 0.0)
+    assert np.allclose(plain.fov_deg, PLAIN_FOV_DEG)
+    assert set(plain.width.tolist()) == {PLAIN_IMAGE_SIZE[0]} and set(plain.height.tolist()) == {PLAIN_IMAGE_SIZE[1]}
+    varied = sample_cameras(everything, CameraConfig(), rng)
+    assert varied.pitch_deg.std() > 5.0 and varied.fov_deg.std() > 5.0
+
+    path = tmp_path / "ablation.yaml"
+    path.write_text("augment: {body: false, pose: true}\ncamera: {enabled: false}\nnoise: {enabled: false}\n")
+    loaded = load_config(path)
+    assert (loaded.augment.body, loaded.augment.pose, loaded.camera.enabled, loaded.noise.enabled) == (
+        False, True, False, False)

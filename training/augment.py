@@ -77,7 +77,12 @@ ELBOW_HINGE_BIAS = 0.3
 class AugmentConfig:
     """Switches and ranges of every augmentation (probabilities per window; angles in degrees)."""
 
+    #: master switch; ``body`` and ``pose`` switch the two groups below on their own (ablation)
     enabled: bool = True
+    #: body group: height, bone lengths, hip/shoulder widths, limb ratios, body swap, mirroring
+    body: bool = True
+    #: pose group: joint-angle perturbation, upper/lower mixing, speed changes
+    pose: bool = True
     height_prob: float = 1.0
     height_mean_m: float = 1.70
     height_std_m: float = 0.12

@@ -15,6 +15,7 @@ inference.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -77,6 +78,9 @@ class CameraConfig:
     #: camera height above the floor (e.g. 1.6 with fixed_pitch_deg=0 for an eye-level view)
     fixed_height_m: float | None = None
     fixed_image_size: tuple[int, int] | None = None
+    #: False = no camera augmentation (ablation baseline): every window through one ordinary
+    #: camera, see :func:`plain_camera`; the subject still turns (random yaw)
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         check_config_ranges(self, "camera")
@@ -155,12 +159,31 @@ def _framing_distance(
     return np.maximum(distance, 2.0 * MIN_DEPTH_M + extent_h / 2.0)
 
 
+#: the one camera of ``CameraConfig(enabled=False)``: a landscape HD video from chest height,
+#: level, 60 degrees wide, no roll, the whole body in frame
+PLAIN_IMAGE_SIZE = (1920, 1080)
+PLAIN_FOV_DEG = 60.0
+PLAIN_HEIGHT_M = 1.3
+PLAIN_FILL = (0.6, 0.8)
+
+
+def plain_camera(config: CameraConfig) -> CameraConfig:
+    """``config`` with every camera augmentation off (the ablation's "no camera augmentation")."""
+    return dataclasses.replace(
+        config, image_sizes=(PLAIN_IMAGE_SIZE,), fixed_image_size=None, fixed_fov_deg=PLAIN_FOV_DEG, fixed_pitch_deg=0.0,
+        fixed_height_m=PLAIN_HEIGHT_M, roll_std_deg=0.0, out_of_frame_prob=0.0, off_centre=0.0,
+        fill=PLAIN_FILL, enabled=True,
+    )
+
+
 def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.random.Generator) -> CameraBatch:
     """Draw one camera per window, framed on that window's motion.
 
     Args:
         joints_world: (B, T, 17, 3) metres, Y up.
     """
+    if not config.enabled:
+        config = plain_camera(config)
     joints_world = np.asarray(joints_world, dtype=np.float32)
     batch, frames = joints_world.shape[:2]
     sizes = np.array(config.image_sizes if config.fixed_image_size is None else (config.fixed_image_size,))

@@ -199,7 +199,7 @@ class WindowSampler:
         clip_idx = self._draw_clips(batch_size)
         speed = np.ones(batch_size)
         if cfg.enabled:
-            fast = rng.random(batch_size) < cfg.speed_prob
+            fast = (rng.random(batch_size) < cfg.speed_prob) & cfg.pose
             # log-uniform so that x0.5 and x2 are equally likely
             lo, hi = np.log(cfg.speed_range[0]), np.log(cfg.speed_range[1])
             speed = np.where(fast, np.exp(rng.uniform(lo, hi, batch_size)), 1.0)
@@ -208,15 +208,16 @@ class WindowSampler:
             return base
 
         # draw every parameter up front so a fallback reuses the same body
-        mix = rng.random(batch_size) < cfg.mix_prob
-        pose = rng.random(batch_size) < cfg.pose_prob
-        bones = rng.random(batch_size) < cfg.bone_prob
+        # (each group switch masks its draws, so the random stream is the same with it on or off)
+        mix = (rng.random(batch_size) < cfg.mix_prob) & cfg.pose
+        pose = (rng.random(batch_size) < cfg.pose_prob) & cfg.pose
+        bones = (rng.random(batch_size) < cfg.bone_prob) & cfg.body
         random_scales = np.where(bones[:, None], aug.sample_bone_scales(batch_size, cfg, rng), 1.0)
-        swap = rng.random(batch_size) < cfg.body_swap_prob
+        swap = (rng.random(batch_size) < cfg.body_swap_prob) & cfg.body
         target_body = self.bodies[rng.integers(0, len(self.bodies), batch_size)]
         heights = np.clip(rng.normal(cfg.height_mean_m, cfg.height_std_m, batch_size), *cfg.height_range_m)
-        use_height = rng.random(batch_size) < cfg.height_prob
-        mirror = rng.random(batch_size) < cfg.mirror_prob
+        use_height = (rng.random(batch_size) < cfg.height_prob) & cfg.body
+        mirror = (rng.random(batch_size) < cfg.mirror_prob) & cfg.body
 
         windows = base
         if mix.any():
