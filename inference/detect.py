@@ -61,6 +61,7 @@ _HASH_INDEX = "hashes.json"
 _DETECT_SUBDIR = "detect"
 _MODELS_SUBDIR = "models"
 _BACKENDS = ("auto", "ultralytics", "onnx")
+_PRECISIONS = ("auto", "int8", "fp32")
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -79,7 +80,9 @@ class DetectConfig:
     frame_end: int | None = None  # exclusive
     max_gap_frames: int = 15  # gaps up to this are interpolated (scores 0 there); longer ones reported
     allow_download: bool = False  # ultralytics may download a *named* model only if True
-    backend: str = "auto"  # "ultralytics" ("onnx" comes later)
+    backend: str = "auto"  # "auto" | "ultralytics" | "onnx"
+    #: ONNX path only: "auto" (the int8 export when present), "int8" or "fp32" (see onnx_backend)
+    precision: str = "auto"
 
 
 @dataclass
@@ -346,6 +349,8 @@ def _check_config(config: DetectConfig) -> None:
         raise VideoMocapError(f"Bad frame range [{config.frame_start}, {config.frame_end}): need 0 <= start < end.")
     if config.backend not in _BACKENDS:
         raise VideoMocapError(f"Unknown detection backend '{config.backend}'; use one of {', '.join(_BACKENDS)}.")
+    if config.precision not in _PRECISIONS:
+        raise VideoMocapError(f"Unknown detector precision '{config.precision}'; use one of {', '.join(_PRECISIONS)}.")
 
 
 def _cache_key(video_sha: str, model_sha: str, config: DetectConfig) -> str:
@@ -578,7 +583,7 @@ def detect_video(
     if detection_backend(config) == "onnx":
         from .onnx_backend import resolve_detector_onnx
 
-        weights = resolve_detector_onnx(weights)
+        weights = resolve_detector_onnx(weights, config.precision)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / _DETECT_SUBDIR
 
     raw = None

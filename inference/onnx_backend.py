@@ -392,12 +392,19 @@ def create_backend(card, weights_path: str | Path, device: str = "auto") -> Onnx
     return backend
 
 
-def detector_onnx_path(model: str | Path) -> Path:
-    """The ONNX file for a detector model: itself if ``.onnx``, else ``weights/onnx/<stem>.onnx``."""
+#: detector precisions of the ONNX path: "auto" = the int8 export when present, else float
+DETECTOR_PRECISIONS = ("auto", "int8", "fp32")
+
+
+def detector_onnx_path(model: str | Path, precision: str = "fp32") -> Path:
+    """The ONNX file for a detector model: itself if ``.onnx``, else ``weights/onnx/<stem>.onnx``
+    (``<stem>.int8.onnx`` for ``precision="int8"``)."""
     from .runtime import ONNX_DIR
 
     model = Path(model)
-    return model if model.suffix == ".onnx" else ONNX_DIR / f"{model.stem}.onnx"
+    if model.suffix == ".onnx":
+        return model
+    return ONNX_DIR / (f"{model.stem}.int8.onnx" if precision == "int8" else f"{model.stem}.onnx")
 
 
 def create_detector(model: str | Path, device: str = "auto", imgsz: int = DEFAULT_IMGSZ, conf: float = DEFAULT_CONF
@@ -406,12 +413,23 @@ def create_detector(model: str | Path, device: str = "auto", imgsz: int = DEFAUL
     return OnnxPoseDetector(detector_onnx_path(model), imgsz=imgsz, conf=conf, providers=_device_providers(device))
 
 
-def resolve_detector_onnx(model: str | Path) -> Path:
-    """:func:`detector_onnx_path`, checked: raises :class:`VideoMocapError` when the file is missing."""
-    path = detector_onnx_path(model)
+def resolve_detector_onnx(model: str | Path, precision: str = "auto") -> Path:
+    """The ONNX file the detector runs, checked: raises :class:`VideoMocapError` when it is missing.
+
+    ``precision``: "int8" (the quantised export, about 1.7x faster on a CPU), "fp32" (the float
+    export, the same detections as PyTorch) or "auto" (int8 when it was exported, else fp32).
+    """
+    if precision not in DETECTOR_PRECISIONS:
+        raise VideoMocapError(f"Unknown detector precision '{precision}'; use one of {', '.join(DETECTOR_PRECISIONS)}.")
+    if precision == "auto":
+        int8 = detector_onnx_path(model, "int8")
+        path = int8 if int8.is_file() else detector_onnx_path(model, "fp32")
+    else:
+        path = detector_onnx_path(model, precision)
     if not path.is_file():
         raise VideoMocapError(
-            f"No ONNX export of the pose model {Path(model).name} ({path} is missing). Install the platform build "
-            "of the extension (it ships it), or run 'video-mocap export-onnx' (needs PyTorch)."
+            f"No {'int8 ' if precision == 'int8' else ''}ONNX export of the pose model {Path(model).name} ({path} is "
+            "missing). Install the platform build of the extension (it ships it), or run 'video-mocap export-onnx' "
+            "(needs PyTorch)."
         )
     return path

@@ -8,7 +8,9 @@ The shipped extension has no PyTorch: it runs these ONNX files with ONNX Runtime
   ``(batch, T, 17, 3)``; the model card and the sha256 of the weights file are stored in the
   ONNX metadata, so a stale export (weights retrained since) is refused at load time.
 - ``yolo11n-pose.onnx`` from ``assets/models/yolo11n-pose.pt`` through Ultralytics' own exporter
-  (dynamic batch and image size, opset 17, onnxslim), with auto-install and downloads off.
+  (dynamic batch and image size, opset 17, onnxslim), with auto-install and downloads off;
+- ``yolo11n-pose.int8.onnx``: that model statically quantised to int8 (:mod:`.onnx_quantize`,
+  calibrated and checked on the sample clip), what the ONNX path runs by default.
 
 Every export is checked: ONNX Runtime and PyTorch must agree on a test input within
 :data:`PARITY_ATOL` (lifters, metres) / :data:`DETECTOR_PARITY_ATOL` (detector raw head: scores, and pixel
@@ -311,6 +313,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detector", type=Path, default=DEFAULT_DETECTOR_PT, help="YOLO pose .pt to export")
     parser.add_argument("--no-detector", action="store_true", help="skip the detector")
     parser.add_argument("--no-lifters", action="store_true", help="skip the lifters")
+    parser.add_argument("--no-int8", action="store_true",
+                        help="skip the int8 detector (quantised and checked on the sample clip)")
     parser.add_argument("--imgsz", type=int, default=DETECTOR_IMGSZ, help="detector input size used by the check")
     return parser
 
@@ -326,7 +330,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             written.append(export_lifter(weights, args.out))
     if not args.no_detector:
-        written.append(export_detector(args.detector, args.out, args.imgsz))
+        detector = export_detector(args.detector, args.out, args.imgsz)
+        written.append(detector)
+        if not args.no_int8:
+            from .onnx_quantize import quantize_detector
+
+            int8 = quantize_detector(detector, SAMPLE_CLIP)
+            int8.chmod(EXPORT_MODE)
+            written.append(int8)
     if not written:
         raise VideoMocapError(
             f"Nothing exported: no trained lifter weights in {args.weights_dir} and the detector was skipped."

@@ -10,6 +10,7 @@ the trained weights in ``weights/`` are checked the same way when they exist.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +207,48 @@ def test_missing_detector_export_is_a_clear_error(tmp_path):
     not_onnx.write_bytes(b"not a model")
     with pytest.raises(VideoMocapError, match="cannot load"):
         OnnxPoseDetector(not_onnx)
+
+
+@pytest.fixture(scope="module")
+def detector_int8(detector_onnx, sample_clip):
+    """The int8 detector: the one setup.sh made beside the float one, else quantised now."""
+    from video_mocap.inference.onnx_quantize import int8_path, quantize_detector
+
+    shipped = int8_path(detector_onnx)
+    return shipped if shipped.is_file() else quantize_detector(detector_onnx, sample_clip)
+
+
+def test_int8_detector_agrees_with_float(detector_onnx, detector_int8, sample_clip):
+    """Every person the float model finds is found, with keypoints within the export check's limits."""
+    from video_mocap.inference.onnx_quantize import (
+        MAX_MEDIAN_KEYPOINT_ERROR,
+        KeypointAgreement,
+        keypoint_agreement,
+        read_frames,
+    )
+
+    frames = read_frames(sample_clip)[1::10]  # other frames than the export's own check
+    float_out = OnnxPoseDetector(detector_onnx).predict(frames)
+    int8_out = OnnxPoseDetector(detector_int8).predict(frames)
+    agreement = keypoint_agreement(float_out, int8_out)
+    assert agreement.ok and agreement.frames == len(frames) and agreement.missed == 0, agreement
+    assert 0.0 < agreement.median < MAX_MEDIAN_KEYPOINT_ERROR  # really another model, and close
+    # the check can fail: nobody found, or keypoints moved by a tenth of the body
+    assert not keypoint_agreement(float_out, [type(o)() for o in int8_out]).ok
+    assert not KeypointAgreement(frames=5, missed=0, median=0.1, p95=0.2).ok
+
+
+def test_detector_precision_choice(detector_onnx, detector_int8, tmp_path):
+    from video_mocap.inference.onnx_backend import resolve_detector_onnx
+
+    pt = Path("yolo11n-pose.pt")
+    assert resolve_detector_onnx(pt, "fp32").name == "yolo11n-pose.onnx"
+    assert resolve_detector_onnx(pt, "int8").name == "yolo11n-pose.int8.onnx"
+    assert resolve_detector_onnx(pt, "auto").name == "yolo11n-pose.int8.onnx"
+    with pytest.raises(VideoMocapError, match="precision"):
+        resolve_detector_onnx(pt, "fp16")
+    with pytest.raises(VideoMocapError, match="int8 ONNX export"):
+        resolve_detector_onnx(tmp_path / "yolo11x-pose.pt", "int8")
 
 
 # ---------------------------------------------------------------------------------------
