@@ -33,7 +33,6 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -167,20 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDEO_MOCAP_THREADS": "1"}
-    pending, running, failed = list(args.rows), [], []
-    while pending or running:
-        while pending and len(running) < max(1, args.jobs):
-            row = pending.pop(0)
-            out = run_dir / f"row{list(ROWS).index(row)}.json"
-            cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--child", row, "--child-out", str(out)]
-            running.append((row, subprocess.Popen(cmd, env=env)))
-        time.sleep(2.0)
-        for row, proc in list(running):
-            if proc.poll() is not None:
-                running.remove((row, proc))
-                if proc.returncode != 0:
-                    failed.append(row)
+    outputs = {row: run_dir / f"row{list(ROWS).index(row)}.json" for row in args.rows}
+    failed = bench_accuracy.run_children(Path(__file__), argv, outputs, args.jobs)
     if failed:
         print(f"ablation rows failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -189,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC", "seconds": time.perf_counter() - t0,
         "jobs": args.jobs, "steps": args.steps, "seed": args.seed, "preset": config.preset,
         "frames": config.num_frames, "batch": config.batch_size,
-        "rows": {row: json.loads((run_dir / f"row{list(ROWS).index(row)}.json").read_text(encoding="utf-8"))
-                 for row in args.rows},
+        "rows": {row: json.loads(outputs[row].read_text(encoding="utf-8")) for row in args.rows},
     }
     text = render(results, argv)
     out = Path(args.out)

@@ -143,77 +143,27 @@ def evaluate_one(model: str, weights: Path, seed: int, max_frames: int, sub_stri
 
 
 # ---------------------------------------------------------------------------------------
-# augmentation ablation (MLP baseline, same step budget per row)
+# child processes
 # ---------------------------------------------------------------------------------------
-#: row name -> (augment.enabled, noise.enabled)
-ABLATION_ROWS: dict[str, tuple[bool, bool]] = {
-    "full (3D augmentation + 2D noise)": (True, True),
-    "no 3D augmentation": (False, True),
-    "no 2D noise (exact 2D)": (True, False),
-    "neither": (False, False),
-}
-ABLATION_PRESET = "tiny"
-ABLATION_FRAMES = 16
-ABLATION_BATCH = 64
-
-
-def run_ablation(steps: int, seed: int, max_frames: int, sub_stride: int, run_dir: Path) -> dict:
-    """Train the MLP baseline once per row (same steps, seed, data) and evaluate each on noisy 2D."""
-    import shutil
-
-    import torch
-
-    from video_mocap.inference.lifter import load_lifter
-    from video_mocap.training import sampler as sampler_module
-    from video_mocap.training.config import TrainConfig, validate
-    from video_mocap.training.evaluate import evaluate_model, exact_noise_config, make_clips_for_eval
-    from video_mocap.training.train import train
-
-    torch.set_num_threads(1)
-    sets = load_sets(max_frames, sub_stride)
-    eval_sets = {"bandai_subset": sets["subset"], "hdm05_bk": sets["hdm05"], "retarget": sets["retarget"]}
-    rows = {}
-    for index, (row, (augment_on, noise_on)) in enumerate(ABLATION_ROWS.items()):
-        out = run_dir / f"row{index}"
-        if out.exists():
-            shutil.rmtree(out)
-        config = validate(TrainConfig(
-            model="mlp", preset=ABLATION_PRESET, num_frames=ABLATION_FRAMES, batch_size=ABLATION_BATCH,
-            steps=steps, minutes=0.0, seed=seed, threads=1, output_dir=str(out), checkpoint_every=steps,
-            log_every=max(1, steps // 10),
-            augment=sampler_module.AugmentConfig(enabled=augment_on),
-            noise=sampler_module.NoiseConfig() if noise_on else exact_noise_config(),
-            val=dataclasses.replace(TrainConfig().val, every_steps=steps, clip_stride=8),
-        ))
-        t0 = time.perf_counter()
-        result = train(config, show_progress=False)
-        lifter = load_lifter("mlp", weights=result.exported, device="cpu", backend="torch")
-        scores = {}
-        for name, clips in eval_sets.items():
-            eval_clips = make_clips_for_eval(clips, lifter.num_frames, noise="detector", seed=seed)
-            scores[name] = evaluate_model(lifter, eval_clips, flip=True)["overall"]
-        rows[row] = {"augment": augment_on, "noise": noise_on, "seconds": round(time.perf_counter() - t0, 1),
-                     "scores": scores}
-        log.info("ablation %s: %s", row, {k: round(v["mpjpe"], 1) for k, v in scores.items()})
-    return {"steps": steps, "preset": ABLATION_PRESET, "batch": ABLATION_BATCH, "frames": ABLATION_FRAMES,
-            "seed": seed, "rows": rows}
-
-
-def render_ablation(ablation: dict) -> list[str]:
-    lines = [
-        "## Augmentation ablation (MLP baseline)", "",
-        f"The `{ablation['preset']}` MLP trained {ablation['steps']} steps (batch {ablation['batch']} x "
-        f"{ablation['frames']} frames, seed {ablation['seed']}) per row, the same data and budget; evaluated on "
-        "noisy 2D (MPJPE / P-MPJPE, mm). Command: `.venv/bin/python bench/bench_accuracy.py --ablation`.", "",
-        "| training | Bandai part 1 subset | HDM05 `bk` | re-targeted bodies |",
-        "| --- | --- | --- | --- |",
-    ]
-    for row, values in ablation["rows"].items():
-        s = values["scores"]
-        cells = [f"{s[k]['mpjpe']:.1f} / {s[k]['p_mpjpe']:.1f}" for k in ("bandai_subset", "hdm05_bk", "retarget")]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    lines.append("")
-    return lines
+def run_children(script: Path, argv: list[str], outputs: dict[str, Path], jobs: int) -> list[str]:
+    """Run ``script *argv --child NAME --child-out PATH`` for every name, ``jobs`` at a time, one
+    torch / ONNX Runtime thread each (on two shared cores, single-threaded processes side by side
+    are much faster than two threads). Returns the names whose process failed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDEO_MOCAP_THREADS": "1"}
+    pending, running, failed = list(outputs), [], []
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            name = pending.pop(0)
+            cmd = [sys.executable, str(Path(script).resolve()), *argv, "--child", name,
+                   "--child-out", str(outputs[name])]
+            running.append((name, subprocess.Popen(cmd, env=env)))
+        time.sleep(1.0)
+        for name, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((name, proc))
+                if proc.returncode != 0:
+                    failed.append(name)
+    return failed
 
 
 # ---------------------------------------------------------------------------------------
@@ -323,9 +273,8 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
             f"`{w['name']}` {w['mpjpe']:.0f} mm ({w['labels'].get('content', '?')}/{w['labels'].get('style', '?')})"
             for w in worst))
         lines.append("")
-    ablation_file = Path(args.out).with_name("accuracy_ablation.json")
-    if ablation_file.is_file():
-        lines += render_ablation(json.loads(ablation_file.read_text(encoding="utf-8")))
+    lines += ["The augmentation ablation (one DTGCN per augmentation alone) is in [ablation.md](ablation.md) "
+              "(`bench/bench_ablation.py`).", ""]
     return "\n".join(lines)
 
 
@@ -342,10 +291,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flip", action="store_true")
     parser.add_argument("--jobs", type=int, default=2, help="model processes at a time")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "accuracy.md"))
-    parser.add_argument("--ablation", action="store_true",
-                        help="train the MLP per augmentation setting and write accuracy_ablation.json (then "
-                             "the next report includes it)")
-    parser.add_argument("--ablation-steps", type=int, default=600)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     return parser
@@ -362,15 +307,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.child_out).write_text(json.dumps(result), encoding="utf-8")
         return 0
     args.argv = argv
-    if args.ablation:
-        from video_mocap.io_utils import write_text_atomic
-
-        ablation = run_ablation(args.ablation_steps, args.seed, args.max_frames, args.sub_stride,
-                                REPO / "runs" / "ablation")
-        target = Path(args.out).with_name("accuracy_ablation.json")
-        write_text_atomic(target, json.dumps(ablation, indent=1))
-        print("\n".join(render_ablation(ablation)))
-        return 0
     missing = [m for m in args.models if not (weights_dir / f"{m}.safetensors").is_file()]
     if missing:
         print(f"no weights for {', '.join(missing)} in {weights_dir}; train them first (see training/configs).",
@@ -380,22 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp_dir = out.parent / ".accuracy_tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDEO_MOCAP_THREADS": "1"}
-    pending = list(args.models)
-    running: list[tuple[str, subprocess.Popen]] = []
-    failed = []
-    while pending or running:
-        while pending and len(running) < max(1, args.jobs):
-            model = pending.pop(0)
-            cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--child", model,
-                   "--child-out", str(tmp_dir / f"{model}.json")]
-            running.append((model, subprocess.Popen(cmd, env=env)))
-        time.sleep(1.0)
-        for model, proc in list(running):
-            if proc.poll() is not None:
-                running.remove((model, proc))
-                if proc.returncode != 0:
-                    failed.append(model)
+    failed = run_children(Path(__file__), argv, {m: tmp_dir / f"{m}.json" for m in args.models}, args.jobs)
     if failed:
         print(f"evaluation failed for {', '.join(failed)}", file=sys.stderr)
         return 1
