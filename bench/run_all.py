@@ -60,6 +60,10 @@ T_LIFTER_FPS = 500.0
 T_WRITE_10K_S = 2.0
 T_REAPPLY_S = 3.0
 T_SOLVED_BONE_DEV_M = 1e-6
+# issue 10 goals (ratios of P-MPJPE)
+T_UNSEEN_OVER_SEEN = 1.2
+T_BODIES_OVER_UNSCALED = 1.10
+T_VIEW_OVER_EYE_LEVEL = 1.15
 
 
 @dataclass
@@ -154,6 +158,55 @@ def accuracy_figures(data: list[dict] | None) -> list[Figure]:
             out.append(Figure("Per stage", f"{m} ({by[m].get('preset')}): validation MPJPE / P-MPJPE (card)", "-",
                               f"{c.get('val_all_mpjpe_mm', float('nan')):.1f} / "
                               f"{c.get('val_all_p_mpjpe_mm', float('nan')):.1f} mm", None, src))
+    return out
+
+
+def generalisation_figures(data: list[dict] | None) -> list[Figure]:
+    """Issue 10's goals from the accuracy run: seen/unseen motions, other bodies, other viewpoints."""
+    from bench_accuracy import is_seen, pooled
+
+    src = "accuracy"
+    if not data:
+        return [_missing("Generalisation", "seen/unseen, bodies, viewpoints", "see issue 10", src)]
+    out: list[Figure] = []
+    for d in data:
+        if d["model"] not in LIFTERS:
+            continue
+        m, cond = d["model"], d["conditions"]
+
+        def p_mpjpe(key: str) -> float:
+            return float(cond[key]["overall"]["p_mpjpe"])
+
+        rows = cond["bandai_noisy"]["per_clip"]
+        seen = pooled([r for r in rows if is_seen(r)])["p_mpjpe"]
+        unseen = pooled([r for r in rows if not is_seen(r)])["p_mpjpe"]
+        bodies, unscaled = p_mpjpe("retarget_noisy"), p_mpjpe("subset_noisy")
+        eye, high, low = p_mpjpe("eye_level_noisy"), p_mpjpe("high_camera_noisy"), p_mpjpe("low_camera_noisy")
+        out += [
+            Figure("Generalisation", f"{m}: unseen / seen motions (P-MPJPE)", f"<= {T_UNSEEN_OVER_SEEN:.1f}x",
+                   f"{unseen / seen:.2f}x ({unseen:.1f} vs {seen:.1f} mm)", unseen / seen <= T_UNSEEN_OVER_SEEN, src),
+            Figure("Generalisation", f"{m}: re-targeted bodies / unscaled (P-MPJPE)",
+                   f"<= {T_BODIES_OVER_UNSCALED:.2f}x", f"{bodies / unscaled:.2f}x ({bodies:.1f} vs {unscaled:.1f} mm)",
+                   bodies / unscaled <= T_BODIES_OVER_UNSCALED, src),
+            Figure("Generalisation", f"{m}: high camera / eye level (P-MPJPE)", f"<= {T_VIEW_OVER_EYE_LEVEL:.2f}x",
+                   f"{high / eye:.2f}x ({high:.1f} vs {eye:.1f} mm)", high / eye <= T_VIEW_OVER_EYE_LEVEL, src),
+            Figure("Generalisation", f"{m}: low camera / eye level (P-MPJPE)", f"<= {T_VIEW_OVER_EYE_LEVEL:.2f}x",
+                   f"{low / eye:.2f}x ({low:.1f} vs {eye:.1f} mm)", low / eye <= T_VIEW_OVER_EYE_LEVEL, src),
+            Figure("Generalisation", f"{m}: held-out HDM05 actor, noisy (MPJPE / P-MPJPE)", "-",
+                   f"{cond['hdm05_bk_noisy']['overall']['mpjpe']:.1f} / {p_mpjpe('hdm05_bk_noisy'):.1f} mm", None, src),
+        ]
+    return out
+
+
+def ablation_figures(data: dict | None) -> list[Figure]:
+    """Issue 10's ablation: P-MPJPE of each training-data row on the held-out sets (informational)."""
+    src = "ablation"
+    if not data:
+        return [_missing("Generalisation", "augmentation ablation", "every row in one run", src)]
+    out = []
+    for row, values in data["rows"].items():
+        cells = ", ".join(f"{column} {score['p_mpjpe']:.1f}" for column, score in values["scores"].items())
+        out.append(Figure("Generalisation", f"ablation, {row} (P-MPJPE, mm)", "-", cells, None, src))
     return out
 
 
@@ -290,6 +343,8 @@ def zip_figures() -> list[Figure]:
 
 FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("accuracy", accuracy_figures),
+    ("accuracy", generalisation_figures),
+    ("ablation", ablation_figures),
     ("real_video", real_video_figures),
     ("runtime", runtime_figures),
     ("lifters", lifter_figures),
