@@ -171,6 +171,21 @@ def test_torch_losses_match_numpy_metrics():
     assert float(losses.velocity(p, t)) == pytest.approx(metrics.velocity_error(pred, target), rel=1e-6)
 
 
+def test_bone_length_loss():
+    from video_mocap.inference import skeleton
+    from video_mocap.training import losses
+
+    target = torch.from_numpy(_pose(5, frames=6)[None])
+    assert float(losses.bone_length_error(target, target)) == 0.0
+    # a pose scaled by 1.1 about the root: every bone 10 % too long
+    expected = 0.1 * float(torch.from_numpy(skeleton.bone_lengths(target.numpy())).mean())
+    assert float(losses.bone_length_error(1.1 * target, target)) == pytest.approx(expected, rel=1e-5)
+    # a rigid rotation keeps the bones: no bone loss, though MPJPE is large
+    rotation = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]], dtype=target.dtype)
+    rotated = target @ rotation.T
+    assert float(losses.bone_length_error(rotated, target)) < 1e-6 < float(losses.mpjpe(rotated, target))
+
+
 def test_distillation_pieces():
     from video_mocap.training import losses
 

@@ -13,6 +13,10 @@ detached float), for logging.
   masked tokens, the EMA teacher's average of its top-K (= 8) block outputs, each
   normalised with a parameter-free layer norm; τ of the EMA rises linearly.
 - MLP: MPJPE + N-MPJPE (per frame; no temporal terms).
+- Bone lengths (``posemoe_bone`` / ``dtgcn_bone``, 0 = off; not in either paper): mean
+  |bone length - true bone length| over every frame, the bone-length loss of Chen et al.
+  (Anatomy3D, 2021). The true body is constant in a window, so it also holds the lifted bones
+  steady in time (real video showed 10-20 % variation without it).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+from ..inference import skeleton
 
 if TYPE_CHECKING:  # config imports the data modules; the losses only read named weights
     from .config import LossConfig
@@ -44,6 +50,19 @@ def velocity(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if pred.shape[-3] < 2:
         return pred.new_zeros(())
     return torch.linalg.vector_norm(torch.diff(pred, dim=-3) - torch.diff(target, dim=-3), dim=-1).mean()
+
+
+_BONE_PARENTS = [parent for parent, _ in skeleton.BONES]
+_BONE_CHILDREN = [child for _, child in skeleton.BONES]
+
+
+def bone_length_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean |bone length - true bone length| over bones and frames; (B, T, J, 3) x2 -> scalar (metres)."""
+
+    def lengths(joints: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(joints[..., _BONE_CHILDREN, :] - joints[..., _BONE_PARENTS, :], dim=-1)
+
+    return (lengths(pred) - lengths(target)).abs().mean()
 
 
 def pose2d_error(pred2d: torch.Tensor, target2d: torch.Tensor) -> torch.Tensor:
@@ -82,15 +101,18 @@ def posemoe_loss(
     loss_depth = (aux["depth"] - target3d[..., 2]).abs().mean()
     loss_temporal = temporal_fn(pred)
     loss_velocity = velocity(pred, target3d)
+    loss_bone = bone_length_error(pred, target3d)
     total = (
         weights.posemoe_mpjpe * loss_3d
         + weights.posemoe_pose2d * loss_2d
         + weights.posemoe_depth * loss_depth
         + weights.posemoe_temporal * loss_temporal
         + weights.posemoe_velocity * loss_velocity
+        + weights.posemoe_bone * loss_bone
     )
     return total, _parts(
-        mpjpe=loss_3d, pose2d=loss_2d, depth=loss_depth, temporal=loss_temporal, velocity=loss_velocity
+        mpjpe=loss_3d, pose2d=loss_2d, depth=loss_depth, temporal=loss_temporal, velocity=loss_velocity,
+        bone=loss_bone,
     )
 
 
@@ -101,8 +123,14 @@ def dtgcn_finetune_loss(
     loss_3d = mpjpe(pred, target3d)
     loss_n = n_mpjpe(pred, target3d)
     loss_velocity = velocity(pred, target3d)
-    total = weights.dtgcn_mpjpe * loss_3d + weights.dtgcn_n_mpjpe * loss_n + weights.dtgcn_velocity * loss_velocity
-    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n, velocity=loss_velocity)
+    loss_bone = bone_length_error(pred, target3d)
+    total = (
+        weights.dtgcn_mpjpe * loss_3d
+        + weights.dtgcn_n_mpjpe * loss_n
+        + weights.dtgcn_velocity * loss_velocity
+        + weights.dtgcn_bone * loss_bone
+    )
+    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n, velocity=loss_velocity, bone=loss_bone)
 
 
 def mlp_loss(pred: torch.Tensor, target3d: torch.Tensor, weights: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:
