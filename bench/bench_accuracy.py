@@ -13,7 +13,8 @@ and scored with MPJPE, P-MPJPE, N-MPJPE (mm) and velocity error (mm/frame):
   and *unseen* ones (bow, bye, guide, punch, kick, dance...);
 - the held-out HDM05 actor (``bk``: another body, other motions), exact and noisy 2D;
 - re-targeted bodies: Bandai part 1 (every ``--sub-stride``-th clip) with seeded random
-  bone lengths, hip/shoulder widths and heights (1.5-1.95 m), noisy 2D;
+  bone lengths, hip/shoulder widths and heights (1.5-1.95 m), and the same clips on four named
+  bodies (short 1.50 m, tall 1.95 m, wide hips x1.3, long legs x1.15), noisy 2D;
 - viewpoints: the same subset from a high camera (pitch -30 deg), eye level (0) and a low
   camera (+10 deg), noisy 2D;
 - the worst 10 % of clips (Bandai part 1, noisy 2D) with their labels.
@@ -85,6 +86,40 @@ def retarget(clips: list, seed: int) -> list:
     return out
 
 
+#: named body proportions (issue 10): standing height to scale to (None = keep), and bone factors
+#: by the bone's child joint (``skeleton.BONES``)
+BODY_KINDS: dict[str, tuple[float | None, dict[str, float]]] = {
+    "short": (1.50, {}),
+    "tall": (1.95, {}),
+    "wide_hips": (None, {"right_hip": 1.3, "left_hip": 1.3}),
+    "long_legs": (None, {"right_knee": 1.15, "left_knee": 1.15, "right_ankle": 1.15, "left_ankle": 1.15}),
+}
+BODY_LABELS = {"short": "short (1.50 m)", "tall": "tall (1.95 m)", "wide_hips": "wide hips (x1.3)",
+               "long_legs": "long legs (thighs and shins x1.15)"}
+
+
+def reshape_body(clips: list, kind: str) -> list:
+    """Every clip on one named body (:data:`BODY_KINDS`), re-grounded."""
+    from video_mocap.training import augment as aug
+
+    height, factors = BODY_KINDS[kind]
+    scales = np.ones((1, len(skeleton.BONES)), dtype=np.float32)
+    for bone, (_, child) in enumerate(skeleton.BONES):
+        scales[0, bone] = factors.get(skeleton.JOINT_NAMES[child], 1.0)
+    out = []
+    for clip in clips:
+        joints = np.asarray(clip.joints, dtype=np.float32)[None]
+        body = aug.rebuild_from_bones(joints, scales)
+        factor = np.float32(1.0 if height is None else height / float(aug.estimate_height(body)[0]))
+        anchor = joints[:, 0, skeleton.PELVIS].copy()
+        anchor[:, 1] = aug.floor_height(joints)
+        body = (body - anchor[:, None, None]) * factor + anchor[:, None, None]
+        reference = (joints - anchor[:, None, None]) * factor + anchor[:, None, None]
+        body = aug.reground(body, reference)
+        out.append(dataclasses.replace(clip, joints=body[0].astype(np.float32), labels={**clip.labels, "body": kind}))
+    return out
+
+
 def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
     """Held-out clip sets (cropped to ``max_frames``)."""
     from video_mocap.training import sources
@@ -99,7 +134,9 @@ def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
 
     part1, hdm05 = crop(part1), crop(hdm05)
     subset = part1[::sub_stride]
-    return {"bandai": part1, "hdm05": hdm05, "subset": subset, "retarget": retarget(subset, seed=1)}
+    sets = {"bandai": part1, "hdm05": hdm05, "subset": subset, "retarget": retarget(subset, seed=1)}
+    sets.update({f"body_{kind}": reshape_body(subset, kind) for kind in BODY_KINDS})
+    return sets
 
 
 def conditions(sets: dict[str, list]) -> list[tuple[str, list, str, float | None]]:
@@ -111,6 +148,7 @@ def conditions(sets: dict[str, list]) -> list[tuple[str, list, str, float | None
         ("hdm05_bk_noisy", sets["hdm05"], "detector", None),
         ("retarget_noisy", sets["retarget"], "detector", None),
         ("subset_noisy", sets["subset"], "detector", None),
+        *((f"body_{kind}_noisy", sets[f"body_{kind}"], "detector", None) for kind in BODY_KINDS),
         ("high_camera_noisy", sets["subset"], "detector", HIGH_PITCH_DEG),
         ("eye_level_noisy", sets["subset"], "detector", EYE_PITCH_DEG),
         ("low_camera_noisy", sets["subset"], "detector", LOW_PITCH_DEG),
@@ -255,6 +293,17 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
             lines.append(_row(f"{m} | {label}", pooled(chosen), sum(r["frames"] for r in chosen)))
     lines.append("")
     cond = first["subset_noisy"]
+    lines += ["## Body proportions (Bandai part 1 subset, noisy 2D)", "",
+              f"The same {cond['num_clips']} clips (every {_ordinal(args.sub_stride)} clip) on named bodies, "
+              "re-grounded; MPJPE / P-MPJPE in mm. Goal (issue 10): P-MPJPE within 10 % of the unscaled clips.", "",
+              "| model | unscaled | " + " | ".join(BODY_LABELS[k] for k in BODY_KINDS) + " | random bodies |",
+              "| --- | --- | " + " | ".join("---" for _ in BODY_KINDS) + " | --- |"]
+    for m in order:
+        c = by_model[m]["conditions"]
+        keys = ["subset_noisy", *(f"body_{k}_noisy" for k in BODY_KINDS), "retarget_noisy"]
+        cells = [f"{c[k]['overall']['mpjpe']:.1f} / {c[k]['overall']['p_mpjpe']:.1f}" for k in keys]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append("")
     lines += ["## Viewpoints (Bandai part 1 subset, noisy 2D)", "",
               f"{cond['num_clips']} clips (every {_ordinal(args.sub_stride)} clip), {cond['num_frames']} frames; "
               "MPJPE / P-MPJPE in mm.", "",
