@@ -138,15 +138,10 @@ def render(results: dict, argv: list[str]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimiser steps per row")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), metavar="ROW")
-    parser.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
-    parser.add_argument("--sub-stride", type=int, default=DEFAULT_SUB_STRIDE)
-    parser.add_argument("--jobs", type=int, default=2, help="rows trained at a time")
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "ablation"))
-    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "ablation.md"))
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    bench_accuracy.add_common_arguments(parser, DEFAULT_MAX_FRAMES, DEFAULT_SUB_STRIDE, "rows trained at a time",
+                                        REPO / "bench" / "results" / "ablation.md")
     return parser
 
 

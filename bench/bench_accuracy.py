@@ -63,6 +63,21 @@ DEFAULT_SUB_STRIDE = 2
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
+def new_body(joints: np.ndarray, scales: np.ndarray, height: float | None) -> np.ndarray:
+    """(T, 17, 3) motion on other bones (``scales`` (16,) per bone), scaled to a standing ``height``
+    (None = keep the scale) about the start point on the floor, and re-grounded."""
+    from video_mocap.training import augment as aug
+
+    joints = np.asarray(joints, dtype=np.float32)[None]
+    body = aug.rebuild_from_bones(joints, np.asarray(scales, dtype=np.float32)[None])
+    factor = np.float32(1.0 if height is None else height / float(aug.estimate_height(body)[0]))
+    anchor = joints[:, 0, skeleton.PELVIS].copy()
+    anchor[:, 1] = aug.floor_height(joints)
+    body = (body - anchor[:, None, None]) * factor + anchor[:, None, None]
+    reference = (joints - anchor[:, None, None]) * factor + anchor[:, None, None]
+    return aug.reground(body, reference)[0].astype(np.float32)
+
+
 def retarget(clips: list, seed: int) -> list:
     """Seeded new body per clip: bone lengths, hip/shoulder widths, limb ratios, height; re-grounded."""
     from video_mocap.training import augment as aug
@@ -71,18 +86,10 @@ def retarget(clips: list, seed: int) -> list:
     out = []
     for i, clip in enumerate(clips):
         rng = np.random.default_rng(seed * 7919 + i)
-        joints = np.asarray(clip.joints, dtype=np.float32)[None]
-        scales = aug.sample_bone_scales(1, config, rng).astype(np.float32)
-        body = aug.rebuild_from_bones(joints, scales)
+        scales = aug.sample_bone_scales(1, config, rng)[0]
         height = rng.uniform(*RETARGET_HEIGHT_M)
-        factor = np.float32(height / float(aug.estimate_height(body)[0]))
-        anchor = joints[:, 0, skeleton.PELVIS].copy()
-        anchor[:, 1] = aug.floor_height(joints)
-        body = (body - anchor[:, None, None]) * factor + anchor[:, None, None]
-        reference = (joints - anchor[:, None, None]) * factor + anchor[:, None, None]
-        body = aug.reground(body, reference)
         labels = {**clip.labels, "height_m": round(float(height), 2)}
-        out.append(dataclasses.replace(clip, joints=body[0].astype(np.float32), labels=labels))
+        out.append(dataclasses.replace(clip, joints=new_body(clip.joints, scales, height), labels=labels))
     return out
 
 
@@ -100,24 +107,10 @@ BODY_LABELS = {"short": "short (1.50 m)", "tall": "tall (1.95 m)", "wide_hips": 
 
 def reshape_body(clips: list, kind: str) -> list:
     """Every clip on one named body (:data:`BODY_KINDS`), re-grounded."""
-    from video_mocap.training import augment as aug
-
     height, factors = BODY_KINDS[kind]
-    scales = np.ones((1, len(skeleton.BONES)), dtype=np.float32)
-    for bone, (_, child) in enumerate(skeleton.BONES):
-        scales[0, bone] = factors.get(skeleton.JOINT_NAMES[child], 1.0)
-    out = []
-    for clip in clips:
-        joints = np.asarray(clip.joints, dtype=np.float32)[None]
-        body = aug.rebuild_from_bones(joints, scales)
-        factor = np.float32(1.0 if height is None else height / float(aug.estimate_height(body)[0]))
-        anchor = joints[:, 0, skeleton.PELVIS].copy()
-        anchor[:, 1] = aug.floor_height(joints)
-        body = (body - anchor[:, None, None]) * factor + anchor[:, None, None]
-        reference = (joints - anchor[:, None, None]) * factor + anchor[:, None, None]
-        body = aug.reground(body, reference)
-        out.append(dataclasses.replace(clip, joints=body[0].astype(np.float32), labels={**clip.labels, "body": kind}))
-    return out
+    scales = np.array([factors.get(skeleton.JOINT_NAMES[child], 1.0) for _, child in skeleton.BONES])
+    return [dataclasses.replace(clip, joints=new_body(clip.joints, scales, height), labels={**clip.labels, "body": kind})
+            for clip in clips]
 
 
 def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
@@ -334,15 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--weights-dir", default=str(REPO / "weights"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
-    parser.add_argument("--sub-stride", type=int, default=DEFAULT_SUB_STRIDE)
     parser.add_argument("--no-flip", action="store_true")
-    parser.add_argument("--jobs", type=int, default=2, help="model processes at a time")
-    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "accuracy.md"))
+    add_common_arguments(parser, DEFAULT_MAX_FRAMES, DEFAULT_SUB_STRIDE, "model processes at a time",
+                         REPO / "bench" / "results" / "accuracy.md")
+    return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, max_frames: int, sub_stride: int, jobs_help: str,
+                         out: Path) -> None:
+    """Options shared with ``bench_ablation.py``: data, seed, processes, output, child-process plumbing."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-frames", type=int, default=max_frames, help="crop held-out clips to this many frames")
+    parser.add_argument("--sub-stride", type=int, default=sub_stride, help="every n-th clip in the subset sets")
+    parser.add_argument("--jobs", type=int, default=2, help=jobs_help)
+    parser.add_argument("--out", default=str(out))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
