@@ -2,7 +2,8 @@
 
     YOLO_OFFLINE=1 .venv/bin/python bench/bench_runtime.py [--model posemoe] [--repeats 1]
 
-Per backend: 2D stage (decode + YOLO pose + tracking, cache off) and 3D stage (windowed lifting
+Per backend (``onnx``: ONNX Runtime with the int8 detector, what the extension runs; ``onnx-fp32``:
+the float detector; ``torch``: PyTorch + Ultralytics): 2D stage (decode + YOLO pose + tracking, cache off) and 3D stage (windowed lifting
 with flip augmentation) on ``assets/sample/sports2d_walk.mp4``; frames/s = clip frames / seconds.
 The lifter uses the trained ``weights/<model>.safetensors`` when it exists (with its export in
 ``weights/onnx``); otherwise a freshly built network of ``--preset`` saved to a temp folder:
@@ -22,7 +23,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "assets" / "sample" / "sports2d_walk.mp4"
-BACKENDS = {"onnx": ("onnx", "onnx"), "torch": ("ultralytics", "torch")}  # name -> (detector, lifter)
+#: name -> (detector backend, detector precision, lifter backend); "onnx" is what the extension runs
+#: (the int8 detector when exported), "onnx-fp32" the float detector on ONNX Runtime
+BACKENDS = {
+    "onnx": ("onnx", "auto", "onnx"),
+    "onnx-fp32": ("onnx", "fp32", "onnx"),
+    "torch": ("ultralytics", "auto", "torch"),
+}
 
 
 def _lifter_weights(model: str, preset: str, folder: Path) -> tuple[Path, str]:
@@ -52,9 +59,10 @@ def bench(backend: str, model: str, weights: Path, device: str) -> dict[str, flo
     from video_mocap.inference.detect import DetectConfig, detect_video
     from video_mocap.inference.lifter import lift_track, load_lifter
 
-    detector_backend, lifter_backend = BACKENDS[backend]
+    detector_backend, precision, lifter_backend = BACKENDS[backend]
     start = time.perf_counter()
-    result = detect_video(CLIP, DetectConfig(backend=detector_backend, device=device), use_cache=False)
+    config = DetectConfig(backend=detector_backend, device=device, precision=precision)
+    result = detect_video(CLIP, config, use_cache=False)
     detect_s = time.perf_counter() - start
     start = time.perf_counter()
     lifter = load_lifter(model, weights, device=device, backend=lifter_backend)
