@@ -35,9 +35,8 @@ log = logging.getLogger(__name__)
 
 #: suffix of the int8 file beside the float one: ``yolo11n-pose.onnx`` -> ``yolo11n-pose.int8.onnx``
 INT8_SUFFIX = ".int8.onnx"
-#: every n-th sample-clip frame calibrates; the frames in between check the result
-CALIBRATION_STRIDE = 6
-CHECK_OFFSET = 3
+#: every n-th sample-clip frame is read; of those, alternate ones calibrate and check the result
+FRAME_STRIDE = 3
 #: the check: keypoint change of the int8 model against the float one, fraction of the box height
 MAX_MEDIAN_KEYPOINT_ERROR = 0.015
 MAX_P95_KEYPOINT_ERROR = 0.06
@@ -67,18 +66,21 @@ def float_nodes(model) -> list[str]:
     ]
 
 
-def read_frames(video: str | os.PathLike) -> list[np.ndarray]:
-    """Every frame of a (short) video, BGR uint8."""
+def read_frames(video: str | os.PathLike, every: int = 1) -> list[np.ndarray]:
+    """Frames 0, ``every``, 2 * ``every``... of a video, BGR uint8."""
     import cv2
 
     cap = cv2.VideoCapture(str(video))
     frames = []
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
+        index = 0
+        while cap.grab():
+            if index % every == 0:
+                ok, frame = cap.retrieve()
+                if not ok:
+                    break
+                frames.append(frame)
+            index += 1
     finally:
         cap.release()
     if not frames:
@@ -141,10 +143,9 @@ def quantize_detector(fp32_path: str | os.PathLike, video: str | os.PathLike, ba
 
     fp32_path = Path(fp32_path)
     reference = OnnxPoseDetector(fp32_path)
-    frames = read_frames(video)
-    calibration = frames[::CALIBRATION_STRIDE]
+    frames = read_frames(video, FRAME_STRIDE)
+    calibration, check = frames[::2], frames[1::2]
     calibration += [np.ascontiguousarray(f[:, ::-1]) for f in calibration]  # mirrored: other poses
-    check = frames[CHECK_OFFSET::CALIBRATION_STRIDE]
     input_name = reference.input_name
 
     class Frames(CalibrationDataReader):
