@@ -227,11 +227,12 @@ def test_int8_detector_agrees_with_float(detector_onnx, detector_int8, sample_cl
         read_frames,
     )
 
-    frames = read_frames(sample_clip, every=10)[1:]  # frames 10, 20...: mostly not the export's own check
+    frames = read_frames(sample_clip, every=2)  # half the clip (the export checked every sixth frame)
     float_out = OnnxPoseDetector(detector_onnx).predict(frames)
     int8_out = OnnxPoseDetector(detector_int8).predict(frames)
     agreement = keypoint_agreement(float_out, int8_out)
-    assert agreement.ok and agreement.frames == len(frames) and agreement.missed == 0, agreement
+    assert agreement.ok and agreement.missed == 0, agreement
+    assert agreement.frames == sum(len(found) > 0 for found in float_out) > 0.9 * len(frames)
     assert 0.0 < agreement.median < MAX_MEDIAN_KEYPOINT_ERROR  # really another model, and close
     # the check can fail: nobody found, or keypoints moved by a tenth of the body
     assert not keypoint_agreement(float_out, [type(o)() for o in int8_out]).ok
