@@ -67,25 +67,10 @@ def float_nodes(model) -> list[str]:
 
 
 def read_frames(video: str | os.PathLike, every: int = 1) -> list[np.ndarray]:
-    """Frames 0, ``every``, 2 * ``every``... of a video, BGR uint8."""
-    import cv2
+    """Frames 0, ``every``, 2 * ``every``... of a video, BGR uint8 (decoded by :func:`.video.iter_frames`)."""
+    from .video import iter_frames
 
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    try:
-        index = 0
-        while cap.grab():
-            if index % every == 0:
-                ok, frame = cap.retrieve()
-                if not ok:
-                    break
-                frames.append(frame)
-            index += 1
-    finally:
-        cap.release()
-    if not frames:
-        raise VideoMocapError(f"Int8 calibration: no frames could be read from {video}.")
-    return frames
+    return [frame.copy() for index, frame in iter_frames(video) if index % every == 0]
 
 
 @dataclass
