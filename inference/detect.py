@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..io_utils import save_npz_atomic, write_text_atomic
 from .formats import Track2D
+from .onnx_backend import DETECTOR_PRECISIONS
 from .progress import ProgressFn, check_cancel, report
 from .skeleton import NUM_JOINTS, coco_to_h36m
 from .video import VideoInfo, iter_frames, probe_video
@@ -61,7 +62,6 @@ _HASH_INDEX = "hashes.json"
 _DETECT_SUBDIR = "detect"
 _MODELS_SUBDIR = "models"
 _BACKENDS = ("auto", "ultralytics", "onnx")
-_PRECISIONS = ("auto", "int8", "fp32")
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -349,8 +349,10 @@ def _check_config(config: DetectConfig) -> None:
         raise VideoMocapError(f"Bad frame range [{config.frame_start}, {config.frame_end}): need 0 <= start < end.")
     if config.backend not in _BACKENDS:
         raise VideoMocapError(f"Unknown detection backend '{config.backend}'; use one of {', '.join(_BACKENDS)}.")
-    if config.precision not in _PRECISIONS:
-        raise VideoMocapError(f"Unknown detector precision '{config.precision}'; use one of {', '.join(_PRECISIONS)}.")
+    if config.precision not in DETECTOR_PRECISIONS:
+        raise VideoMocapError(
+            f"Unknown detector precision '{config.precision}'; use one of {', '.join(DETECTOR_PRECISIONS)}."
+        )
 
 
 def _cache_key(video_sha: str, model_sha: str, config: DetectConfig) -> str:

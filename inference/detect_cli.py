@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .detect import DetectConfig, track_size, detect_video
+from .onnx_backend import DETECTOR_PRECISIONS
 
 _DEFAULTS = DetectConfig()
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: 0.25)")
     parser.add_argument("--backend", default=_DEFAULTS.backend, choices=("auto", "ultralytics", "onnx"),
                         help="auto: Ultralytics when PyTorch is installed, else ONNX Runtime (default: auto)")
-    parser.add_argument("--precision", default=_DEFAULTS.precision, choices=("auto", "int8", "fp32"),
+    parser.add_argument("--precision", default=_DEFAULTS.precision, choices=DETECTOR_PRECISIONS,
                         help="ONNX Runtime only: int8 (quantised, faster on a CPU), fp32, or auto = int8 when "
                         "exported (default: auto)")
     parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: 640)")
