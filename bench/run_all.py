@@ -147,6 +147,13 @@ def accuracy_figures(data: list[dict] | None) -> list[Figure]:
                 Figure("Accuracy", f"{m} vs MLP: velocity error lower (noisy)", f">= {T_VS_MLP_VELOCITY:.0%}",
                        f"{gain_v:+.1%} ({vn:.2f} vs {bv:.2f})", gain_v >= T_VS_MLP_VELOCITY, src),
             ]
+        smoothed = by[m]["conditions"].get("bandai_noisy_smoothed")
+        if smoothed:  # informational: the figure is the raw lifter's, above
+            o = smoothed["overall"]
+            out.append(Figure("Accuracy", f"{m}: after the solve's default smoothing (the armature's joints), noisy",
+                              f"(raw lifter: <= {T_VELOCITY:.0f} mm/frame)",
+                              f"velocity {o['velocity']:.2f} mm/frame, P-MPJPE {o['p_mpjpe']:.1f}, "
+                              f"MPJPE {o['mpjpe']:.1f} mm", None, src))
         worst = by[m]["conditions"]["bandai_noisy"].get("worst", [])
         labelled = bool(worst) and all("content" in w.get("labels", {}) and "style" in w.get("labels", {})
                                        for w in worst)
@@ -189,6 +196,12 @@ def generalisation_figures(data: list[dict] | None) -> list[Figure]:
                                   f"<= {T_BODIES_OVER_UNSCALED:.2f}x",
                                   f"{ratio:.2f}x ({p_mpjpe(key):.1f} vs {unscaled:.1f} mm)",
                                   ratio <= T_BODIES_OVER_UNSCALED, src))
+                if "mean_height_m" in cond[key]:  # informational: millimetres grow with the body
+                    heights = cond[key]["mean_height_m"], cond["subset_noisy"]["mean_height_m"]
+                    per_m = ratio * heights[1] / heights[0]
+                    out.append(Figure("Generalisation", f"{m}: {label} / unscaled, P-MPJPE per metre of height",
+                                      f"(mm: <= {T_BODIES_OVER_UNSCALED:.2f}x)",
+                                      f"{per_m:.2f}x ({heights[0]:.2f} m vs {heights[1]:.2f} m bodies)", None, src))
         eye, high, low = p_mpjpe("eye_level_noisy"), p_mpjpe("high_camera_noisy"), p_mpjpe("low_camera_noisy")
         out += [
             Figure("Generalisation", f"{m}: unseen / seen motions (P-MPJPE)", f"<= {T_UNSEEN_OVER_SEEN:.1f}x",

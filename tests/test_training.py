@@ -335,6 +335,12 @@ def test_eval_cli_on_sequence_npz(trained_run, shared_dir, tmp_path, capsys):
     assert len(report["worst"]) == 2 and report["worst"][0]["labels"]["content"]
     with np.load(predictions) as saved:
         assert saved["pred:humanoid3d_walk"].shape == saved["target:humanoid3d_walk"].shape == (38, 17, 3)
+    # the same clips, cameras and noise, scored after the solve's filter: the motion is steadier
+    assert main(["--weights", str(weights), "--data", str(shared_dir / DEEPMIMIC), "--json", "--seed", "1",
+                 "--smoothing", "0.5"]) == 0
+    smoothed = json.loads(capsys.readouterr().out)
+    assert smoothed["settings"]["smoothing"] == 0.5 and smoothed["num_frames"] == 1313
+    assert smoothed["overall"]["velocity"] < report["overall"]["velocity"]
     # HDM05, one held-out actor's squats, exact 2D from a high camera
     assert main(["--weights", str(weights), "--data", str(shared_dir / HDM05), "--json", "--noise", "none",
                  "--pitch", "-30", "--select", "HDM_bk_squat"]) == 0
@@ -367,6 +373,8 @@ def test_eval_cli_errors(trained_run, tmp_path):
         main(["--weights", str(weights), "--data", str(empty)])
     with pytest.raises(VideoMocapError, match="not found"):
         main(["--weights", str(tmp_path / "none.safetensors"), "--data", str(empty)])
+    with pytest.raises(VideoMocapError, match="--smoothing must be between 0"):
+        main(["--weights", str(weights), "--data", str(empty), "--smoothing", "2"])
 
 
 def test_distributed_path_with_torchrun_on_cpu(shared_dir, tmp_path):

@@ -2,6 +2,7 @@
 
     video-mocap eval --weights W --data D [--jointmap J] [--json] [--save-predictions P]
                      [--noise detector|none] [--pitch DEG] [--seed S] [--select TEXT] [--no-flip]
+                     [--smoothing S] [--smoothing-method one_euro|savgol]
 
 ``D`` is a folder of BVH files (read through joint map ``J``, default ``bandai``) or a 3D
 sequence ``.npz`` (one (T, 17, 3) array per clip, H36M-17, metres, Y up, + ``fps``; e.g. the
@@ -14,7 +15,8 @@ test-time augmentation unless ``--no-flip``), exactly as in the product.
 
 Reports MPJPE, P-MPJPE (Procrustes), N-MPJPE (scale) and velocity error in millimetres,
 overall (every frame counts once) and per clip, with the worst 10 % of clips and their
-labels. ``--json`` prints the whole report as JSON. ``--save-predictions P`` writes an
+labels. ``--smoothing`` scores the lifted joints after the solve's temporal
+filter (what the armature gets). ``--json`` prints the whole report as JSON. ``--save-predictions P`` writes an
 ``.npz`` with ``pred:<clip>``, ``target:<clip>`` (root-relative camera-frame metres, OpenCV
 axes) and ``inputs:<clip>`` (normalised 2D + score) for every clip.
 """
@@ -56,6 +58,8 @@ def evaluate_model(
     flip: bool = True,
     keep_predictions: bool = False,
     progress: ProgressFn | None = None,
+    smoothing: float = 0.0,
+    smoothing_method: str = "one_euro",
 ) -> dict:
     """Lift every evaluation clip with ``lifter`` and score it.
 
@@ -64,17 +68,24 @@ def evaluate_model(
         eval_clips: ``sampler.EvalClip`` list (name, labels, inputs (T,17,3), target3d (T,17,3)).
         flip: flip test-time augmentation.
         keep_predictions: also return ``"predictions": {name: (T,17,3)}``.
+        smoothing, smoothing_method: smooth each predicted clip with the solve's temporal filter
+            (``rigging.filters.smooth``, strength 0 = off) before scoring. The solve filters the
+            world joints (root motion included); here the root-relative joints are filtered, so
+            the one-euro filter, which smooths slow joints more, smooths a little more here.
 
     Returns:
         ``{"overall": {metric: mm}, "per_clip": [{name, labels, frames, metric: mm}],
         "worst": [...worst 10 % by MPJPE...], "num_clips", "num_frames"}``.
     """
     from ..inference.lifter import lift_sequence
+    from ..rigging.filters import smooth
 
     errors = []
     predictions = {}
     for i, clip in enumerate(eval_clips):
         pred = lift_sequence(lifter, clip.inputs, flip=flip)
+        if smoothing > 0.0:
+            pred = smooth(pred, float(clip.fps), smoothing, smoothing_method)
         errors.append(clip_errors(clip.name, pred, clip.target3d, clip.labels))
         if keep_predictions:
             predictions[clip.name] = np.asarray(pred, dtype=np.float32)
@@ -225,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, mps)")
     parser.add_argument("--hip-scale", type=float, help=".npz only: hip widening factor (default as in training)")
+    parser.add_argument("--smoothing", type=float, default=0.0,
+                        help="smooth the lifted joints as the solve does before scoring (0 = off .. 1 = strong; "
+                             "the solve's default is 0.5)")
+    parser.add_argument("--smoothing-method", choices=("one_euro", "savgol"), default="one_euro",
+                        help="the solve's filter to smooth with")
     return parser
 
 
@@ -237,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     card = load_card(weights) if weights.is_file() else None
     if card is None:
         raise VideoMocapError(f"--weights {weights} not found.")
+    if not 0.0 <= args.smoothing <= 1.0:
+        raise VideoMocapError(f"--smoothing must be between 0 (off) and 1 (strong), got {args.smoothing}.")
     lifter = load_lifter(card.model, weights=weights, device=args.device)
     t0 = time.perf_counter()
     clips = load_eval_clips(args.data, args.jointmap, args.select, hip_scale=args.hip_scale)
@@ -252,13 +270,15 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(done - bar.n)
 
     result = evaluate_model(lifter, eval_clips, flip=not args.no_flip,
-                            keep_predictions=bool(args.save_predictions), progress=progress)
+                            keep_predictions=bool(args.save_predictions), progress=progress,
+                            smoothing=args.smoothing, smoothing_method=args.smoothing_method)
     if bar is not None:
         bar.close()
     predictions = result.pop("predictions", None)
     result["settings"] = {
         "weights": str(weights), "model": card.model, "data": str(args.data), "noise": args.noise,
         "pitch_deg": args.pitch, "seed": args.seed, "flip": not args.no_flip, "select": args.select,
+        "smoothing": args.smoothing, "smoothing_method": args.smoothing_method,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if args.save_predictions:
