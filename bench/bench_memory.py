@@ -21,7 +21,6 @@ Writes ``bench/results/memory.md`` and ``bench/results/memory.json``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import os
@@ -33,10 +32,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import header, run_meta  # same folder: the shared report header
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-MACHINE = "2-core CPU, shared, noisy"
 FPS = 30
 HOUR_FRAMES = 108_000
 TEN_MIN_FRAMES = 18_000
@@ -144,13 +143,7 @@ def process_peak(row: dict) -> int:
 
 
 def to_markdown(rows: list[dict], meta: dict) -> str:
-    lines = [
-        "# Memory: lifting an hour-long track",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Date: {meta['date']}. Machine: {meta['machine']} (load average {meta['load_avg']}). "
-        f"Wall clock {meta['wall_s']:.0f} s.",
-        "",
+    lines = header("Memory: lifting an hour-long track", meta) + [
         f"Default lifter `{MODEL}` (shipped weights, preset {meta['preset']}, window {meta['window']} frames) "
         "through `lift_sequence` (overlap 1/3, 8 windows per call), "
         f"{meta['threads']} thread(s) (torch threads / ONNX Runtime intra-op as the backend sets it); flip TTA {'on' if meta['flip'] else 'off (to keep the hour under the time budget; it doubles the batch, a few MB)'}. "
@@ -229,17 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     from video_mocap.inference.weights import load_card
 
     card = load_card(REPO / "weights" / f"{MODEL}.safetensors")
-    try:
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        load = "n/a"
-    meta = {
-        "command": "YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_memory.py",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": MACHINE, "load_avg": load, "wall_s": time.perf_counter() - start,
-        "threads": args.threads, "flip": args.flip, "preset": card.preset,
-        "window": int(card.num_frames), "summary": summary,
-    }
+    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_memory.py", time.perf_counter() - start,
+                    threads=args.threads, flip=args.flip, preset=card.preset, window=int(card.num_frames),
+                    summary=summary)
     from video_mocap.io_utils import write_text_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)

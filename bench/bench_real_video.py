@@ -25,7 +25,6 @@ motions to ``out/bench/real_video_<clip>_<model>.npz`` (used by ``bench/draw_ske
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from report import header, run_meta  # same folder: the shared report header
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
@@ -42,7 +42,6 @@ RESULTS = REPO / "bench" / "results"
 OUT = REPO / "out" / "bench"
 MODELS = ("posemoe", "dtgcn")
 CLIP_NAMES = ("walker", "rooftop")
-MACHINE = "2-core CPU, shared, noisy"
 
 #: targets (issue 9)
 TARGET_BONE_CV = 0.05
@@ -157,13 +156,7 @@ def _mark(ok: bool | None) -> str:
 
 
 def to_markdown(rows: list[ClipResult], meta: dict) -> str:
-    lines = [
-        "# Real video: bone lengths, foot skating, jitter",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Date: {meta['date']}. Machine: {meta['machine']} (load average {meta['load_avg']}). "
-        f"Wall clock {meta['wall_s']:.0f} s.",
-        "",
+    lines = header("Real video: bone lengths, foot skating, jitter", meta) + [
         "Clip `assets/sample/sports2d_walk.mp4` (884x498, 230 frames, 30 fps), shipped YOLO11n-pose + ByteTrack "
         "(2D stage from the detection cache). Two subjects of the same video (the only real video here): "
         "**walker** = the foreground walker (the pipeline's subject), **rooftop** = the second person "
@@ -208,13 +201,6 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def load_avg() -> str:
-    try:
-        return ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
@@ -229,14 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     tracks = tracks_of_sample(args.video)
     rows = [measure(clip, track, model, OUT) for clip, track in tracks.items() for model in MODELS]
-    meta = {
-        "command": "YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": MACHINE,
-        "load_avg": load_avg(),
-        "wall_s": time.perf_counter() - start,
-        "second_clip": "second person (rooftop) of the sample clip, a different track id",
-    }
+    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py", time.perf_counter() - start,
+                    second_clip="second person (rooftop) of the sample clip, a different track id")
     args.out.mkdir(parents=True, exist_ok=True)
     from video_mocap.io_utils import write_text_atomic
 

@@ -35,17 +35,13 @@ BATCH = 4
 
 
 def _read_frames(clip, indices):
-    import cv2
+    """The frames at ``indices`` (BGR copies), decoded in one pass by the project's reader."""
+    from video_mocap.inference.video import iter_frames
 
-    cap = cv2.VideoCapture(str(clip))
-    frames = []
-    for index in indices:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = cap.read()
-        assert ok, f"frame {index} of {clip} does not decode"
-        frames.append(frame)
-    cap.release()
-    return frames
+    wanted = set(indices)
+    frames = {i: frame.copy() for i, frame in iter_frames(clip, min(wanted), max(wanted) + 1) if i in wanted}
+    assert set(frames) == wanted, f"frames {sorted(wanted - set(frames))} of {clip} do not decode"
+    return [frames[i] for i in indices]
 
 
 def _random_inputs(window: int, batch: int = BATCH, seed: int = 0) -> np.ndarray:
