@@ -17,8 +17,9 @@ def load_avg() -> str:
         return "n/a"
 
 
-def run_meta(command: str, wall_s: float, **extra) -> dict:
-    """The header facts of one run: command, UTC date, machine, load average, wall clock, and ``extra``."""
+def run_meta(command: str, wall_s: float | None, **extra) -> dict:
+    """The header facts of one run: command, UTC date, machine, load average, wall clock (None: not
+    timed), and ``extra``."""
     return {"command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": MACHINE, "load_avg": load_avg(), "wall_s": wall_s, **extra}
 
@@ -29,7 +30,7 @@ def header(title: str, meta: dict) -> list[str]:
         f"# {title}",
         "",
         f"Command: `{meta['command']}`  ",
-        f"Date: {meta['date']}. Machine: {meta['machine']} (load average {meta['load_avg']}). "
-        f"Wall clock {meta['wall_s']:.0f} s.",
+        f"Date: {meta['date']}. Machine: {meta['machine']} (load average {meta['load_avg']})."
+        + ("" if meta["wall_s"] is None else f" Wall clock {meta['wall_s']:.0f} s."),
         "",
     ]
