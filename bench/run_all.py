@@ -38,6 +38,7 @@ BENCHES: dict[str, tuple[list[str], str]] = {
     "accuracy": ([PY, "bench/bench_accuracy.py", "--jobs", "2"], "accuracy"),
     "real_video": ([PY, "bench/bench_real_video.py"], "real_video"),
     "memory": ([PY, "bench/bench_memory.py"], "memory"),
+    "training_curve": ([PY, "bench/training_curve.py"], "training_curve"),  # needs the runs/ folders
 }
 #: benches whose output is not under bench/results (copied there after the run)
 COPY_AFTER = {"lifters": (REPO / "out" / "bench" / "lifters.json", RESULTS / "lifters.json")}
@@ -219,6 +220,20 @@ def generalisation_figures(data: list[dict] | None) -> list[Figure]:
     return out
 
 
+def training_curve_figures(data: dict | None) -> list[Figure]:
+    """Informational: validation error of each shipped run and its change over the last doubling of training time."""
+    src = "training_curve"
+    if not data:
+        return [_missing("Per stage", "training curves (needs the runs/ folders)", "-", src)]
+    out = []
+    for name, run in data["runs"].items():
+        change = run["mpjpe_change_last_doubling_mm"]
+        out.append(Figure("Per stage", f"{name}: validation MPJPE / P-MPJPE after {run['minutes']:.0f} min of training",
+                          "-", f"{run['best']['mpjpe']:.1f} / {run['best']['p_mpjpe']:.1f} mm; "
+                          + ("-" if change is None else f"{change:+.1f} mm over the last doubling of time"), None, src))
+    return out
+
+
 def ablation_figures(data: dict | None) -> list[Figure]:
     """Issue 10's ablation: P-MPJPE of each training-data row on the held-out sets (informational)."""
     src = "ablation"
@@ -369,6 +384,7 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("accuracy", accuracy_figures),
     ("accuracy", generalisation_figures),
     ("ablation", ablation_figures),
+    ("training_curve", training_curve_figures),
     ("real_video", real_video_figures),
     ("runtime", runtime_figures),
     ("lifters", lifter_figures),
