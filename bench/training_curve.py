@@ -59,7 +59,10 @@ def to_markdown(curves: dict[str, list[dict]], every: float, meta: dict) -> str:
         "MPJPE / P-MPJPE in mm reached so far, which is what an export at that time would ship. Each "
         "run trains on one core of the 2-core CPU (two runs side by side), so the minutes are wall-clock "
         "minutes of one core. Runs were stopped and resumed with a longer budget; each resume restarts "
-        "the learning-rate decay over the new budget, and the run's config comments say what changed when.",
+        "the learning-rate decay over the new budget, and the run's config comments say what changed when. "
+        "Validation windows follow the run's current camera settings: after a resume that changes them "
+        "(the last 120 minutes of PoseMoE and DTGCN drew higher, steeper cameras) the later rows are "
+        "scored on other views than the earlier ones.",
         "",
     ]
     ends = sorted({round(rows[-1]["minutes"], 1) for rows in curves.values() if rows})

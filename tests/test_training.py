@@ -400,3 +400,17 @@ def test_distributed_path_with_torchrun_on_cpu(shared_dir, tmp_path):
     state = json.loads((out / "state.json").read_text())
     assert state["stage"] == "done" and state["step"] == 2 and state["pretrain_step"] == 1
     assert (out / "dtgcn.safetensors").is_file() and (out / "dtgcn.json").is_file()
+
+
+def test_card_names_what_a_resume_changed():
+    """A run resumed with other settings says so on its card (the start's settings stay described)."""
+    from video_mocap.training.config import TrainConfig, to_dict
+    from video_mocap.training.train import CARD_SECTIONS, resumed_changes
+
+    start = to_dict(TrainConfig(model="mlp"))
+    assert resumed_changes(start, start) == ""
+    current = to_dict(TrainConfig(model="mlp"))
+    current["camera"]["height_m"] = [0.3, 5.0]
+    del start["augment"]["mirror_prob"]  # a field the run's start did not have yet
+    text = resumed_changes({k: start[k] for k in CARD_SECTIONS}, current)
+    assert text == f"augment.mirror_prob={current['augment']['mirror_prob']}, camera.height_m=[0.3, 5.0]"

@@ -711,6 +711,17 @@ def flat_metrics(best: dict, prefix: str = "val") -> dict[str, float]:
     return {f"{prefix}_{s}_{k}_mm": round(float(v), 2) for s, metrics in best.items() for k, v in metrics.items()}
 
 
+#: config sections that the model card describes as the run used them
+CARD_SECTIONS = ("augment", "camera", "noise", "optim", "pretrain")
+
+
+def resumed_changes(started: dict, current: dict) -> str:
+    """``"camera.height_m=[0.3, 5.0], ..."``: the fields of :data:`CARD_SECTIONS` in ``current`` that differ
+    from the run's start (``started``: the sections of its ``config.json``); "" when none do."""
+    return ", ".join(f"{key}.{name}={value}" for key in CARD_SECTIONS
+                     for name, value in current[key].items() if started[key].get(name) != value)
+
+
 def build_card(config: TrainConfig, model_config: dict, state: RunState, data: RunData, threads: int,
                saved: dict | None = None):
     """The model card of an exported run: config, data + licences, augmentations, metrics, machine.
@@ -721,7 +732,8 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
     from ..inference.weights import ModelCard
 
     current = to_dict(config)
-    used = {key: (saved or {}).get(key, current[key]) for key in ("augment", "camera", "noise", "optim", "pretrain")}
+    used = {key: (saved or {}).get(key, current[key]) for key in CARD_SECTIONS}
+    changed = resumed_changes(used, current)
 
     sources_used = sorted({c.source for c in data.train_clips})
     lines = ["Training data:"]
@@ -747,6 +759,9 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
         f"Optimiser: AdamW {_describe(used['optim'])}; batch {config.batch_size} x "
         f"{model_config['num_frames']} frames; loss weights {_describe(_model_loss_weights(config))}."
     )
+    if changed:
+        lines.append("Changed when the run was resumed (the settings of its last segment and of its validation "
+                     f"windows; a field the run's start did not have is new in the code): {changed}.")
     if config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
                      f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
