@@ -275,7 +275,7 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
         "",
         "How to read these numbers: they are not comparable with the papers' Human3.6M figures (PoseMoE "
         "38.7 mm, DTGCN 38.0 mm MPJPE with 243-frame paper-size models trained for days on GPUs, tested on "
-        "four fixed eye-level cameras of the training studio). Here tiny models trained for about an hour on "
+        "four fixed eye-level cameras of the training studio). Here tiny models trained for a few hours on "
         "a shared 2-core CPU are tested on a held-out motion set seen from random phone-like cameras "
         "(any yaw, pitch -35..+15 deg, roll, 30-90 deg field of view), in the camera frame: the global body "
         "orientation relative to the camera is part of the error, which is why P-MPJPE (after a rotation "
