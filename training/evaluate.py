@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..inference.progress import ProgressFn, report
 from ..io_utils import save_npz_atomic
+from ..rigging.filters import METHODS as SMOOTHING_METHODS
 from .metrics import clip_errors, summarize
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=float, default=0.0,
                         help="smooth the lifted joints as the solve does before scoring (0 = off .. 1 = strong; "
                              "the solve's default is 0.5)")
-    parser.add_argument("--smoothing-method", choices=("one_euro", "savgol"), default="one_euro",
+    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default="one_euro",
                         help="the solve's filter to smooth with")
     return parser
 
