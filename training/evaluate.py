@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..inference.progress import ProgressFn, report
 from ..io_utils import save_npz_atomic
-from ..rigging.filters import METHODS as SMOOTHING_METHODS
+from ..rigging.filters import METHODS as SMOOTHING_METHODS, smooth
 from .metrics import clip_errors, summarize
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,6 @@ def evaluate_model(
         "worst": [...worst 10 % by MPJPE...], "num_clips", "num_frames"}``.
     """
     from ..inference.lifter import lift_sequence
-    from ..rigging.filters import smooth
 
     errors = []
     predictions = {}
