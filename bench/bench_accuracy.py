@@ -57,8 +57,9 @@ HIGH_PITCH_DEG, EYE_PITCH_DEG, LOW_PITCH_DEG = -30.0, 0.0, 10.0
 #: heights of the re-targeted bodies (metres)
 RETARGET_HEIGHT_M = (1.5, 1.95)
 HELD_OUT_ACTOR = "bk"
-#: the solve's default smoothing (one-euro): the "smoothed" condition scores what the armature gets
+#: the solve's default smoothing: the "smoothed" condition scores what the armature gets
 SOLVE_SMOOTHING = SolveConfig().smoothing
+SOLVE_SMOOTHING_METHOD = SolveConfig().smoothing_method
 DEFAULT_MAX_FRAMES = 600
 DEFAULT_SUB_STRIDE = 2
 
@@ -290,7 +291,7 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
         ("Bandai part 1 (held out), exact 2D", "bandai_exact"),
         ("Bandai part 1 (held out), detector-like noise", "bandai_noisy"),
         ("Bandai part 1 (held out), detector-like noise, after the solve's default smoothing "
-         f"(one-euro, strength {SOLVE_SMOOTHING}: the joints the armature follows)", "bandai_noisy_smoothed"),
+         f"({SOLVE_SMOOTHING_METHOD}, strength {SOLVE_SMOOTHING}: the joints the armature follows)", "bandai_noisy_smoothed"),
         (f"HDM05 held-out actor `{HELD_OUT_ACTOR}` (unseen body and motions), exact 2D", "hdm05_bk_exact"),
         (f"HDM05 held-out actor `{HELD_OUT_ACTOR}`, detector-like noise", "hdm05_bk_noisy"),
         ("Re-targeted body proportions (Bandai part 1 subset, random bone lengths, widths, heights 1.5-1.95 m), noisy",

@@ -15,7 +15,7 @@ For each clip and each lifter (posemoe = the default, dtgcn): detect (cached 2D 
   construction);
 - foot skating while a foot is planted (contacts of the locked solve): mean horizontal ankle travel
   per frame with foot locking (target <= 1 cm/frame) and without it (target: locking at least halves it);
-- jitter: mean joint acceleration of the solved joints with default smoothing (0.5) against none
+- jitter: mean joint acceleration of the solved joints with the default smoothing against none
   (target <= half), and the lag of the smoothed motion (target <= 1 frame).
 
 Writes ``bench/results/real_video.md`` and ``bench/results/real_video.json``, and the lifted
@@ -49,7 +49,6 @@ TARGET_SKATE_M = 0.01
 TARGET_SKATE_RATIO = 0.5
 TARGET_JITTER_RATIO = 0.5
 TARGET_LAG_FRAMES = 1.0
-DEFAULT_SMOOTHING = 0.5
 M_TO_MM = 1000.0
 
 
@@ -115,8 +114,8 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
 
     cv = bone_cv(motion.joints3d)
     raw = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False))
-    smooth = S.solve(motion, S.SolveConfig(smoothing=DEFAULT_SMOOTHING, foot_lock=False))
-    locked = S.solve(motion, S.SolveConfig(smoothing=DEFAULT_SMOOTHING, foot_lock=True))
+    smooth = S.solve(motion, S.SolveConfig(foot_lock=False))  # default smoothing
+    locked = S.solve(motion, S.SolveConfig(foot_lock=True))
     solved_lengths = bone_length_series(locked.joints_world)
     contacts = locked.contacts
     return ClipResult(
@@ -156,18 +155,23 @@ def _mark(ok: bool | None) -> str:
 
 
 def to_markdown(rows: list[ClipResult], meta: dict) -> str:
+    from video_mocap.rigging.solve import SolveConfig
+
+    default = SolveConfig()  # the solve's defaults
     lines = header("Real video: bone lengths, foot skating, jitter", meta) + [
         "Clip `assets/sample/sports2d_walk.mp4` (884x498, 230 frames, 30 fps), shipped YOLO11n-pose + ByteTrack "
         "(2D stage from the detection cache). Two subjects of the same video (the only real video here): "
         "**walker** = the foreground walker (the pipeline's subject), **rooftop** = the second person "
         "(a different track id, the longest other track). Shipped lifters, flip TTA on, torch on CPU; "
-        "solve with default settings (one-euro smoothing 0.5, foot lock on) unless stated.",
+        f"solve with default settings ({default.smoothing_method} smoothing {default.smoothing}, foot lock on) "
+        "unless stated.",
         "",
         "- bone CV = std / mean of each raw lifted bone's length over frames, median (max) over the 16 bones;",
         "- solved bone dev = max |bone length(t) - its mean| of the solved armature (constant by construction);",
         "- skate = mean horizontal ankle travel per frame while planted (contacts of the locked solve), "
         "smoothed solve with / without foot lock;",
-        "- jitter = mean joint acceleration (mm/frame^2) of the solved joints, smoothing 0 vs 0.5 (no foot lock); "
+        f"- jitter = mean joint acceleration (mm/frame^2) of the solved joints, smoothing 0 vs {default.smoothing} "
+        "(no foot lock); "
         "lag = cross-correlation of joint velocities, smoothed vs raw (frames, + = late).",
         "",
         "| clip | model | frames | bone CV median (max) | solved bone dev | planted | skate locked | skate free "

@@ -37,11 +37,13 @@ BENCHES: dict[str, tuple[list[str], str]] = {
     "ux": ([PY, "bench/bench_reapply.py"], "ux"),
     "accuracy": ([PY, "bench/bench_accuracy.py", "--jobs", "2"], "accuracy"),
     "real_video": ([PY, "bench/bench_real_video.py"], "real_video"),
+    "smoothing": ([PY, "bench/bench_smoothing.py"], "smoothing"),  # after real_video: reads its motions
     "memory": ([PY, "bench/bench_memory.py"], "memory"),
     "training_curve": ([PY, "bench/training_curve.py"], "training_curve"),  # needs the runs/ folders
 }
 #: benches that need local files a clone does not have (skipped, old results reused, when missing)
-NEEDS: dict[str, Path] = {"training_curve": REPO / "runs"}
+NEEDS: dict[str, Path] = {"training_curve": REPO / "runs",
+                          "smoothing": REPO / "out" / "bench" / "real_video_walker_posemoe.npz"}
 #: benches whose output is not under bench/results (copied there after the run)
 COPY_AFTER = {"lifters": (REPO / "out" / "bench" / "lifters.json", RESULTS / "lifters.json")}
 
@@ -277,6 +279,29 @@ def real_video_figures(data: dict | None) -> list[Figure]:
     return out
 
 
+def smoothing_figures(data: dict | None) -> list[Figure]:
+    """Informational: what the solve's default smoothing costs and buys (the evidence for the default)."""
+    src = "smoothing"
+    if not data:
+        return [_missing("Per stage", "smoothing strength vs accuracy and jitter", "-", src)]
+    default = data["meta"]["default"]
+    out = []
+    for m in LIFTERS:
+        rows = {(r["method"], r["strength"]): r for r in data["held_out"] if r["model"] == m}
+        chosen = rows.get((default["method"], default["smoothing"]))
+        raw = next((r for (_, s), r in rows.items() if s == 0.0), None)
+        jitter = [r["jitter_ratio"] for r in data["real_video"] if r["model"] == m
+                  and (r["method"], r["strength"]) == (default["method"], default["smoothing"])]
+        if chosen is None or raw is None or not jitter:
+            continue
+        out.append(Figure("Per stage", f"{m}: default smoothing ({default['method']} {default['smoothing']}) vs raw, "
+                          "held-out Bandai noisy", "-",
+                          f"P-MPJPE {raw['bandai_p_mpjpe']:.1f} -> {chosen['bandai_p_mpjpe']:.1f} mm, velocity "
+                          f"{raw['bandai_velocity']:.2f} -> {chosen['bandai_velocity']:.2f} mm/frame; real-video "
+                          f"jitter kept {min(jitter):.0%}-{max(jitter):.0%}", None, src))
+    return out
+
+
 def runtime_figures(data: dict | None) -> list[Figure]:
     src = "runtime"
     if not data:
@@ -388,6 +413,7 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("ablation", ablation_figures),
     ("training_curve", training_curve_figures),
     ("real_video", real_video_figures),
+    ("smoothing", smoothing_figures),
     ("runtime", runtime_figures),
     ("lifters", lifter_figures),
     ("rigging", rigging_figures),

@@ -121,7 +121,7 @@ class SolveConfig:
     """Options of :func:`solve`."""
 
     smoothing: float = 0.5  # 0 = off .. 1 = strong
-    smoothing_method: str = "one_euro"  # or "savgol"
+    smoothing_method: str = filters.DEFAULT_METHOD  # "savgol" or "one_euro"
     foot_lock: bool = True
     scene_fps: float | None = None  # map clip fps to the scene's; None = keep clip fps
     frame_offset: int = 1  # scene frame of the first clip frame
@@ -438,7 +438,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
 
     Args:
         motion: the 3D motion (``joints3d`` (T, 17, 3) root-relative, ``root`` (T, 3), camera axes).
-        config: options (defaults: medium one-euro smoothing, foot locking, facing -Y).
+        config: options (defaults: medium Savitzky-Golay smoothing, foot locking, facing -Y).
     Raises:
         VideoMocapError: empty or non-finite motion, bad options.
     """

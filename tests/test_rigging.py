@@ -15,6 +15,7 @@ from video_mocap.rigging.world import ANKLE_HEIGHT_M, view_from_camera
 FPS = 30.0
 JOG = "HDM_mm_jogLeftCircle4StepsRstart_011_120"
 SNEAK = "HDM_bk_sneak2StepsLStart_005_120"
+KICK = "HDM_bk_kickLFront1Reps_009_120"
 
 
 def _motion(joints_yup: np.ndarray, yaw: float = 30.0, tilt: float = 8.0) -> Motion3D:
@@ -125,13 +126,21 @@ def test_known_rotations_are_recovered():
     np.testing.assert_allclose(solved.info["bone_lengths"][2], 0.42, atol=1e-6)
 
 
-def test_smoothing_cuts_jitter_without_lag(jog):
-    noisy = _noisy(jog)
+@pytest.mark.parametrize("key", [JOG, KICK])
+def test_smoothing_cuts_jitter_without_lag(hdm05_clip, key):
+    """Default strength, both filters, on a jog and on a fast kick: less jitter, no lag, closer to the truth."""
+    clean = hdm05_clip(key)
+    noisy = _noisy(clean)
     for method in filters.METHODS:
-        out = filters.smooth(noisy, FPS, 0.5, method)
+        out = filters.smooth(noisy, FPS, S.SolveConfig().smoothing, method)
         assert S.jitter(out) < 0.5 * S.jitter(noisy), method
-        assert abs(S.lag_frames(out, jog)) <= 1.0, method
-        assert np.abs(out - jog).mean() < np.abs(noisy - jog).mean()
+        assert abs(S.lag_frames(out, clean)) <= 1.0, method
+        assert np.abs(out - clean).mean() < np.abs(noisy - clean).mean(), method
+
+
+def test_smoothing_off_and_bad_settings(jog):
+    noisy = _noisy(jog)
+    assert S.SolveConfig().smoothing_method == filters.DEFAULT_METHOD in filters.METHODS
     np.testing.assert_array_equal(filters.smooth(noisy, FPS, 0.0), noisy)
     # the lag metric itself sees a real delay
     assert S.lag_frames(np.roll(jog, 3, axis=0)[5:-5], jog[5:-5]) == pytest.approx(3.0, abs=0.3)

@@ -414,3 +414,28 @@ def test_card_names_what_a_resume_changed():
     del start["augment"]["mirror_prob"]  # a field the run's start did not have yet
     text = resumed_changes({k: start[k] for k in CARD_SECTIONS}, current)
     assert text == f"augment.mirror_prob={current['augment']['mirror_prob']}, camera.height_m=[0.3, 5.0]"
+
+
+def test_resume_keeps_the_validation_windows(shared_dir):
+    """A resume with other training cameras and noise validates on the windows the run started with."""
+    from video_mocap.training import sources
+    from video_mocap.training.config import TrainConfig, to_dict
+    from video_mocap.training.train import RunData, make_val_clips, validation_config
+
+    if not (shared_dir / DEEPMIMIC).is_file():
+        pytest.skip("DeepMimic sequence file missing from ../shared")
+    clips = sources.load_deepmimic(shared_dir / DEEPMIMIC)[:3]
+    data = RunData(train_clips=clips, val_sets={"deepmimic": clips}, source_weights=None)
+    start = TrainConfig(model="mlp")
+    resumed = TrainConfig(model="mlp")
+    resumed.camera.height_m = (3.0, 5.0)
+    resumed.noise.outlier_prob = 0.5
+
+    def windows(config):
+        return np.stack([w.inputs[:20] for w in make_val_clips(config, data, 9)["deepmimic"]])
+
+    assert validation_config(resumed, None) is resumed  # a new run validates with its own settings
+    assert not np.allclose(windows(resumed), windows(start))
+    kept = validation_config(resumed, to_dict(start))
+    np.testing.assert_array_equal(windows(kept), windows(start))
+    assert kept.camera.height_m == start.camera.height_m and kept.optim == resumed.optim

@@ -2,7 +2,7 @@
 
     video-mocap eval --weights W --data D [--jointmap J] [--json] [--save-predictions P]
                      [--noise detector|none] [--pitch DEG] [--seed S] [--select TEXT] [--no-flip]
-                     [--smoothing S] [--smoothing-method one_euro|savgol]
+                     [--smoothing S] [--smoothing-method savgol|one_euro]
 
 ``D`` is a folder of BVH files (read through joint map ``J``, default ``bandai``) or a 3D
 sequence ``.npz`` (one (T, 17, 3) array per clip, H36M-17, metres, Y up, + ``fps``; e.g. the
@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..inference.progress import ProgressFn, report
 from ..io_utils import save_npz_atomic
-from ..rigging.filters import METHODS as SMOOTHING_METHODS, smooth
+from ..rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS, smooth
 from .metrics import clip_errors, summarize
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def evaluate_model(
     keep_predictions: bool = False,
     progress: ProgressFn | None = None,
     smoothing: float = 0.0,
-    smoothing_method: str = "one_euro",
+    smoothing_method: str = DEFAULT_SMOOTHING_METHOD,
 ) -> dict:
     """Lift every evaluation clip with ``lifter`` and score it.
 
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=float, default=0.0,
                         help="smooth the lifted joints as the solve does before scoring (0 = off .. 1 = strong; "
                              "the solve's default is 0.5)")
-    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default="one_euro",
+    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default=DEFAULT_SMOOTHING_METHOD,
                         help="the solve's filter to smooth with")
     return parser
 

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import VideoMocapError
 from ..io_utils import atomic_path, write_text_atomic
 from . import losses
-from .config import THREADS_ENV, TrainConfig, load_config, to_dict, validate
+from .config import THREADS_ENV, TrainConfig, from_dict, load_config, to_dict, validate
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,24 @@ def load_run_data(config: TrainConfig) -> RunData:
         val_sets.setdefault(clip.source, []).append(clip)
     weights = getattr(config.data, "source_weights", None)
     return RunData(train_clips=train, val_sets=val_sets, source_weights=dict(weights) if weights else None)
+
+
+#: the sections that draw the validation windows besides ``val``: a resume keeps them as the run started
+VAL_WINDOW_SECTIONS = ("camera", "noise")
+
+
+def validation_config(config: TrainConfig, started: dict | None) -> TrainConfig:
+    """``config`` with the camera and noise sections (:data:`VAL_WINDOW_SECTIONS`) as the run started.
+
+    ``started``: the run's ``config.json`` (None for a new run). A resume that changes the training
+    cameras or 2D noise must not change the validation windows, or the validation errors before and
+    after it (and the choice of the best checkpoint) would not compare.
+    """
+    if not started:
+        return config
+    kept = {key: from_dict(type(getattr(config, key)), started[key], key, "the run's config.json")
+            for key in VAL_WINDOW_SECTIONS if key in started}
+    return dataclasses.replace(config, **kept)
 
 
 def make_val_clips(config: TrainConfig, data: RunData, num_frames: int) -> dict[str, list]:
@@ -393,7 +411,10 @@ class Trainer:
 
         t0 = time.perf_counter()
         self.data = load_run_data(config)
-        self.val_clips = make_val_clips(config, self.data, self.num_frames) if self.dist.is_main else {}
+        saved_config = self.out / CONFIG_FILE
+        started = json.loads(saved_config.read_text(encoding="utf-8")) if resume and saved_config.is_file() else None
+        val_config = validation_config(config, started)
+        self.val_clips = make_val_clips(val_config, self.data, self.num_frames) if self.dist.is_main else {}
         log.info(
             "data: %d training clips (%d frames), validation sets %s, loaded in %.1f s",
             len(self.data.train_clips), sum(c.joints.shape[0] for c in self.data.train_clips),
@@ -750,7 +771,8 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
     val_sets = {k: len(v) for k, v in data.val_sets.items()}
     lines.append(f"Validation (held out): {', '.join(f'{k} {n} clips' for k, n in val_sets.items()) or 'none'}; "
                  f"protocol: every {config.val.clip_stride}th clip, first {config.val.max_frames_per_clip} frames, "
-                 f"seeded virtual cameras, 2D noise '{config.val.noise}', flip TTA {config.val.flip}.")
+                 f"seeded virtual cameras (the run's starting camera and noise settings), 2D noise '{config.val.noise}', "
+                 f"flip TTA {config.val.flip}.")
     lines.append(f"Source weights: {_describe(data.source_weights or {})}.")
     lines.append(f"Augmentations: {_describe(used['augment'])}.")
     lines.append(f"Virtual cameras: {_describe(used['camera'])}.")
