@@ -1,7 +1,8 @@
 """``video-mocap estimate``: videos -> animation files, the whole pipeline, headless.
 
     video-mocap estimate VIDEO... -o OUT [--model posemoe|dtgcn] [--device D] [--person ID]
-                         [--start N] [--end N] [--fov DEG] [--smoothing S] [--no-foot-lock]
+                         [--start N] [--end N] [--fov DEG] [--smoothing S]
+                         [--smoothing-method savgol|one_euro] [--no-foot-lock]
 
 ``OUT`` is a file (``.blend``, ``.fbx``, ``.bvh`` or ``.npz``, by extension) for one clip, or a
 folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per clip). ``.blend`` and
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from .errors import Cancelled, VideoMocapError
 from .io_utils import atomic_path
-from .pipeline import LIFTER_MODELS
+from .pipeline import LIFTER_MODELS, SMOOTHING_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     parser.add_argument("--end", type=int, default=None, help="end video frame (exclusive; default: the end)")
     parser.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees (default: auto)")
     parser.add_argument("--smoothing", type=float, default=None, help="0 (off) .. 1 (strong); default 0.5")
+    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default=None,
+                        help="savgol (default: the most accurate) or one_euro (rounds off fast peaks a little less)")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
     parser.add_argument("--weights", type=Path, default=None,
                         help="lifter weights: a .safetensors file or a folder holding <model>.safetensors")
@@ -138,6 +141,7 @@ def _settings(args):
         fov_deg=args.fov,
         weights=args.weights,
         smoothing=args.smoothing,
+        smoothing_method=args.smoothing_method,
         foot_lock=not args.no_foot_lock,
     )
 

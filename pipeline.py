@@ -26,6 +26,7 @@ from .errors import VideoMocapError
 from .inference.formats import Motion3D, Track2D
 from .inference.progress import ProgressFn, check_cancel, report
 from .inference.weights import WEIGHTS_SUFFIX, default_weights_path
+from .rigging.filters import METHODS as SMOOTHING_METHODS
 
 if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
     from .inference.detect import DetectConfig, DetectResult
@@ -120,6 +121,7 @@ def make_settings(
     detector_model: Path | None = None,
     allow_download: bool = False,
     smoothing: float | None = None,
+    smoothing_method: str | None = None,
     foot_lock: bool | None = None,
     scene_fps: float | None = None,
     frame_offset: int | None = None,
@@ -137,9 +139,12 @@ def make_settings(
                                      "frame_end": frame_end, "allow_download": allow_download}
     if detector_model is not None:
         detect_kwargs["model"] = str(detector_model)
-    solve_kwargs = {
-        "smoothing": smoothing, "foot_lock": foot_lock, "scene_fps": scene_fps, "frame_offset": frame_offset
-    }
+    if smoothing_method is not None and smoothing_method not in SMOOTHING_METHODS:
+        raise VideoMocapError(
+            f"Unknown smoothing filter '{smoothing_method}'; use one of {', '.join(SMOOTHING_METHODS)}."
+        )
+    solve_kwargs = {"smoothing": smoothing, "smoothing_method": smoothing_method, "foot_lock": foot_lock,
+                    "scene_fps": scene_fps, "frame_offset": frame_offset}
     if weights is not None and Path(weights).is_dir():
         folder, weights = Path(weights), Path(weights) / f"{model}{WEIGHTS_SUFFIX}"
         if not weights.is_file():

@@ -20,6 +20,7 @@ from bpy.types import PropertyGroup
 
 from .inference.camera import DEFAULT_HORIZONTAL_FOV_DEG
 from .preferences import DEVICE_ITEMS as PREFS_DEVICE_ITEMS
+from .rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,12 @@ SOURCE_ITEMS = (
     ("CLIP", "Movie Clip", "A movie clip already loaded in this file"),
 )
 MODEL_ITEMS = (
-    ("posemoe", "PoseMoE", "Mixture-of-experts lifter (most accurate)"),
-    ("dtgcn", "DTGCN", "Dual-stream Transformer-GCN lifter (lighter)"),
+    ("posemoe", "PoseMoE", "2D-pose and depth experts with a router (the default; steadiest bones on real video)"),
+    ("dtgcn", "DTGCN", "Dual-stream Transformer and graph network (lower error on held-out mocap)"),
+)
+SMOOTHING_METHOD_ITEMS = (
+    ("savgol", "Savitzky-Golay", "A local cubic fit over a window (about 0.5 s at strength 0.5): the most accurate"),
+    ("one_euro", "One Euro", "A speed-adaptive low-pass: smooths still joints most, rounds off fast moves a little less"),
 )
 DEVICE_ITEMS = (("PREFS", "From Preferences", "Use the device chosen in the add-on preferences"),) + PREFS_DEVICE_ITEMS
 TARGET_ITEMS = (
@@ -117,6 +122,10 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
 
     smoothing: FloatProperty(
         name="Smoothing", description="0 = raw network output, 1 = strongest smoothing", default=0.5, min=0.0, max=1.0
+    )
+    smoothing_method: EnumProperty(
+        name="Filter", items=SMOOTHING_METHOD_ITEMS, default=DEFAULT_SMOOTHING_METHOD,
+        description="How the joint trajectories are smoothed (both add no lag)",
     )
     foot_lock: BoolProperty(
         name="Lock Feet", description="Pin feet to the ground while they are in contact", default=True

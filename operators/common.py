@@ -118,6 +118,7 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
         detector_model=detector,
         allow_download=bool(prefs is not None and prefs.allow_downloads and online_access_allowed()),
         smoothing=float(props.smoothing),
+        smoothing_method=str(props.smoothing_method),
         foot_lock=bool(props.foot_lock),
         # a movie clip plays one footage frame per scene frame from its own start frame: key in step with it;
         # a video file is resampled to the scene's frame rate from the scene's start

@@ -51,6 +51,9 @@ def draw_lifter(layout: bpy.types.UILayout, props) -> None:
 def draw_rig(layout: bpy.types.UILayout, props) -> None:
     layout.label(text="Animation", icon="ACTION")
     layout.prop(props, "smoothing", slider=True)
+    row = layout.row()
+    row.active = props.smoothing > 0.0
+    row.prop(props, "smoothing_method")
     layout.prop(props, "foot_lock")
     layout.prop(props, "target")
     if props.target == "EXISTING":

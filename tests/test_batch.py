@@ -78,7 +78,7 @@ def test_estimate_cli_blend_batch(clips, seeded_cache, tmp_path):
 def test_batch_script_bvh(clips, seeded_cache, tmp_path, repo_root):
     out = tmp_path / "out"
     args = [str(repo_root / "batch.py"), "--", *map(str, clips), "--out", str(out), "--format", "bvh",
-            "--end", str(NUM_FRAMES), "--cache-dir", str(seeded_cache)]
+            "--end", str(NUM_FRAMES), "--cache-dir", str(seeded_cache), "--smoothing-method", "one_euro"]
     result = run(args, tmp_path)
     check_one_failure(result, clips[1])
     files = sorted(out.iterdir())

@@ -27,7 +27,7 @@ def test_cache_key_follows_detection_and_lifter_not_rig(sample_clip, tmp_path):
     base = pipeline.cache_key(sample_clip, _settings(), tmp_path)
     assert base == pipeline.cache_key(sample_clip, _settings(), tmp_path)
     # rig settings and speed-only settings: same 3D motion
-    rig_and_speed = ({"smoothing": 0.9}, {"foot_lock": False}, {"scene_fps": 24.0}, {"frame_offset": 10}, {"device": "auto"})
+    rig_and_speed = ({"smoothing": 0.9}, {"smoothing_method": "one_euro"}, {"foot_lock": False}, {"scene_fps": 24.0}, {"frame_offset": 10}, {"device": "auto"})
     for same in rig_and_speed:
         assert pipeline.cache_key(sample_clip, _settings(**same), tmp_path) == base, same
     # anything that changes the 2D track or the lifter: a new entry
@@ -43,6 +43,9 @@ def test_cache_key_follows_detection_and_lifter_not_rig(sample_clip, tmp_path):
 def test_bad_settings_and_inputs_raise_clear_errors(tmp_path, sample_clip):
     with pytest.raises(VideoMocapError, match="Unknown lifter"):
         pipeline.make_settings(model="nope")
+    with pytest.raises(VideoMocapError, match="Unknown smoothing filter 'kalman'; use one of one_euro, savgol"):
+        pipeline.make_settings(smoothing_method="kalman")
+    assert pipeline.make_settings(smoothing_method="one_euro").solve.smoothing_method == "one_euro"
     with pytest.raises(VideoMocapError, match="No posemoe weights in"):
         pipeline.make_settings(weights=tmp_path)
     with pytest.raises(VideoMocapError, match="Video not found"):

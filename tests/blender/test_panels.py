@@ -101,7 +101,7 @@ def test_panel_draws_every_control(addon_scene, panel_index):
     props_drawn = {name for kind, name in calls if kind == "prop"}
     ops_drawn = {name for kind, name in calls if kind == "operator"}
     assert {"source", "filepath", "use_frame_range", "frame_start", "frame_end", "model", "device", "fov_auto",
-            "fov_deg", "smoothing", "foot_lock", "target", "armature_name"} <= props_drawn
+            "fov_deg", "smoothing", "smoothing_method", "foot_lock", "target", "armature_name"} <= props_drawn
     assert ops_drawn == {"video_mocap.detect_people", "video_mocap.estimate", "video_mocap.apply"}
     assert ("show_overlay" in props_drawn) == (panel_index == 1), "the overlay switch is in the Clip Editor"
 
