@@ -195,8 +195,10 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         f"|lag| <= {TARGET_LAG_FRAMES:.0f} frame.",
         "",
         "'planted' is the share of frames the solve's contact detector (ankle near the floor and slower than "
-        "0.5 m/s, or clearly slower than the other foot) marks; on this walking clip it finds fewer than a walk "
-        "has (~60 %), because the lifted stance foot drifts: the skate figures cover only the frames it finds.",
+        "0.5 m/s or than 0.9x the other foot) marks; on this walking clip it finds fewer than a walk has (~60 %), "
+        "because the lifted stance foot drifts: the skate figures cover only the frames it finds. "
+        "`bench/bench_contacts.py` measures, on lifted mocap whose contacts are known, how many planted frames "
+        "the detector finds and the skating over all of them ([contacts.md](contacts.md)).",
         "",
         "Pictures: `bench/figures/sample_skeletons.png` (walker), `bench/figures/rooftop_skeletons.png` "
         "(`bench/draw_skeletons.py`).",

@@ -38,6 +38,7 @@ BENCHES: dict[str, tuple[list[str], str]] = {
     "accuracy": ([PY, "bench/bench_accuracy.py", "--jobs", "2"], "accuracy"),
     "real_video": ([PY, "bench/bench_real_video.py"], "real_video"),
     "smoothing": ([PY, "bench/bench_smoothing.py"], "smoothing"),  # after real_video: reads its motions
+    "contacts": ([PY, "bench/bench_contacts.py"], "contacts"),
     "memory": ([PY, "bench/bench_memory.py"], "memory"),
     "training_curve": ([PY, "bench/training_curve.py"], "training_curve"),  # needs the runs/ folders
 }
@@ -302,6 +303,17 @@ def smoothing_figures(data: dict | None) -> list[Figure]:
     return out
 
 
+def contact_figures(data: dict | None) -> list[Figure]:
+    """Informational: foot contacts and skating against the true contacts of lifted mocap (real video has none)."""
+    src = "contacts"
+    if not data:
+        return [_missing("Real video", "foot contacts against mocap ground truth", "-", src)]
+    return [Figure("Real video", f"{r['model']}: on lifted mocap, true planted frames found (recall / precision); "
+                   "skate on them, foot lock / none", "(real video: <= 1 cm/frame, halved)",
+                   f"{r['recall']:.0%} / {r['precision']:.0%}; {1000 * r['skate_locked_m']:.1f} / "
+                   f"{1000 * r['skate_free_m']:.1f} mm/frame", None, src) for r in data["rows"]]
+
+
 def runtime_figures(data: dict | None) -> list[Figure]:
     src = "runtime"
     if not data:
@@ -414,6 +426,7 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("training_curve", training_curve_figures),
     ("real_video", real_video_figures),
     ("smoothing", smoothing_figures),
+    ("contacts", contact_figures),
     ("runtime", runtime_figures),
     ("lifters", lifter_figures),
     ("rigging", rigging_figures),
