@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta  # same folder: the shared report header
+from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO.parent) not in sys.path:  # run from a checkout without installing
@@ -170,12 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows[-1]), flush=True)
     meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_contacts.py", time.perf_counter() - start,
                     clip_stride=args.clip_stride, max_frames=args.max_frames)
-    from video_mocap.io_utils import write_text_atomic
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "contacts.md", to_markdown(rows, meta))
-    write_text_atomic(args.out / "contacts.json", json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {args.out / 'contacts.md'}")
+    write_results(args.out, "contacts", to_markdown(rows, meta), {"meta": meta, "rows": rows})
     return 0
 
 

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta  # same folder: the shared report header
+from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -225,12 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_memory.py", time.perf_counter() - start,
                     threads=args.threads, flip=args.flip, preset=card.preset, window=int(card.num_frames),
                     summary=summary)
-    from video_mocap.io_utils import write_text_atomic
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "memory.md", to_markdown(rows, meta))
-    write_text_atomic(args.out / "memory.json", json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {args.out / 'memory.md'}")
+    write_results(args.out, "memory", to_markdown(rows, meta), {"meta": meta, "rows": rows})
     return 0
 
 

@@ -25,7 +25,6 @@ motions to ``out/bench/real_video_<clip>_<model>.npz`` (used by ``bench/draw_ske
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta  # same folder: the shared report header
+from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
@@ -223,15 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(clip, track, model, OUT) for clip, track in tracks.items() for model in MODELS]
     meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py", time.perf_counter() - start,
                     second_clip="second person (rooftop) of the sample clip, a different track id")
-    args.out.mkdir(parents=True, exist_ok=True)
-    from video_mocap.io_utils import write_text_atomic
-
-    write_text_atomic(args.out / "real_video.md", to_markdown(rows, meta))
     payload = {"meta": meta, "rows": [dict(asdict(r), checks=checks(r)) for r in rows]}
-    write_text_atomic(args.out / "real_video.json", json.dumps(payload, indent=2))
+    write_results(args.out, "real_video", to_markdown(rows, meta), payload)
     for r in rows:
         print(f"{r.clip:8s} {r.model:8s} " + " ".join(f"{k}={v}" for k, v in checks(r).items()))
-    print(f"wrote {args.out / 'real_video.md'}")
     return 0
 
 

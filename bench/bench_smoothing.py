@@ -22,7 +22,6 @@ Writes ``bench/results/smoothing.md`` and ``bench/results/smoothing.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta  # same folder: the shared report header
+from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO.parent) not in sys.path:  # run from a checkout without installing
@@ -171,13 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     held_out = [row for model in args.models for row in held_out_rows(model, strengths, args.methods, sets)]
     meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_smoothing.py", time.perf_counter() - start,
                     default={"smoothing": S.SolveConfig().smoothing, "method": S.SolveConfig().smoothing_method})
-    from video_mocap.io_utils import write_text_atomic
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "smoothing.md", to_markdown(held_out, real, meta))
-    write_text_atomic(args.out / "smoothing.json", json.dumps({"meta": meta, "held_out": held_out, "real_video": real},
-                                                              indent=2))
-    print(f"wrote {args.out / 'smoothing.md'}")
+    write_results(args.out, "smoothing", to_markdown(held_out, real, meta),
+                  {"meta": meta, "held_out": held_out, "real_video": real})
     return 0
 
 

@@ -1,9 +1,11 @@
-"""What the bench reports share: the machine line, the load average and the Markdown header."""
+"""What the bench reports share: the machine line, the load average, the Markdown header and the writing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+from pathlib import Path
 
 #: how the bench machine is named in every report (shared with other engineers' jobs)
 MACHINE = "2-core CPU, shared, noisy"
@@ -34,3 +36,13 @@ def header(title: str, meta: dict) -> list[str]:
         + ("" if meta["wall_s"] is None else f" Wall clock {meta['wall_s']:.0f} s."),
         "",
     ]
+
+
+def write_results(folder: Path, name: str, markdown: str, payload: dict) -> None:
+    """Write ``<name>.md`` and ``<name>.json`` (the figures ``run_all.py`` reads) atomically into ``folder``."""
+    from video_mocap.io_utils import write_text_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / f"{name}.md", markdown)
+    write_text_atomic(folder / f"{name}.json", json.dumps(payload, indent=2))
+    print(f"wrote {folder / (name + '.md')}")
