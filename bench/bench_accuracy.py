@@ -117,19 +117,26 @@ def reshape_body(clips: list, kind: str) -> list:
             for clip in clips]
 
 
-def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
-    """Held-out clip sets (cropped to ``max_frames``)."""
+def crop_clips(clips: list, max_frames: int) -> list:
+    """Each clip cut to its first ``max_frames`` frames (0 = whole clips)."""
+    return [dataclasses.replace(c, joints=c.joints[:max_frames]) if max_frames and c.num_frames > max_frames
+            else c for c in clips]
+
+
+def load_held_out(max_frames: int) -> dict[str, list]:
+    """The held-out mocap, cropped to ``max_frames``: ``bandai`` (part 1) and ``hdm05`` (actor ``bk``)."""
     from video_mocap.training import sources
 
     config = sources.DataConfig()
     part1 = sources.load_bandai(config, "part1")
     hdm05 = [c for c in sources.load_hdm05(config.hdm05_path) if c.labels.get("actor") == HELD_OUT_ACTOR]
+    return {"bandai": crop_clips(part1, max_frames), "hdm05": crop_clips(hdm05, max_frames)}
 
-    def crop(clips):
-        return [dataclasses.replace(c, joints=c.joints[:max_frames]) if max_frames and c.num_frames > max_frames
-                else c for c in clips]
 
-    part1, hdm05 = crop(part1), crop(hdm05)
+def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
+    """Held-out clip sets (cropped to ``max_frames``)."""
+    held_out = load_held_out(max_frames)
+    part1, hdm05 = held_out["bandai"], held_out["hdm05"]
     subset = part1[::sub_stride]
     sets = {"bandai": part1, "hdm05": hdm05, "subset": subset, "retarget": retarget(subset, seed=1)}
     sets.update({f"body_{kind}": reshape_body(subset, kind) for kind in BODY_KINDS})

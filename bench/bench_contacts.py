@@ -22,7 +22,6 @@ Writes ``bench/results/contacts.md`` and ``bench/results/contacts.json``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_accuracy import crop_clips  # same folder: the held-out sets' crop
 from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,12 +62,7 @@ def ground_truth_contacts(joints_yup: np.ndarray, fps: float) -> np.ndarray:
     step = np.linalg.norm(np.diff(ankles[..., [0, 2]], axis=0), axis=-1) * fps  # (T-1, 2) m/s
     speed = np.concatenate([step[:1], step], axis=0)
     low = np.percentile(ankles[..., 1], GT_LOW_PERCENTILE, axis=0)
-    planted = (ankles[..., 1] < low + GT_HEIGHT_MARGIN_M) & (speed < GT_SPEED_M_S)
-    for f in range(planted.shape[1]):
-        for start, stop in footlock._runs(planted[:, f]):
-            if stop - start < footlock.MIN_CONTACT_FRAMES:
-                planted[start:stop, f] = False
-    return planted
+    return footlock.drop_short_runs((ankles[..., 1] < low + GT_HEIGHT_MARGIN_M) & (speed < GT_SPEED_M_S))
 
 
 def filmed_track(joints_yup: np.ndarray, fps: float, rng: np.random.Generator):
@@ -162,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from video_mocap.training import sources
 
     start = time.perf_counter()
-    clips = sources.load_bandai(sources.DataConfig(), "part1")[:: args.clip_stride]
-    clips = [dataclasses.replace(c, joints=c.joints[: args.max_frames]) for c in clips]
+    clips = crop_clips(sources.load_bandai(sources.DataConfig(), "part1")[:: args.clip_stride], args.max_frames)
     rows = []
     for model in args.models:
         rows.append(measure(model, clips))

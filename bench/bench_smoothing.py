@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_accuracy import HELD_OUT_ACTOR, load_held_out  # same folder: the held-out sets
 from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,16 +52,9 @@ M_TO_MM = 1000.0
 
 
 def held_out_clips(max_frames: int) -> dict[str, list]:
-    """The held-out mocap sets (cropped to ``max_frames``), as ``bench_accuracy.load_sets`` has them."""
-    import dataclasses
-
-    from video_mocap.training import sources
-
-    config = sources.DataConfig()
-    sets = {"bandai": sources.load_bandai(config, "part1"),
-            "hdm05_bk": [c for c in sources.load_hdm05(config.hdm05_path) if c.labels.get("actor") == "bk"]}
-    return {name: [dataclasses.replace(c, joints=c.joints[:max_frames]) if max_frames and c.num_frames > max_frames
-                   else c for c in clips] for name, clips in sets.items()}
+    """The held-out mocap sets of ``bench_accuracy`` (cropped to ``max_frames``), named as in this report."""
+    held_out = load_held_out(max_frames)
+    return {"bandai": held_out["bandai"], f"hdm05_{HELD_OUT_ACTOR}": held_out["hdm05"]}
 
 
 def held_out_rows(model: str, strengths: list[float], methods: list[str], sets: dict[str, list]) -> list[dict]:

@@ -59,9 +59,10 @@ def to_markdown(curves: dict[str, list[dict]], every: float, meta: dict) -> str:
         "run trains on one core of the 2-core CPU (two runs side by side), so the minutes are wall-clock "
         "minutes of one core. Runs were stopped and resumed with a longer budget; each resume restarts "
         "the learning-rate decay over the new budget, and the run's config comments say what changed when. "
-        "Validation windows follow the run's current camera settings: after a resume that changes them "
-        "(the last 120 minutes of PoseMoE and DTGCN drew higher, steeper cameras) the later rows are "
-        "scored on other views than the earlier ones.",
+        "The shipped runs' last two resumes (their last 245 minutes) validated on the higher, steeper cameras "
+        "they trained with, so those rows are scored on other views than the earlier ones; since then a "
+        "resume keeps the camera and noise settings a run started with for validation "
+        "(`train.validation_config`).",
         "",
     ]
     ends = sorted({round(rows[-1]["minutes"], 1) for rows in curves.values() if rows})

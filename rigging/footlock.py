@@ -54,6 +54,16 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
+def drop_short_runs(mask: np.ndarray, min_frames: int = MIN_CONTACT_FRAMES) -> np.ndarray:
+    """(T, F) bool flags with every run of True shorter than ``min_frames`` (per column) set to False."""
+    mask = np.array(mask, dtype=bool)
+    for f in range(mask.shape[1]):
+        for start, stop in _runs(mask[:, f]):
+            if stop - start < min_frames:
+                mask[start:stop, f] = False
+    return mask
+
+
 def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = ANKLE_HEIGHT_M) -> np.ndarray:
     """Planted-foot flags for (T, F, 3) Z-up ankle positions (F feet).
 
@@ -74,11 +84,7 @@ def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = 
     contact = near & slow
     if len(contact) >= MIN_CONTACT_FRAMES:
         contact = median_filter(contact.astype(np.uint8), size=(MIN_CONTACT_FRAMES, 1), mode="nearest").astype(bool)
-    for f in range(contact.shape[1]):
-        for start, stop in _runs(contact[:, f]):
-            if stop - start < MIN_CONTACT_FRAMES:
-                contact[start:stop, f] = False
-    return contact
+    return drop_short_runs(contact)
 
 
 def lock_targets(

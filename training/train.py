@@ -782,8 +782,9 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
         f"{model_config['num_frames']} frames; loss weights {_describe(_model_loss_weights(config))}."
     )
     if changed:
-        lines.append("Changed when the run was resumed (the settings of its last segment and of its validation "
-                     f"windows; a field the run's start did not have is new in the code): {changed}.")
+        lines.append("Changed when the run was resumed (the settings of its last segment; validation keeps the "
+                     f"run's starting cameras and noise; a field the run's start did not have is new in the code): "
+                     f"{changed}.")
     if config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
                      f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
