@@ -299,6 +299,40 @@ def test_train_checkpoint_and_resume(trained_run):
     assert any((out / "tb").iterdir())
 
 
+def test_resume_rescores_a_best_checkpoint_from_other_windows(trained_run, tmp_path):
+    """A best error measured on other validation windows is measured again before it is compared."""
+    import shutil
+
+    from video_mocap.training.train import main
+
+    def resume_with(best_metric: float, fingerprint: str | None) -> tuple[dict, dict]:
+        out = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(trained_run["out"], out)
+        state = json.loads((out / "state.json").read_text())
+        state["best_metric"] = best_metric
+        state.pop("best_val_fingerprint")
+        if fingerprint is not None:
+            state["best_val_fingerprint"] = fingerprint
+        (out / "state.json").write_text(json.dumps(state))
+        config = json.loads((out / "config.json").read_text())
+        config["output_dir"] = str(out)
+        config_path = _write_yaml(tmp_path / f"{out.name}.yaml", config)
+        assert main([str(config_path), "--resume", "--steps", "7", "--quiet"]) == 0
+        return json.loads((out / "state.json").read_text()), json.loads((out / "best.json").read_text())
+
+    same_windows = trained_run["state"]["best_val_fingerprint"]
+    assert len(same_windows) == 16
+    # same windows: the stored best stands (an impossible 1 mm that no step beats)
+    state, _ = resume_with(1.0, same_windows)
+    assert state["best_metric"] == 1.0
+    # other windows, or a state from before fingerprints: the best checkpoint is scored again
+    for fingerprint in ("0000000000000000", None):
+        state, best = resume_with(1.0, fingerprint)
+        assert state["best_metric"] > 1.0
+        assert state["best_metric"] == pytest.approx(best["val"]["all"]["mpjpe"])
+        assert state["best_val_fingerprint"] == same_windows
+
+
 def test_export_card_and_weights(trained_run):
     from video_mocap.inference.lifter import load_lifter
     from video_mocap.inference.weights import load_weights

@@ -12,7 +12,8 @@ Run folder (``output_dir``)::
     model.safetensors        latest weights (fp32)          } written together at each
     teacher.safetensors      EMA teacher (pre-training)     } checkpoint, atomically
     optim.pt                 optimiser + RNG state (torch.save; used only by --resume)
-    best.safetensors/.json   best weights so far by validation MPJPE (fp32)
+    best.safetensors/.json   best weights so far by validation MPJPE (fp32); a resume whose
+                             validation windows differ scores them again first
     tb/                      TensorBoard logs
     <model>.safetensors/.json the exported fp16 weights + card (or ``export_path``)
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -257,6 +259,23 @@ def make_val_clips(config: TrainConfig, data: RunData, num_frames: int) -> dict[
     return out
 
 
+def val_windows_fingerprint(val_clips: dict[str, list]) -> str:
+    """A short sha256 over the validation windows (names, 2D inputs, 3D targets).
+
+    Kept in the run state beside the best validation error: a resume compares it with the
+    windows it would validate on now, so a best error is only ever compared with errors
+    measured on the same windows.
+    """
+    digest = hashlib.sha256()
+    for set_name, clips in sorted(val_clips.items()):
+        digest.update(set_name.encode())
+        for clip in clips:
+            digest.update(clip.name.encode())
+            digest.update(np.ascontiguousarray(clip.inputs, dtype=np.float32).tobytes())
+            digest.update(np.ascontiguousarray(clip.target3d, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
 # ---------------------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------------------
@@ -270,6 +289,7 @@ class RunState:
     best_metric: float = float("inf")
     best_step: int = -1
     best_metrics: dict = field(default_factory=dict)
+    best_val_fingerprint: str = ""  # the windows best_metric was measured on (val_windows_fingerprint)
     last_val_step: int = -1
     history: list = field(default_factory=list)
     final_metrics: dict = field(default_factory=dict)
@@ -415,6 +435,9 @@ class Trainer:
         started = json.loads(saved_config.read_text(encoding="utf-8")) if resume and saved_config.is_file() else None
         val_config = validation_config(config, started)
         self.val_clips = make_val_clips(val_config, self.data, self.num_frames) if self.dist.is_main else {}
+        self.val_fingerprint = val_windows_fingerprint(self.val_clips)
+        if resume and self.dist.is_main:
+            self._rescore_best_if_windows_changed()
         log.info(
             "data: %d training clips (%d frames), validation sets %s, loaded in %.1f s",
             len(self.data.train_clips), sum(c.joints.shape[0] for c in self.data.train_clips),
@@ -447,6 +470,29 @@ class Trainer:
                 torch.set_rng_state(blob["torch_rng"])
         log.info("resumed %s at stage %s, step %d", self.out, self.state.stage,
                  self.state.pretrain_step if self.state.stage == "pretrain" else self.state.step)
+
+    def _rescore_best_if_windows_changed(self) -> None:
+        """Score the best checkpoint again when it was scored on other validation windows.
+
+        Runs from before :func:`validation_config` (or with changed validation data) kept a best
+        error measured on other windows; left as it is, it would be compared with errors on the
+        windows of this segment and could keep a worse checkpoint, or drop a better one.
+        """
+        st = self.state
+        best_path = self.out / BEST_FILE
+        if st.best_step < 0 or st.best_val_fingerprint == self.val_fingerprint or not self.val_clips \
+                or not best_path.is_file():
+            return
+        best_model = copy.deepcopy(self.model)
+        best_model.load_state_dict(_load_state_dict(best_path))
+        results = validate_model(best_model, self.config.model, self.model_config, self.val_clips,
+                                 self.config.val.flip, self.device)
+        log.info("validation windows differ from those the best checkpoint (step %d) was scored on: "
+                 "scored again, MPJPE %.1f mm (was %.1f mm on the old windows)",
+                 st.best_step, results["all"]["mpjpe"], st.best_metric)
+        st.best_metric, st.best_metrics = results["all"]["mpjpe"], results
+        st.best_val_fingerprint = self.val_fingerprint
+        write_text_atomic(self.out / "best.json", json.dumps({"step": st.best_step, "val": results}, indent=1))
 
     def _tensorboard(self):
         try:
@@ -672,6 +718,7 @@ class Trainer:
                  ", ".join(f"{k} {v['mpjpe']:.1f}" for k, v in results.items()), time.perf_counter() - t0)
         if metric < st.best_metric:
             st.best_metric, st.best_step, st.best_metrics = metric, st.step, results
+            st.best_val_fingerprint = self.val_fingerprint
             _save_state_dict(self.model.state_dict(), self.out / BEST_FILE)
             write_text_atomic(self.out / "best.json", json.dumps({"step": st.step, "val": results}, indent=1))
 
