@@ -346,6 +346,20 @@ def validate_model(model, name: str, model_config: dict, val_clips: dict[str, li
     return results
 
 
+def score_checkpoint(weights_path: Path, name: str, model_config: dict, val_clips: dict[str, list],
+                     flip: bool, device: str = "cpu") -> dict[str, dict]:
+    """:func:`validate_model` on a saved checkpoint (fp32 safetensors of a run folder).
+
+    Used by a resume whose best checkpoint was scored on other windows, and by
+    ``bench/training_curve.py`` to score a run's saved checkpoints on one set of windows.
+    """
+    from ..inference.models import build_model
+
+    model = build_model(name, model_config).to(device)
+    model.load_state_dict(_load_state_dict(weights_path))
+    return validate_model(model, name, model_config, val_clips, flip, device)
+
+
 # ---------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------
@@ -483,10 +497,8 @@ class Trainer:
         if st.best_step < 0 or st.best_val_fingerprint == self.val_fingerprint or not self.val_clips \
                 or not best_path.is_file():
             return
-        best_model = copy.deepcopy(self.model)
-        best_model.load_state_dict(_load_state_dict(best_path))
-        results = validate_model(best_model, self.config.model, self.model_config, self.val_clips,
-                                 self.config.val.flip, self.device)
+        results = score_checkpoint(best_path, self.config.model, self.model_config, self.val_clips,
+                                   self.config.val.flip, self.device)
         log.info("validation windows differ from those the best checkpoint (step %d) was scored on: "
                  "scored again, MPJPE %.1f mm (was %.1f mm on the old windows)",
                  st.best_step, results["all"]["mpjpe"], st.best_metric)
