@@ -67,11 +67,11 @@ def per_doubling(rows: list[dict]) -> float | None:
     return None if before is None else after["mpjpe"] - before["mpjpe"]
 
 
-def saved_copies(run: Path) -> list[Path]:
-    """``run`` and its saved copies (:data:`BACKUP_GLOB`), in order of training time."""
+def saved_copies(run: Path) -> list[tuple[Path, dict]]:
+    """``run`` and its saved copies (:data:`BACKUP_GLOB`) with their ``state.json``, in order of training time."""
     folders = [f for f in run.parent.glob(BACKUP_GLOB.format(name=run.name)) if (f / "state.json").is_file()]
-    folders.append(run)
-    return sorted(folders, key=lambda f: json.loads((f / "state.json").read_text())["elapsed_s"])
+    copies = [(f, json.loads((f / "state.json").read_text())) for f in folders + [run]]
+    return sorted(copies, key=lambda copy: copy[1]["elapsed_s"])
 
 
 def score_saved_copies(run: Path, device: str = "cpu") -> dict:
@@ -91,11 +91,10 @@ def score_saved_copies(run: Path, device: str = "cpu") -> dict:
     model_config = model_config_dict(config)
     val_clips = make_val_clips(config, load_run_data(config), model_config["num_frames"])
     rows = []
-    for folder in saved_copies(run):
+    for folder, state in saved_copies(run):
         if model_config_dict(config_of(folder)) != model_config:
             log.warning("%s: another model config than %s; not scored", folder.name, run.name)
             continue
-        state = json.loads((folder / "state.json").read_text())
         scores = score_checkpoint(folder / "best.safetensors", config.model, model_config, val_clips,
                                   config.val.flip, device)["all"]
         rows.append({"folder": folder.name, "minutes": state["elapsed_s"] / SECONDS_PER_MINUTE,

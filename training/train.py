@@ -502,9 +502,14 @@ class Trainer:
         log.info("validation windows differ from those the best checkpoint (step %d) was scored on: "
                  "scored again, MPJPE %.1f mm (was %.1f mm on the old windows)",
                  st.best_step, results["all"]["mpjpe"], st.best_metric)
-        st.best_metric, st.best_metrics = results["all"]["mpjpe"], results
+        self._record_best(st.best_step, results)
+
+    def _record_best(self, step: int, results: dict) -> None:
+        """The state's best validation (with the windows it was measured on) and ``best.json``."""
+        st = self.state
+        st.best_metric, st.best_step, st.best_metrics = results["all"]["mpjpe"], step, results
         st.best_val_fingerprint = self.val_fingerprint
-        write_text_atomic(self.out / "best.json", json.dumps({"step": st.best_step, "val": results}, indent=1))
+        write_text_atomic(self.out / "best.json", json.dumps({"step": step, "val": results}, indent=1))
 
     def _tensorboard(self):
         try:
@@ -729,10 +734,8 @@ class Trainer:
         log.info("step %d: validation MPJPE %.1f mm (%s) in %.1f s", st.step, metric,
                  ", ".join(f"{k} {v['mpjpe']:.1f}" for k, v in results.items()), time.perf_counter() - t0)
         if metric < st.best_metric:
-            st.best_metric, st.best_step, st.best_metrics = metric, st.step, results
-            st.best_val_fingerprint = self.val_fingerprint
             _save_state_dict(self.model.state_dict(), self.out / BEST_FILE)
-            write_text_atomic(self.out / "best.json", json.dumps({"step": st.step, "val": results}, indent=1))
+            self._record_best(st.step, results)
 
     # -- export --------------------------------------------------------------------------
     def export_path(self) -> Path:
