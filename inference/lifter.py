@@ -222,6 +222,123 @@ def _predict_tta(lifter: Lifter, batch: np.ndarray, flip: bool) -> np.ndarray:
     return 0.5 * (both[:n] + flip_joints(both[n:]))
 
 
+def check_inputs_chunk(inputs: np.ndarray) -> np.ndarray:
+    """(n, 17, 3) lifter inputs as float32; a clear error for a wrong shape or NaN."""
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if inputs.ndim != 3 or inputs.shape[1:] != (NUM_JOINTS, INPUT_CHANNELS):
+        raise VideoMocapError(f"lift_sequence needs (T, 17, 3) inputs with T >= 1, got {inputs.shape}.")
+    if not np.isfinite(inputs).all():
+        raise VideoMocapError("lifter inputs hold NaN or infinite values; fill the gaps of the 2D track first.")
+    return inputs
+
+
+class WindowedLift:
+    """Windowed lifting of a clip of ``total_frames`` frames, fed in pieces, in frame order.
+
+    :meth:`push` takes the next (n, 17, 3) input frames and returns the joint blocks that
+    became final, (m, 17, 3) metres each, in frame order; after the last input frame every
+    frame has been returned. Only the frames the pending windows still need are held (about
+    one window plus ``batch_windows`` strides of inputs and accumulators), so memory does not
+    depend on the clip length: an hour-long track can stream from and to disk
+    (:func:`lift_track_file`). The result equals lifting the whole clip at once.
+    """
+
+    def __init__(
+        self,
+        lifter: Lifter,
+        total_frames: int,
+        *,
+        flip: bool = True,
+        batch_windows: int = DEFAULT_BATCH_WINDOWS,
+        overlap: float = DEFAULT_OVERLAP,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        if total_frames < 1:
+            raise VideoMocapError(f"lift_sequence needs (T, 17, 3) inputs with T >= 1, got T = {total_frames}.")
+        if not 0.0 <= overlap < 1.0:
+            raise VideoMocapError(f"overlap must be in [0, 1), got {overlap}.")
+        if batch_windows < 1:
+            raise VideoMocapError(f"batch_windows must be >= 1, got {batch_windows}.")
+        self.lifter, self.flip, self.batch_windows = lifter, flip, batch_windows
+        self.progress, self.cancel = progress, cancel
+        self.total, self.window = total_frames, lifter.num_frames
+        stride = max(1, int(round(self.window * (1.0 - overlap))))
+        self.starts = window_starts(self.total, self.window, stride)
+        self.weights = (blend_weights(self.window, self.window - stride) if len(self.starts) > 1
+                        else np.ones(self.window)).astype(np.float32)
+        self.next_window = 0  # index into starts of the first window not yet run
+        self.inputs = np.zeros((0, NUM_JOINTS, INPUT_CHANNELS), dtype=np.float32)  # frames [inputs_first, received)
+        self.inputs_first = 0
+        self.received = 0
+        self.joints_sum = np.zeros((0, NUM_JOINTS, 3), dtype=np.float32)  # frames [emitted, ...)
+        self.weight_sum = np.zeros(0, dtype=np.float32)
+        self.emitted = 0
+        report(progress, PROGRESS_STAGE, 0, len(self.starts))
+
+    @property
+    def done(self) -> bool:
+        """Every frame has been returned."""
+        return self.emitted == self.total
+
+    def push(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """Feed the next input frames (n, 17, 3); returns the joint blocks that became final."""
+        inputs = check_inputs_chunk(inputs)
+        if self.received + inputs.shape[0] > self.total:
+            raise VideoMocapError(
+                f"WindowedLift was told {self.total} frames but got {self.received + inputs.shape[0]}."
+            )
+        self.inputs = np.concatenate([self.inputs, inputs], axis=0)
+        self.received += inputs.shape[0]
+        blocks: list[np.ndarray] = []
+        while self.next_window < len(self.starts):
+            batch = self._ready_windows()
+            if not batch:
+                break
+            self._run(batch)
+            blocks.extend(self._release())
+        return blocks
+
+    def _ready_windows(self) -> list[int]:
+        """Starts of the next batch: a full batch whose inputs have all arrived, or the last windows."""
+        batch = self.starts[self.next_window : self.next_window + self.batch_windows]
+        is_last = self.next_window + len(batch) == len(self.starts)
+        if self.received < min(batch[-1] + self.window, self.total) or (len(batch) < self.batch_windows and not is_last):
+            return []
+        return batch
+
+    def _run(self, batch: list[int]) -> None:
+        """Lift one batch of windows and add them, weighted, into the accumulators."""
+        check_cancel(self.cancel)
+        pieces = np.stack([_pad_window(self.inputs, start - self.inputs_first, self.window) for start in batch])
+        poses = _predict_tta(self.lifter, pieces, self.flip)
+        reach = min(batch[-1] + self.window, self.total) - self.emitted
+        if reach > self.weight_sum.shape[0]:
+            grow = reach - self.weight_sum.shape[0]
+            self.joints_sum = np.concatenate([self.joints_sum, np.zeros((grow, NUM_JOINTS, 3), np.float32)])
+            self.weight_sum = np.concatenate([self.weight_sum, np.zeros(grow, np.float32)])
+        for start, pose in zip(batch, poses):
+            stop = min(start + self.window, self.total)
+            w = self.weights[: stop - start]
+            self.joints_sum[start - self.emitted : stop - self.emitted] += w[:, None, None] * pose[: stop - start]
+            self.weight_sum[start - self.emitted : stop - self.emitted] += w
+        self.next_window += len(batch)
+        report(self.progress, PROGRESS_STAGE, self.next_window, len(self.starts))
+
+    def _release(self) -> list[np.ndarray]:
+        """Return the frames no pending window covers; drop the inputs no pending window needs."""
+        final = self.starts[self.next_window] if self.next_window < len(self.starts) else self.total
+        count = final - self.emitted
+        if count <= 0:
+            return []
+        block = self.joints_sum[:count] / self.weight_sum[:count, None, None]
+        self.joints_sum, self.weight_sum = self.joints_sum[count:].copy(), self.weight_sum[count:].copy()
+        self.emitted = final
+        self.inputs = self.inputs[final - self.inputs_first :].copy()
+        self.inputs_first = final
+        return [block]
+
+
 def lift_sequence(
     lifter: Lifter,
     inputs: np.ndarray,
@@ -236,41 +353,27 @@ def lift_sequence(
 
     Args:
         lifter: from :func:`load_lifter`.
-        inputs: normalised screen x, y (``camera.normalize_screen``) and detector score.
+        inputs: normalised screen x, y (``camera.normalize_screen``) and detector score; any
+            array that slices (a ``np.memmap`` is read piece by piece).
         flip: test-time flip augmentation.
         batch_windows: windows per backend call (memory bound: batch x num_frames frames).
         overlap: fraction of a window shared by neighbouring windows, in [0, 1).
         progress: ``progress("lift", windows_done, windows_total)``.
         cancel: set to stop (raises :class:`~video_mocap.errors.Cancelled`).
     """
-    inputs = np.asarray(inputs, dtype=np.float32)
+    if not isinstance(inputs, np.ndarray):
+        inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 3 or inputs.shape[1:] != (NUM_JOINTS, INPUT_CHANNELS) or inputs.shape[0] < 1:
         raise VideoMocapError(f"lift_sequence needs (T, 17, 3) inputs with T >= 1, got {inputs.shape}.")
-    if not np.isfinite(inputs).all():
-        raise VideoMocapError("lifter inputs hold NaN or infinite values; fill the gaps of the 2D track first.")
-    if not 0.0 <= overlap < 1.0:
-        raise VideoMocapError(f"overlap must be in [0, 1), got {overlap}.")
-    if batch_windows < 1:
-        raise VideoMocapError(f"batch_windows must be >= 1, got {batch_windows}.")
-    total, window = inputs.shape[0], lifter.num_frames
-    stride = max(1, int(round(window * (1.0 - overlap))))
-    starts = window_starts(total, window, stride)
-    weights = blend_weights(window, window - stride)
-    # float32 accumulators, divided in place: the only memory that grows with the clip is the result itself
-    out = np.zeros((total, NUM_JOINTS, 3), dtype=np.float32)
-    weight_sum = np.zeros(total, dtype=np.float32)
-    report(progress, PROGRESS_STAGE, 0, len(starts))
-    for first in range(0, len(starts), batch_windows):
-        check_cancel(cancel)
-        chunk = starts[first : first + batch_windows]
-        pred = _predict_tta(lifter, np.stack([_pad_window(inputs, s, window) for s in chunk]), flip)
-        for start, pose in zip(chunk, pred):
-            stop = min(start + window, total)
-            w = weights[: stop - start] if len(starts) > 1 else np.ones(stop - start)
-            out[start:stop] += w[:, None, None] * pose[: stop - start]
-            weight_sum[start:stop] += w
-        report(progress, PROGRESS_STAGE, first + len(chunk), len(starts))
-    out /= weight_sum[:, None, None]
+    lifting = WindowedLift(lifter, inputs.shape[0], flip=flip, batch_windows=batch_windows, overlap=overlap,
+                           progress=progress, cancel=cancel)
+    out = np.empty((lifting.total, NUM_JOINTS, 3), dtype=np.float32)
+    filled = 0
+    piece = lifting.window * batch_windows
+    for first in range(0, lifting.total, piece):
+        for block in lifting.push(inputs[first : first + piece]):
+            out[filled : filled + block.shape[0]] = block
+            filled += block.shape[0]
     return out
 
 
