@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .formats import Track2D
+from .formats import TrackFile
 from .weights import LIFTER_NAMES
 
 DEFAULT_MODEL = "posemoe"
@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from .lifter import lift_track, load_lifter
+    from .lifter import lift_track_file, load_lifter
 
-    track = Track2D.load(args.track)
+    TrackFile(args.track).close()  # a bad track file fails before the network loads
     lifter = load_lifter(args.model, weights=args.weights, device=args.device, backend=args.backend)
     with tqdm(desc=f"lift ({args.model})", unit="window", dynamic_ncols=True) as bar:
 
@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             bar.n = done
             bar.refresh()
 
-        motion = lift_track(track, lifter, fov_deg=args.fov, flip=not args.no_flip, progress=progress)
-    path = motion.save(args.output)
-    print(f"wrote {path} ({motion.num_frames} frames, {args.model} on {lifter.device})")
+        # streamed track file -> motion file: the memory of a few windows, whatever the length
+        frames = lift_track_file(args.track, args.output, lifter, fov_deg=args.fov, flip=not args.no_flip,
+                                 progress=progress)
+    print(f"wrote {args.output} ({frames} frames, {args.model} on {lifter.device})")
     return 0
 
 

@@ -22,17 +22,19 @@ import importlib
 import logging
 import os
 import threading
+import zipfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
 from ..errors import VideoMocapError
+from ..io_utils import atomic_path
 from . import camera, runtime
-from .formats import Motion3D, Track2D
+from .formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write_npz_arrays
 from .progress import ProgressFn, check_cancel, report
 from .skeleton import NUM_JOINTS, flip_joints
-from .trajectory import recover_root
+from .trajectory import recover_root, smooth_root
 from .weights import HOW_TO_GET_WEIGHTS, LIFTER_NAMES, ModelCard, default_weights_path, load_card, load_weights
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 #: fraction of a window shared with the next one (stride = (1 - overlap) * num_frames)
 DEFAULT_OVERLAP = 1.0 / 3.0
 DEFAULT_BATCH_WINDOWS = 8
+#: frames read from a track file at a time when streaming (:func:`lift_track_file`)
+STREAM_BLOCK_FRAMES = 2048
 INPUT_CHANNELS = 3
 PROGRESS_STAGE = "lift"
 #: module (relative to this package) providing ``create_backend`` per non-torch backend
@@ -379,8 +383,26 @@ def lift_sequence(
 
 def track_inputs(track: Track2D) -> np.ndarray:
     """Lifter inputs of a 2D track: (T, 17, 3) normalised screen x, y and score."""
-    xy = camera.normalize_screen(track.keypoints, track.width, track.height)
-    return np.concatenate([xy, track.scores[..., None]], axis=-1).astype(np.float32)
+    return inputs_of(track.keypoints, track.scores, track.width, track.height)
+
+
+def inputs_of(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(n, 17, 2) pixels and (n, 17) scores -> (n, 17, 3) lifter inputs (normalised x, y and score)."""
+    xy = camera.normalize_screen(keypoints, width, height)
+    return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
+
+
+def focal_of(width: int, focal_px: float | None, fov_deg: float | None) -> float:
+    """Focal length in pixels: ``fov_deg`` when given (the user's override), else the track's
+    ``focal_px``, else ``camera.DEFAULT_HORIZONTAL_FOV_DEG``."""
+    if fov_deg is not None:
+        try:
+            return camera.focal_from_fov(width, fov_deg)
+        except ValueError as exc:
+            raise VideoMocapError(f"--fov: {exc}") from None
+    if focal_px is not None and focal_px > 0:
+        return float(focal_px)
+    return camera.focal_from_fov(width, camera.DEFAULT_HORIZONTAL_FOV_DEG)
 
 
 def lift_track(
@@ -394,20 +416,11 @@ def lift_track(
 ) -> Motion3D:
     """2D track -> 3D motion: root-relative joints from the lifter plus the camera-space root.
 
-    Focal length: ``fov_deg`` when given (the user's override), else the track's ``focal_px``,
-    else ``camera.DEFAULT_HORIZONTAL_FOV_DEG``. The motion's extras record ``focal_px``,
-    ``width`` and ``height`` so later stages can re-project.
+    Focal length: see :func:`focal_of`. The motion's extras record ``focal_px``, ``width`` and
+    ``height`` so later stages can re-project.
     """
+    focal = focal_of(track.width, track.focal_px, fov_deg)
     joints = lift_sequence(lifter, track_inputs(track), flip=flip, progress=progress, cancel=cancel)
-    if fov_deg is not None:
-        try:
-            focal = camera.focal_from_fov(track.width, fov_deg)
-        except ValueError as exc:
-            raise VideoMocapError(f"--fov: {exc}") from None
-    elif track.focal_px is not None and track.focal_px > 0:
-        focal = float(track.focal_px)
-    else:
-        focal = camera.focal_from_fov(track.width, camera.DEFAULT_HORIZONTAL_FOV_DEG)
     root = recover_root(joints, track.keypoints, track.scores, focal, track.width, track.height)
     return Motion3D(
         joints3d=joints,
@@ -416,9 +429,66 @@ def lift_track(
         fps=track.fps,
         model=lifter.name,
         scores=track.scores,
-        extras={
-            "focal_px": np.float32(focal),
-            "width": np.int32(track.width),
-            "height": np.int32(track.height),
-        },
+        extras=_camera_extras(focal, track.width, track.height),
     )
+
+
+def _camera_extras(focal: float, width: int, height: int) -> dict[str, np.ndarray]:
+    return {"focal_px": np.float32(focal), "width": np.int32(width), "height": np.int32(height)}
+
+
+def lift_track_file(
+    track_path: str | os.PathLike,
+    motion_path: str | os.PathLike,
+    lifter: Lifter,
+    *,
+    fov_deg: float | None = None,
+    flip: bool = True,
+    block_frames: int = STREAM_BLOCK_FRAMES,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """2D track file -> 3D motion file, streamed: the same file :func:`lift_track` and
+    ``Motion3D.save`` write, with the memory of a few windows whatever the track's length.
+
+    The keypoints are read ``block_frames`` at a time (:class:`~.formats.TrackFile`), lifted by
+    :class:`WindowedLift`, and each final block of joints goes straight into the motion file
+    with its per-frame root; only the (T, 3) roots are held, to smooth them at the end, and the
+    scores are copied over in a second pass. The write is atomic: on any error (or cancel) the
+    previous file at ``motion_path`` is left as it was. Returns the number of frames.
+    """
+    with TrackFile(track_path) as track, atomic_path(motion_path, suffix=".npz") as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        total = track.num_frames
+        focal = focal_of(track.width, track.focal_px, fov_deg)
+        lifting = WindowedLift(lifter, total, flip=flip, progress=progress, cancel=cancel)
+        root_raw = np.empty((total, 3), dtype=np.float32)
+
+        def joints_blocks() -> Iterator[np.ndarray]:
+            """Final joint blocks in frame order; their roots go into ``root_raw`` on the way."""
+            held_keypoints = np.zeros((0, NUM_JOINTS, 2), dtype=np.float32)  # frames not yet final
+            held_scores = np.zeros((0, NUM_JOINTS), dtype=np.float32)
+            done = 0
+            for keypoints, scores in track.iter_blocks(block_frames):
+                held_keypoints = np.concatenate([held_keypoints, keypoints])
+                held_scores = np.concatenate([held_scores, scores])
+                for joints in lifting.push(inputs_of(keypoints, scores, track.width, track.height)):
+                    n = joints.shape[0]
+                    if not np.isfinite(joints).all():
+                        raise VideoMocapError("the lifter returned NaN or infinite joints; check the weights file.")
+                    root_raw[done : done + n] = recover_root(
+                        joints, held_keypoints[:n], held_scores[:n], focal, track.width, track.height, smooth_window=0
+                    )
+                    held_keypoints, held_scores = held_keypoints[n:], held_scores[n:]
+                    done += n
+                    yield joints
+
+        write_npz_array_blocks(archive, "joints3d", (total, NUM_JOINTS, 3), np.float32, joints_blocks())
+        write_npz_arrays(
+            archive, root=smooth_root(root_raw), frame_indices=track.frame_indices,
+            fps=np.float32(track.fps), model=np.str_(lifter.name),
+        )
+        write_npz_array_blocks(archive, "scores", (total, NUM_JOINTS), np.float32,
+                               (scores for _, scores in track.iter_blocks(block_frames)))
+        write_npz_arrays(archive, **_camera_extras(focal, track.width, track.height))
+    return total

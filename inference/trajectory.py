@@ -99,6 +99,12 @@ def recover_root(
         depth = np.maximum(joints_rel[..., 2] + root[:, None, 2], MIN_DEPTH_M)
         root = _solve_translation(joints_rel, ab, base / depth**2)
     root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)
+    return smooth_root(root, smooth_window)
+
+
+def smooth_root(root: np.ndarray, smooth_window: int = DEFAULT_SMOOTH_WINDOW) -> np.ndarray:
+    """(T, 3) per-frame roots -> (T, 3) float32 smoothed over time (<= 2: unchanged), kept in front of the camera."""
+    root = np.asarray(root, dtype=np.float64)
     if smooth_window > 2:
         root = savgol(root, smooth_window, SMOOTH_POLYORDER)
         root[:, 2] = np.maximum(root[:, 2], MIN_DEPTH_M)

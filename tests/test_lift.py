@@ -18,11 +18,13 @@ torch = pytest.importorskip("torch")
 from video_mocap import cli  # noqa: E402
 from video_mocap.errors import Cancelled, VideoMocapError  # noqa: E402
 from video_mocap.inference import camera, skeleton  # noqa: E402
-from video_mocap.inference.formats import Motion3D, Track2D  # noqa: E402
+from video_mocap.inference.formats import Motion3D, Track2D, TrackFile  # noqa: E402
 from video_mocap.inference.lifter import (  # noqa: E402
+    WindowedLift,
     blend_weights,
     lift_sequence,
     lift_track,
+    lift_track_file,
     load_lifter,
     window_starts,
 )
@@ -252,6 +254,29 @@ def test_long_clip_batches_progress_and_cancel(tmp_path):
         lift_sequence(lifter, clip, cancel=cancel)
 
 
+def test_pushing_pieces_of_any_size_gives_the_whole_clip_result(tmp_path):
+    """WindowedLift fed 1, 7 or 500 frames at a time returns every frame once, in order, as lift_sequence."""
+    path, _ = _save_tiny(tmp_path, "dtgcn", num_frames=27)
+    lifter = load_lifter("dtgcn", weights=path, device="cpu", backend="torch")
+    clip = _clip(300, seed=5)
+    whole = lift_sequence(lifter, clip, flip=True, batch_windows=2)
+    for piece in (1, 7, 500):
+        lifting = WindowedLift(lifter, 300, flip=True, batch_windows=2)
+        blocks, held = [], []
+        for first in range(0, 300, piece):
+            blocks += lifting.push(clip[first : first + piece])
+            held.append(max(lifting.inputs.shape[0], lifting.weight_sum.shape[0]))
+        assert lifting.done
+        np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
+        if piece == 1:  # bounded: never more than a window plus a batch of strides (27 + 2 x 18 frames)
+            assert max(held) <= 27 + 2 * 18
+    np.save(tmp_path / "clip.npy", clip)
+    on_disk = np.load(tmp_path / "clip.npy", mmap_mode="r")
+    np.testing.assert_allclose(lift_sequence(lifter, on_disk, flip=True, batch_windows=2), whole, atol=1e-6)
+    with pytest.raises(VideoMocapError, match="told 300 frames"):
+        WindowedLift(lifter, 300).push(np.concatenate([clip, clip[:1]]))
+
+
 def test_torch_backend_restores_training_mode():
     """Training validation wraps the live model: predicting must not leave it in eval mode."""
     from video_mocap.inference.lifter import TorchBackend
@@ -340,6 +365,61 @@ def test_lift_track_gives_motion(tmp_path):
     assert float(override.extras["focal_px"]) == pytest.approx(camera.focal_from_fov(WIDTH, 90.0))
     with pytest.raises(VideoMocapError, match="fov"):
         lift_track(track, lifter, fov_deg=500.0)
+
+
+@pytest.mark.parametrize("block_frames", [7, 4096])
+def test_streamed_file_lift_equals_lift_track(tmp_path, block_frames):
+    """lift_track_file writes the file lift_track + Motion3D.save write (to float rounding)."""
+    path, _ = _save_tiny(tmp_path, "dtgcn", num_frames=27)
+    n_frames = 400  # 22 windows of 27: three batches, so several final blocks stream out
+    lifter = load_lifter("dtgcn", weights=path, device="cpu", backend="torch")
+    _, _, keypoints, focal = _synthetic_scene(n_frames)
+    scores = np.random.default_rng(1).uniform(0.2, 1.0, size=(n_frames, 17))
+    track = Track2D(keypoints=keypoints, scores=scores, frame_indices=np.arange(5, n_frames + 5), fps=25.0,
+                    width=WIDTH, height=HEIGHT, focal_px=focal)
+    track_path = track.save(tmp_path / "track.npz")
+    expected = lift_track(track, lifter)
+    calls: list[tuple[str, int, int]] = []
+    frames = lift_track_file(track_path, tmp_path / "motion.npz", lifter, block_frames=block_frames,
+                             progress=lambda *a: calls.append(a))
+    streamed = Motion3D.load(tmp_path / "motion.npz")
+    assert frames == n_frames and streamed.num_frames == n_frames and streamed.model == "dtgcn" and streamed.fps == 25.0
+    np.testing.assert_allclose(streamed.joints3d, expected.joints3d, atol=1e-6)
+    np.testing.assert_allclose(streamed.root, expected.root, atol=1e-5)
+    np.testing.assert_array_equal(streamed.frame_indices, expected.frame_indices)
+    np.testing.assert_array_equal(streamed.scores, expected.scores)
+    assert set(streamed.extras) == set(expected.extras) == {"focal_px", "width", "height"}
+    assert float(streamed.extras["focal_px"]) == pytest.approx(focal)
+    assert calls[-1][1] == calls[-1][2] == 22
+
+
+def test_streamed_file_lift_errors_leave_the_old_file(tmp_path):
+    path, _ = _save_tiny(tmp_path, "mlp", num_frames=27)
+    lifter = load_lifter("mlp", weights=path, device="cpu", backend="torch")
+    out = tmp_path / "motion.npz"
+    out.write_bytes(b"the user's earlier result")
+    _, _, keypoints, _ = _synthetic_scene(100)
+    keypoints[80, 3] = np.nan  # past the first block: found while streaming
+    np.savez(tmp_path / "bad.npz", keypoints=keypoints, scores=np.ones((100, 17)), frame_indices=np.arange(100),
+             fps=30.0, width=WIDTH, height=HEIGHT)
+    with pytest.raises(VideoMocapError, match="NaN"):
+        lift_track_file(tmp_path / "bad.npz", out, lifter, block_frames=32)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        lift_track_file(_track_file(tmp_path), out, lifter, cancel=cancel)
+    np.savez(tmp_path / "short.npz", keypoints=keypoints, scores=np.ones((99, 17)), frame_indices=np.arange(100),
+             fps=30.0, width=WIDTH, height=HEIGHT)
+    with pytest.raises(VideoMocapError, match=r"'scores' must have shape \(100, 17\)"):
+        lift_track_file(tmp_path / "short.npz", out, lifter)
+    np.save(tmp_path / "single.npy", keypoints)
+    with pytest.raises(VideoMocapError, match="not an .npz"):
+        TrackFile(tmp_path / "single.npy")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "bad.npz").read_bytes()[:5000])
+    with pytest.raises(VideoMocapError, match="write it again"):
+        lift_track_file(tmp_path / "cut.npz", out, lifter)
+    assert out.read_bytes() == b"the user's earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".motion")) == []
 
 
 # ---------------------------------------------------------------------------------------
