@@ -208,7 +208,10 @@ class NpzArrayReader:
         """The next ``min(rows, left)`` rows, shape (n, *shape[1:])."""
         rows = min(rows, self.shape[0] - self.rows_read)
         wanted = rows * self._row_bytes
-        data = self._handle.read(wanted)
+        try:
+            data = self._handle.read(wanted)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a bad CRC or a broken compressed stream
+            raise VideoMocapError(f"{self._what}: '{self._key}' is damaged ({exc}); write the file again.") from None
         if len(data) != wanted:
             raise VideoMocapError(f"{self._what}: '{self._key}' is cut short; write the file again.")
         self.rows_read += rows

@@ -10,9 +10,11 @@ numpy in, numpy out. The network runs in a *backend*, anything with
 Windowing (:func:`lift_sequence`): windows of the model's ``num_frames`` with stride
 ``num_frames * (1 - overlap)`` (default overlap 1/3, stride 2/3 of a window; the last window
 is aligned to the clip end), blended with trapezoid weights that ramp over the overlap so the
-seams are smooth; a clip shorter than a window is edge-padded (last/first frame repeated)
-and cropped back. Windows run in batches of ``batch_windows``, accumulated into the
-``(T, 17, 3)`` output, so memory stays bounded for hour-long clips. Flip test-time
+seams are smooth; a clip shorter than a window is edge-padded (last frame repeated) and
+cropped back. Windows run in batches of ``batch_windows`` (:class:`WindowedLift`), which takes
+the input frames piece by piece and gives back each block of frames once no pending window
+covers it, holding about one window plus a batch of strides; so :func:`lift_track_file`
+streams a track file of any length to a motion file in flat memory. Flip test-time
 augmentation mirrors x, swaps left/right joints, lifts, un-flips and averages.
 """
 
@@ -226,7 +228,7 @@ def _predict_tta(lifter: Lifter, batch: np.ndarray, flip: bool) -> np.ndarray:
     return 0.5 * (both[:n] + flip_joints(both[n:]))
 
 
-def check_inputs_chunk(inputs: np.ndarray) -> np.ndarray:
+def _check_inputs(inputs: np.ndarray) -> np.ndarray:
     """(n, 17, 3) lifter inputs as float32; a clear error for a wrong shape or NaN."""
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 3 or inputs.shape[1:] != (NUM_JOINTS, INPUT_CHANNELS):
@@ -287,7 +289,7 @@ class WindowedLift:
 
     def push(self, inputs: np.ndarray) -> list[np.ndarray]:
         """Feed the next input frames (n, 17, 3); returns the joint blocks that became final."""
-        inputs = check_inputs_chunk(inputs)
+        inputs = _check_inputs(inputs)
         if self.received + inputs.shape[0] > self.total:
             raise VideoMocapError(
                 f"WindowedLift was told {self.total} frames but got {self.received + inputs.shape[0]}."

@@ -415,6 +415,15 @@ def test_streamed_file_lift_errors_leave_the_old_file(tmp_path):
     np.save(tmp_path / "single.npy", keypoints)
     with pytest.raises(VideoMocapError, match="not an .npz"):
         TrackFile(tmp_path / "single.npy")
+    good = Track2D(keypoints=np.nan_to_num(keypoints), scores=np.ones((100, 17)), frame_indices=np.arange(100),
+                   fps=30.0, width=WIDTH, height=HEIGHT)
+    np.savez_compressed(tmp_path / "compressed.npz", keypoints=good.keypoints, scores=good.scores,
+                        frame_indices=good.frame_indices, fps=30.0, width=WIDTH, height=HEIGHT)
+    damaged = bytearray((tmp_path / "compressed.npz").read_bytes())
+    damaged[len(damaged) // 3] ^= 0xFF  # inside the compressed keypoints: found while streaming
+    (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+    with pytest.raises(VideoMocapError, match="damaged|write it again"):
+        lift_track_file(tmp_path / "damaged.npz", out, lifter, block_frames=16)
     (tmp_path / "cut.npz").write_bytes((tmp_path / "bad.npz").read_bytes()[:5000])
     with pytest.raises(VideoMocapError, match="write it again"):
         lift_track_file(tmp_path / "cut.npz", out, lifter)
