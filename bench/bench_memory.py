@@ -17,7 +17,7 @@ subprocess that loads the default lifter (``weights/posemoe.safetensors``) throu
 The child reports its peak resident set (``VmHWM`` of ``/proc/self/status``; reset right before
 lifting for the lifting-phase peak) and the resident set right before lifting (Python, torch or
 ONNX Runtime and the model loaded). Flip TTA is off (half the compute; memory does not depend
-on it: the mirrored batch is a few MB) to keep the benchmark near 15 minutes on 2 cores.
+on it: the mirrored batch is a few MB) to keep the benchmark short (about 4 minutes on a quiet 2-core machine).
 
 ONNX: the shipped weights are copied to a temporary folder and exported there
 (``onnx_export.export_lifter``), so a running training that rewrites ``weights/`` does not matter.
@@ -99,7 +99,7 @@ def child(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     else:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    from video_mocap.inference.formats import Motion3D, Track2D
+    from video_mocap.inference.formats import Motion3D
     from video_mocap.inference.lifter import lift_sequence, lift_track_file, load_lifter, track_inputs
 
     lifter = load_lifter(MODEL, weights=args.weights, device="cpu", backend=args.backend)
