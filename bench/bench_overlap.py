@@ -34,9 +34,8 @@ def child(model: str, clip_stride: int) -> dict:
 
     from bench_accuracy import load_held_out
 
-    from video_mocap.inference.lifter import lift_sequence, load_lifter
-    from video_mocap.training.evaluate import make_clips_for_eval
-    from video_mocap.training.metrics import clip_errors, summarize
+    from video_mocap.inference.lifter import load_lifter
+    from video_mocap.training.evaluate import evaluate_model, make_clips_for_eval
 
     torch.set_num_threads(1)
     lifter = load_lifter(model, device="cpu", backend="torch")
@@ -45,9 +44,8 @@ def child(model: str, clip_stride: int) -> dict:
     rows = []
     for overlap in OVERLAPS:
         start = time.perf_counter()
-        errors = [clip_errors(c.name, lift_sequence(lifter, c.inputs, flip=True, overlap=overlap), c.target3d, c.labels)
-                  for c in eval_clips]
-        rows.append({"overlap": overlap, "seconds": time.perf_counter() - start, **summarize(errors).to_dict()["overall"]})
+        overall = evaluate_model(lifter, eval_clips, flip=True, overlap=overlap)["overall"]
+        rows.append({"overlap": overlap, "seconds": time.perf_counter() - start, **overall})
     return {"model": model, "clips": len(eval_clips), "num_frames": lifter.num_frames, "rows": rows}
 
 

@@ -276,11 +276,15 @@ class WindowedLift:
         self.next_window = 0  # index into starts of the first window not yet run
         self.inputs = np.zeros((0, NUM_JOINTS, INPUT_CHANNELS), dtype=np.float32)  # frames [inputs_first, received)
         self.inputs_first = 0
-        self.received = 0
         self.joints_sum = np.zeros((0, NUM_JOINTS, 3), dtype=np.float32)  # frames [emitted, ...)
         self.weight_sum = np.zeros(0, dtype=np.float32)
         self.emitted = 0
         report(progress, PROGRESS_STAGE, 0, len(self.starts))
+
+    @property
+    def received(self) -> int:
+        """Input frames pushed so far."""
+        return self.inputs_first + self.inputs.shape[0]
 
     @property
     def done(self) -> bool:
@@ -295,7 +299,6 @@ class WindowedLift:
                 f"WindowedLift was told {self.total} frames but got {self.received + inputs.shape[0]}."
             )
         self.inputs = np.concatenate([self.inputs, inputs], axis=0)
-        self.received += inputs.shape[0]
         blocks: list[np.ndarray] = []
         while self.next_window < len(self.starts):
             batch = self._ready_windows()
@@ -306,12 +309,9 @@ class WindowedLift:
         return blocks
 
     def _ready_windows(self) -> list[int]:
-        """Starts of the next batch: a full batch whose inputs have all arrived, or the last windows."""
+        """Starts of the next batch (``batch_windows`` windows, fewer only at the end) once its inputs have all arrived."""
         batch = self.starts[self.next_window : self.next_window + self.batch_windows]
-        is_last = self.next_window + len(batch) == len(self.starts)
-        if self.received < min(batch[-1] + self.window, self.total) or (len(batch) < self.batch_windows and not is_last):
-            return []
-        return batch
+        return batch if self.received >= min(batch[-1] + self.window, self.total) else []
 
     def _run(self, batch: list[int]) -> None:
         """Lift one batch of windows and add them, weighted, into the accumulators."""

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VideoMocapError
+from ..inference.lifter import DEFAULT_OVERLAP
 from ..inference.progress import ProgressFn, report
 from ..io_utils import save_npz_atomic
 from ..rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS, smooth
@@ -61,6 +62,7 @@ def evaluate_model(
     progress: ProgressFn | None = None,
     smoothing: float = 0.0,
     smoothing_method: str = DEFAULT_SMOOTHING_METHOD,
+    overlap: float = DEFAULT_OVERLAP,
 ) -> dict:
     """Lift every evaluation clip with ``lifter`` and score it.
 
@@ -73,6 +75,7 @@ def evaluate_model(
             (``rigging.filters.smooth``, strength 0 = off) before scoring. The solve filters the
             world joints (root motion included); here the root-relative joints are filtered, so
             the one-euro filter, which smooths slow joints more, smooths a little more here.
+        overlap: the windows' overlap (``lift_sequence``; the product's default unless told).
 
     Returns:
         ``{"overall": {metric: mm}, "per_clip": [{name, labels, frames, metric: mm}],
@@ -83,7 +86,7 @@ def evaluate_model(
     errors = []
     predictions = {}
     for i, clip in enumerate(eval_clips):
-        pred = lift_sequence(lifter, clip.inputs, flip=flip)
+        pred = lift_sequence(lifter, clip.inputs, flip=flip, overlap=overlap)
         if smoothing > 0.0:
             pred = smooth(pred, float(clip.fps), smoothing, smoothing_method)
         errors.append(clip_errors(clip.name, pred, clip.target3d, clip.labels))
