@@ -333,6 +333,47 @@ def test_resume_rescores_a_best_checkpoint_from_other_windows(trained_run, tmp_p
         assert state["best_val_fingerprint"] == same_windows
 
 
+def test_resume_with_weight_average(trained_run, tmp_path):
+    """optim.ema_decay: the average starts from the resumed weights, is saved and continued, and is
+    what validation scores and the best checkpoint keeps."""
+    import shutil
+
+    from safetensors.numpy import load_file
+
+    from video_mocap.training.train import main
+
+    out = tmp_path / "run"
+    shutil.copytree(trained_run["out"], out)
+    config = json.loads((out / "config.json").read_text())
+    config["output_dir"] = str(out)
+    config["optim"]["ema_decay"] = 0.9
+    config_path = _write_yaml(tmp_path / "ema.yaml", config)
+
+    assert main([str(config_path), "--resume", "--steps", "7", "--quiet"]) == 0
+    ema_first = load_file(str(out / "ema.safetensors"))
+    weights_7 = load_file(str(out / "model.safetensors"))
+    assert float(ema_first["n_averaged"]) == 1.0
+    for key, value in weights_7.items():  # the first update copies the weights
+        np.testing.assert_allclose(ema_first[f"module.{key}"], value, atol=1e-7)
+
+    state = json.loads((out / "state.json").read_text())
+    state["best_metric"] = 1e9  # the next validation becomes the best checkpoint
+    (out / "state.json").write_text(json.dumps(state))
+    assert main([str(config_path), "--resume", "--steps", "8", "--quiet"]) == 0
+    ema = load_file(str(out / "ema.safetensors"))
+    weights_8 = load_file(str(out / "model.safetensors"))
+    best = load_file(str(out / "best.safetensors"))
+    assert float(ema["n_averaged"]) == 2.0
+    moved = 0
+    for key, value in weights_8.items():
+        expected = 0.9 * ema_first[f"module.{key}"] + 0.1 * value
+        np.testing.assert_allclose(ema[f"module.{key}"], expected, atol=1e-6)
+        np.testing.assert_allclose(best[key], ema[f"module.{key}"], atol=1e-7)  # the average was scored
+        moved += not np.allclose(value, weights_7[key])
+    assert moved > 0
+    assert json.loads((out / "best.json").read_text())["step"] == 8
+
+
 def test_export_card_and_weights(trained_run):
     from video_mocap.inference.lifter import load_lifter
     from video_mocap.inference.weights import load_weights

@@ -35,6 +35,10 @@ class OptimConfig:
 
     The decay follows the run's progress (the larger of step / steps and elapsed / budget
     minutes), so a wall-clock-limited run still ends at the low learning rate.
+
+    ``ema_decay`` > 0 keeps an exponential moving average of the weights during supervised
+    training (``torch.optim.swa_utils``, one update per step); validation, the best checkpoint
+    and the export then use the averaged weights. 0 turns it off.
     """
 
     lr: float = 5e-4
@@ -43,6 +47,7 @@ class OptimConfig:
     lr_final_ratio: float = 0.05
     warmup_steps: int = 200
     grad_clip: float = 1.0
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -267,6 +272,7 @@ def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
         (config.steps >= 0 and config.minutes >= 0, "steps and minutes must be >= 0"),
         (config.optim.lr > 0, "optim.lr must be > 0"),
         (0 < config.optim.lr_final_ratio <= 1, "optim.lr_final_ratio must be in (0, 1]"),
+        (0 <= config.optim.ema_decay < 1, "optim.ema_decay must be in [0, 1) (0 = no weight averaging)"),
         (0 <= config.pretrain.mask_prob < 1, "pretrain.mask_prob must be in [0, 1)"),
         (config.pretrain.top_k >= 1, "pretrain.top_k must be >= 1"),
         (0 < config.pretrain.tau_start <= config.pretrain.tau_end <= 1, "need 0 < pretrain.tau_start <= tau_end <= 1"),

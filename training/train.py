@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 MODEL_FILE = "model.safetensors"
 TEACHER_FILE = "teacher.safetensors"
+EMA_FILE = "ema.safetensors"
 OPTIM_FILE = "optim.pt"
 BEST_FILE = "best.safetensors"
 CONFIG_FILE = "config.json"
@@ -306,13 +307,18 @@ class RunState:
         write_text_atomic(path, json.dumps(dataclasses.asdict(self), indent=1, default=float))
 
 
-def save_checkpoint(out: Path, state: RunState, model, optimizer, teacher=None) -> None:
-    """Weights (safetensors), optimiser + RNG (torch.save, resume only), then the state file."""
+def save_checkpoint(out: Path, state: RunState, model, optimizer, teacher=None, ema=None) -> None:
+    """Weights (safetensors), optimiser + RNG (torch.save, resume only), then the state file.
+
+    ``ema``: the ``AveragedModel`` of the weights, saved whole (its ``n_averaged`` too).
+    """
     import torch
 
     _save_state_dict(_unwrap(model).state_dict(), out / MODEL_FILE)
     if teacher is not None:
         _save_state_dict(teacher.state_dict(), out / TEACHER_FILE)
+    if ema is not None:
+        _save_state_dict(ema.state_dict(), out / EMA_FILE)
     with atomic_path(out / OPTIM_FILE) as tmp:
         torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, tmp)
     state.save(out / STATE_FILE)
@@ -437,6 +443,7 @@ class Trainer:
         self.state = RunState(stage="pretrain" if config.model == "dtgcn" and self._pretrain_budget() else "train")
         self.teacher = None
         self._optim_state = None
+        self._ema_state = None
         if resume:
             self._resume()
         elif self.dist.is_main:
@@ -476,6 +483,8 @@ class Trainer:
         if self.state.stage == "pretrain" and (self.out / TEACHER_FILE).is_file():
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(_load_state_dict(self.out / TEACHER_FILE))
+        if self.config.optim.ema_decay > 0 and (self.out / EMA_FILE).is_file():
+            self._ema_state = _load_state_dict(self.out / EMA_FILE)
         optim_path = self.out / OPTIM_FILE
         if optim_path.is_file():
             blob = torch.load(optim_path, map_location=self.device, weights_only=False)
@@ -541,6 +550,26 @@ class Trainer:
             [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=lr, betas=tuple(opt.betas),
         )
+
+    def _weight_average(self):
+        """The ``AveragedModel`` of the weights (``optim.ema_decay``), or None when it is off.
+
+        A resumed run continues its saved average; one that had none starts it from the
+        resumed weights.
+        """
+        decay = self.config.optim.ema_decay
+        if decay <= 0:
+            return None
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        if self._ema_state is not None:
+            ema.load_state_dict(self._ema_state)
+            self._ema_state = None
+            log.info("weight average (decay %g) continued from %s", decay, EMA_FILE)
+        else:
+            log.info("weight average (decay %g) started from the current weights", decay)
+        return ema
 
     def _wrap_ddp(self, module):
         if self.dist.world_size <= 1:
@@ -662,6 +691,8 @@ class Trainer:
             except ValueError:  # the checkpoint was the pre-training optimiser
                 log.info("optimiser state from pre-training not reused")
             self._optim_state = None
+        ema = self._weight_average()
+        validated = self.model if ema is None else ema.module
         prefetch = _Prefetcher(lambda s=self._sampler(st.step): s.sample(cfg.batch_size))
         bar = self._bar(cfg.steps, st.step, f"train {cfg.model}")
         start = time.perf_counter() - st.elapsed_s
@@ -688,6 +719,8 @@ class Trainer:
                 if cfg.optim.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
                 optimizer.step()
+                if ema is not None:
+                    ema.update_parameters(self.model)
                 st.step += 1
                 st.elapsed_s = time.perf_counter() - start
                 bar.update(1)
@@ -697,18 +730,18 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss_value:.4f}", mpjpe_mm=f"{parts['mpjpe'] * 1000:.1f}")
                     self._scalars("train", st.step, {"loss": loss_value, "lr": lr, **parts})
                 if st.step % cfg.val.every_steps == 0:
-                    self._validate_and_keep_best()
+                    self._validate_and_keep_best(validated)
                     model.train()
                 if st.step % cfg.checkpoint_every == 0:
-                    save_checkpoint(self.out, st, self.model, optimizer)
+                    save_checkpoint(self.out, st, self.model, optimizer, ema=ema)
         finally:
             bar.close()
             prefetch.close()
         if self.dist.is_main:
             if st.last_val_step != st.step:
-                self._validate_and_keep_best()
+                self._validate_and_keep_best(validated)
             st.stage = "done"
-            save_checkpoint(self.out, st, self.model, optimizer)
+            save_checkpoint(self.out, st, self.model, optimizer, ema=ema)
         if self.dist.is_main:
             log.info("training done: %d steps in %.1f min; best validation MPJPE %.1f mm at step %d",
                      st.step, st.elapsed_s / 60, st.best_metric, st.best_step)
@@ -719,12 +752,13 @@ class Trainer:
         for key, value in values.items():
             self.writer.add_scalar(f"{prefix}/{key}", value, step)
 
-    def _validate_and_keep_best(self) -> None:
+    def _validate_and_keep_best(self, model) -> None:
+        """Score ``model`` (the trained weights, or their average) and keep it if it is the best so far."""
         st = self.state
         if not self.val_clips:
             return
         t0 = time.perf_counter()
-        results = validate_model(self.model, self.config.model, self.model_config, self.val_clips,
+        results = validate_model(model, self.config.model, self.model_config, self.val_clips,
                                  self.config.val.flip, self.device)
         for set_name, metrics in results.items():
             self._scalars(f"val_{set_name}", st.step, metrics)
@@ -734,7 +768,7 @@ class Trainer:
         log.info("step %d: validation MPJPE %.1f mm (%s) in %.1f s", st.step, metric,
                  ", ".join(f"{k} {v['mpjpe']:.1f}" for k, v in results.items()), time.perf_counter() - t0)
         if metric < st.best_metric:
-            _save_state_dict(self.model.state_dict(), self.out / BEST_FILE)
+            _save_state_dict(model.state_dict(), self.out / BEST_FILE)
             self._record_best(st.step, results)
 
     # -- export --------------------------------------------------------------------------
