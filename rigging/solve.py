@@ -467,7 +467,11 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     feet = list(skeleton.FEET)
     contacts = footlock.detect_contacts(fixed[:, feet], float(motion.fps))
     if config.foot_lock and contacts.any():
-        locked, _ = footlock.lock_targets(fixed[:, feet], contacts)
+        locked, weights = footlock.lock_targets(fixed[:, feet], contacts)
+        hips = [PARENTS[PARENTS[ankle]] for ankle in feet]
+        reach = np.array([lengths[PARENTS[ankle]] + lengths[ankle] for ankle in feet])
+        # the hips follow a planted foot the fitted root ran away from, so it does not slide
+        fixed = fixed + footlock.reach_offsets(fixed[:, hips], locked, weights, reach)[:, None, :]
         targets = fixed.copy()
         for k, ankle in enumerate(feet):
             knee, hip = PARENTS[ankle], PARENTS[PARENTS[ankle]]

@@ -175,6 +175,54 @@ def test_foot_lock_cuts_foot_skate_on_noisy_mocap(hdm05_clip, key):
     np.testing.assert_allclose(locked.joints_world[:, upper], free.joints_world[:, upper], atol=1e-9)
 
 
+def test_hips_follow_a_planted_foot_the_root_ran_away_from(hdm05_clip):
+    """A lifted root that runs on while a foot is planted (here: 1 m in 10 frames mid-stance) pulls the
+    body along (within footlock.REACH_SLACK_M) instead of sliding the locked foot out of reach."""
+    clip = hdm05_clip(SNEAK)
+    stance = footlock._runs(S.solve(_motion(clip)).contacts[:, 0])[0]
+    assert stance[1] - stance[0] > 30, stance
+    mid = (stance[0] + stance[1]) // 2
+    runaway = np.zeros(len(clip))
+    runaway[mid - 5:mid + 5] = 0.1
+    moved = clip.copy()
+    moved[..., 0] += np.cumsum(runaway)[:, None]
+    motion = _motion(moved)
+    locked = S.solve(motion, S.SolveConfig(foot_lock=True))
+    free = S.solve(motion, S.SolveConfig(foot_lock=False))
+
+    def travel(solved) -> float:
+        ankle = solved.joints_world[stance[0]:stance[1], skeleton.FEET[0], :2]
+        return float(np.linalg.norm(np.diff(ankle, axis=0), axis=-1).sum())
+
+    assert locked.contacts[stance[0]:stance[1], 0].all()
+    assert travel(free) > 0.9
+    # the ankle may stop short of the pin by up to the slack, on its way in and out
+    assert travel(locked) < 2 * footlock.REACH_SLACK_M, travel(locked)
+    shift = np.linalg.norm(locked.root_world - free.root_world, axis=-1)
+    assert shift.max() > 0.1  # the hips moved, not the planted foot
+    np.testing.assert_allclose(
+        skeleton.bone_lengths(locked.joints_world), skeleton.bone_lengths(free.joints_world), atol=1e-9
+    )
+
+
+def test_reach_offsets():
+    hips = np.zeros((4, 2, 3))
+    hips[:, 1, 0] = 0.2  # right hip 20 cm to the side
+    reach = np.array([0.9, 0.9])
+    limit = footlock.MAX_REACH_FRACTION * 0.9 + footlock.REACH_SLACK_M
+    targets = hips + [0.0, 0.0, -0.85]  # straight down, within reach
+    targets[1, 0] = [1.5, 0.0, 0.0]  # left ankle pinned 1.5 m ahead
+    targets[2, 0] = [1.5, 0.0, 0.0]  # ... but not pinned on this frame
+    targets[3] = [[-0.5, 0.0, -0.85], [0.7, 0.0, -0.85]]  # both pinned, pulling apart a little
+    weights = np.ones((4, 2))
+    weights[2, 0] = 0.0
+    offset = footlock.reach_offsets(hips, targets, weights, reach)
+    np.testing.assert_allclose(offset[[0, 2]], 0.0)
+    np.testing.assert_allclose(offset[1], [1.5 - limit, 0.0, 0.0], atol=1e-9)
+    dist = np.linalg.norm(targets[3] - (hips[3] + offset[3]), axis=-1)
+    assert np.all(dist <= limit + 1e-6), dist
+
+
 def test_two_bone_ik_keeps_lengths_and_pole_side():
     rng = np.random.default_rng(3)
     hip = rng.normal(size=(50, 3))
