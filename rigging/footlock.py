@@ -133,11 +133,12 @@ def lock_targets(
 
 def reach_offsets(hips: np.ndarray, targets: np.ndarray, weights: np.ndarray, reach: np.ndarray,
                   slack: float = REACH_SLACK_M) -> np.ndarray:
-    """The smallest body shift per frame that puts each pinned ankle target within ``slack`` of its leg's reach.
+    """The smallest body shift per frame that brings each pinned ankle target within ``slack`` of reach.
 
     Only pinned targets (blend weight > 0) pull; a target within reach (plus ``slack``) adds
-    nothing, so the shift is zero on most frames and follows the lock's blend in and out. For two pinned feet
-    the constraints are met in turn for :data:`REACH_ROUNDS` rounds (alternating projections).
+    nothing, so the shift is zero on most frames and follows the lock's blend in and out. For
+    two pinned feet the constraints are met in turn for :data:`REACH_ROUNDS` rounds
+    (alternating projections).
 
     Args:
         hips: (T, F, 3) hip joints.
