@@ -17,7 +17,9 @@ and scored with MPJPE, P-MPJPE, N-MPJPE (mm) and velocity error (mm/frame):
   bodies (short 1.50 m, tall 1.95 m, wide hips x1.3, long legs x1.15), noisy 2D;
 - viewpoints: the same subset from a high camera (pitch -30 deg), eye level (0) and a low
   camera (+10 deg), noisy 2D;
-- the worst 10 % of clips (Bandai part 1, noisy 2D) with their labels.
+- the worst 10 % of clips (Bandai part 1, noisy 2D) with their labels;
+- the names of the Bandai part 1 clips the shipped run validated on (``validation_clips``), so the
+  report can also score the held-out clips that never chose a checkpoint.
 
 Each model runs in its own process with one torch thread (``--jobs`` at a time): on two
 shared cores, single-threaded processes side by side are much faster than two threads.
@@ -57,6 +59,8 @@ HIGH_PITCH_DEG, EYE_PITCH_DEG, LOW_PITCH_DEG = -30.0, 0.0, 10.0
 #: heights of the re-targeted bodies (metres)
 RETARGET_HEIGHT_M = (1.5, 1.95)
 HELD_OUT_ACTOR = "bk"
+#: the training configs of the shipped weights (their validation clips chose the exported checkpoint)
+TRAIN_CONFIGS = {m: REPO / "training" / "configs" / f"{m}_cpu.yaml" for m in MODELS}
 #: the solve's default smoothing: the "smoothed" condition scores what the armature gets
 SOLVE_SMOOTHING = SolveConfig().smoothing
 SOLVE_SMOOTHING_METHOD = SolveConfig().smoothing_method
@@ -171,6 +175,16 @@ def conditions(sets: dict[str, list]) -> list[Condition]:
     ]
 
 
+def validation_clip_names(model: str) -> list[str]:
+    """Names of the held-out Bandai clips the shipped ``model`` run validated on (best-checkpoint choice)."""
+    from video_mocap.training.config import load_config
+    from video_mocap.training.train import load_run_data
+
+    config = load_config(TRAIN_CONFIGS[model])
+    data = load_run_data(config)
+    return [clip.name for clip in data.val_sets.get("bandai", [])[:: config.val.clip_stride]]
+
+
 def mean_height_m(clips: list) -> float:
     """Mean standing height (m) of the bodies of ``clips`` (``augment.estimate_height``)."""
     from video_mocap.training import augment as aug
@@ -191,7 +205,8 @@ def evaluate_one(model: str, weights: Path, seed: int, max_frames: int, sub_stri
     lifter = load_lifter(model, weights=weights, device="cpu", backend="torch")
     sets = load_sets(max_frames, sub_stride)
     out = {"model": model, "weights": str(weights), "preset": lifter.card.preset,
-           "num_frames": lifter.num_frames, "card_metrics": lifter.card.metrics, "conditions": {}}
+           "num_frames": lifter.num_frames, "card_metrics": lifter.card.metrics,
+           "validation_clips": validation_clip_names(model), "conditions": {}}
     for cond in conditions(sets):
         t0 = time.perf_counter()
         eval_clips = make_clips_for_eval(cond.clips, lifter.num_frames, noise=cond.noise, pitch=cond.pitch, seed=seed)

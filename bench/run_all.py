@@ -119,6 +119,8 @@ def _missing(group: str, name: str, target: str, source: str) -> Figure:
 # figures per results file
 # ---------------------------------------------------------------------------------------
 def accuracy_figures(data: list[dict] | None) -> list[Figure]:
+    from bench_accuracy import pooled
+
     src = "accuracy"
     if not data:
         return [_missing("Accuracy", "held-out Bandai part 1 metrics", "see issue 9", src)]
@@ -160,6 +162,16 @@ def accuracy_figures(data: list[dict] | None) -> list[Figure]:
                               f"(raw lifter: <= {T_VELOCITY:.0f} mm/frame)",
                               f"velocity {o['velocity']:.2f} mm/frame, P-MPJPE {o['p_mpjpe']:.1f}, "
                               f"MPJPE {o['mpjpe']:.1f} mm", None, src))
+        chosen_on = set(by[m].get("validation_clips", []))
+        if chosen_on:  # informational: the validation clips chose the exported checkpoint
+            rows = by[m]["conditions"]["bandai_noisy"]["per_clip"]
+            never = [r for r in rows if r["name"] not in chosen_on]
+            o, v = pooled(never), pooled([r for r in rows if r["name"] in chosen_on])
+            out.append(Figure("Accuracy", f"{m}: noisy, held-out clips never used to choose the checkpoint "
+                              f"({len(never)} of {len(rows)}) / the validation clips",
+                              f"(all clips: <= {T_P_MPJPE_NOISY:.0f} mm P-MPJPE)",
+                              f"P-MPJPE {o['p_mpjpe']:.1f} / {v['p_mpjpe']:.1f} mm, "
+                              f"MPJPE {o['mpjpe']:.1f} / {v['mpjpe']:.1f} mm", None, src))
         worst = by[m]["conditions"]["bandai_noisy"].get("worst", [])
         labelled = bool(worst) and all("content" in w.get("labels", {}) and "style" in w.get("labels", {})
                                        for w in worst)
