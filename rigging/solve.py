@@ -468,13 +468,13 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     contacts = footlock.detect_contacts(fixed[:, feet], float(motion.fps))
     if config.foot_lock and contacts.any():
         locked, weights = footlock.lock_targets(fixed[:, feet], contacts)
-        hips = [PARENTS[PARENTS[ankle]] for ankle in feet]
-        reach = np.array([lengths[PARENTS[ankle]] + lengths[ankle] for ankle in feet])
+        knees = [PARENTS[ankle] for ankle in feet]
+        hips = [PARENTS[knee] for knee in knees]
+        reach = lengths[knees] + lengths[feet]
         # the hips follow a planted foot the fitted root ran away from, so it does not slide
         fixed = fixed + footlock.reach_offsets(fixed[:, hips], locked, weights, reach)[:, None, :]
         targets = fixed.copy()
-        for k, ankle in enumerate(feet):
-            knee, hip = PARENTS[ankle], PARENTS[PARENTS[ankle]]
+        for k, (ankle, knee, hip) in enumerate(zip(feet, knees, hips)):
             new_knee, reached = footlock.two_bone_ik(
                 fixed[:, hip], locked[:, k], fixed[:, knee], lengths[knee], lengths[ankle]
             )
