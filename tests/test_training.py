@@ -374,6 +374,48 @@ def test_resume_with_weight_average(trained_run, tmp_path):
     assert json.loads((out / "best.json").read_text())["step"] == 8
 
 
+def test_start_from_trained_weights(trained_run, tmp_path):
+    """init_weights: a new run starts from exported weights (no pre-training), scores them at step 0
+    as its first best, carries their licence, and refuses weights of another config."""
+    from safetensors.numpy import load_file
+
+    from video_mocap.inference.weights import load_card
+    from video_mocap.training.train import main
+
+    start = trained_run["out"] / "dtgcn.safetensors"
+    out = tmp_path / "finetune"
+    config = json.loads((trained_run["out"] / "config.json").read_text())
+    config.update(output_dir=str(out), steps=2, init_weights=str(start),
+                  data={**config["data"], "sources": ["hdm05"], "source_weights": {"hdm05": 1.0}})
+    config["val"]["every_steps"] = 100
+    config["optim"]["warmup_steps"] = 0
+    config_path = _write_yaml(tmp_path / "finetune.yaml", config)
+    assert main([str(config_path), "--quiet"]) == 0
+
+    state = json.loads((out / "state.json").read_text())
+    assert state["pretrain_step"] == 0 and state["step"] == 2
+    assert [h["step"] for h in state["history"]] == [0, 2]
+    started = load_file(str(start))
+    moved = load_file(str(out / "model.safetensors"))
+    assert set(moved) == set(started)
+    assert any(not np.array_equal(moved[k], started[k].astype(np.float32)) for k in started)
+    # the starting weights were scored first: the best is whichever of them and the trained ones scored lower
+    scores = {h["step"]: h["val"]["all"]["mpjpe"] for h in state["history"]}
+    assert state["best_step"] == min(scores, key=scores.get)
+    best = load_file(str(out / "best.safetensors"))
+    kept = {k: v.astype(np.float32) for k, v in started.items()} if state["best_step"] == 0 else moved
+    for key, value in kept.items():
+        np.testing.assert_array_equal(best[key], value)
+    card = load_card(out / "dtgcn.safetensors")
+    assert "Initialised from: dtgcn.safetensors" in card.training_data
+    assert "masked self-distillation" not in card.training_data
+    assert "MIT" in card.licence  # DeepMimic's terms come with the starting weights, though this run had none
+
+    config.update(output_dir=str(tmp_path / "other"), model_config={**config["model_config"], "dim": 24})
+    with pytest.raises(VideoMocapError, match="dim is 16 there, 24 here"):
+        main([str(_write_yaml(tmp_path / "other.yaml", config)), "--quiet"])
+
+
 def test_export_card_and_weights(trained_run):
     from video_mocap.inference.lifter import load_lifter
     from video_mocap.inference.weights import load_weights

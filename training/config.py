@@ -137,6 +137,11 @@ class TrainConfig:
     #: where the best model is exported as fp16 safetensors + JSON card. "" = ``<output_dir>/<model>.safetensors``;
     #: "default" = the package's shipped ``weights/<model>.safetensors``
     export_path: str = ""
+    #: start from trained weights instead of random ones: "" = random (DTGCN then pre-trains), "default" = the
+    #: package's shipped ``weights/<model>.safetensors``, or the path of a ``.safetensors`` with its ``.json`` card.
+    #: The card's model config must match this run's; pre-training is skipped; the starting weights are scored
+    #: first, so the export is never worse on validation than where it started.
+    init_weights: str = ""
     #: free text stored in the model card
     notes: str = ""
 

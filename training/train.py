@@ -294,6 +294,8 @@ class RunState:
     last_val_step: int = -1
     history: list = field(default_factory=list)
     final_metrics: dict = field(default_factory=dict)
+    #: the weights the run started from (``init_weights``): file name, model, preset, licence; {} = random
+    init_weights: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "RunState":
@@ -446,9 +448,12 @@ class Trainer:
         self._ema_state = None
         if resume:
             self._resume()
-        elif self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.out / CONFIG_FILE, json.dumps(to_dict(config), indent=1))
+        else:
+            if config.init_weights:
+                self._init_from_weights(config.init_weights)
+            if self.dist.is_main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(self.out / CONFIG_FILE, json.dumps(to_dict(config), indent=1))
 
         t0 = time.perf_counter()
         self.data = load_run_data(config)
@@ -469,6 +474,27 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------
     def _pretrain_budget(self) -> bool:
         return self.config.pretrain.steps > 0 or self.config.pretrain.minutes > 0
+
+    def _init_from_weights(self, spec: str) -> None:
+        """Start from trained weights (``init_weights``): check that they fit, load them, skip pre-training."""
+        from ..inference.weights import default_weights_path, load_weights
+
+        path = default_weights_path(self.config.model) if spec == "default" else Path(spec)
+        state, card = load_weights(path, expected_model=self.config.model)
+        differ = sorted(k for k in set(card.config) | set(self.model_config)
+                        if card.config.get(k) != self.model_config.get(k))
+        if differ:
+            raise VideoMocapError(
+                f"init_weights {path} do not fit this run's {self.config.model} config: "
+                + ", ".join(f"{k} is {card.config.get(k)!r} there, {self.model_config.get(k)!r} here" for k in differ)
+                + f". Set preset '{card.preset}', num_frames {card.num_frames} and model_config to the card's "
+                "values, or start from random weights (init_weights: \"\")."
+            )
+        self.model.load_state_dict(state, strict=True)
+        self.state.stage = "train"
+        self.state.init_weights = {"file": path.name, "model": card.model, "preset": card.preset,
+                                   "licence": card.licence}
+        log.info("starting from %s (%s, preset %s); pre-training skipped", path, card.model, card.preset)
 
     def _resume(self) -> None:
         import torch
@@ -693,6 +719,8 @@ class Trainer:
             self._optim_state = None
         ema = self._weight_average()
         validated = self.model if ema is None else ema.module
+        if st.init_weights and st.last_val_step < 0 and self.dist.is_main:
+            self._validate_and_keep_best(validated)  # the starting weights are the first best
         prefetch = _Prefetcher(lambda s=self._sampler(st.step): s.sample(cfg.batch_size))
         bar = self._bar(cfg.steps, st.step, f"train {cfg.model}")
         start = time.perf_counter() - st.elapsed_s
@@ -881,7 +909,10 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
         lines.append("Changed when the run was resumed (the settings of its last segment; validation keeps the "
                      f"run's starting cameras and noise; a field the run's start did not have is new in the code): "
                      f"{changed}.")
-    if config.model == "dtgcn":
+    if state.init_weights:
+        lines.append(f"Initialised from: {state.init_weights['file']} ({state.init_weights['model']}, preset "
+                     f"{state.init_weights['preset']}), scored at step 0 as the first best; no pre-training.")
+    elif config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
                      f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
     lines.append(
@@ -903,6 +934,10 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
     licence = "; ".join(SOURCE_LICENCES[s] for s in sources_used if s in SOURCE_LICENCES)
     if "bandai" in sources_used:
         licence += ". Weights trained on Bandai data: non-commercial use only (CC BY-NC 4.0)."
+    if state.init_weights and state.init_weights["licence"] not in licence:
+        # fine-tuned weights carry the terms of the weights they started from
+        licence = f"{licence.rstrip('.')}. Started from {state.init_weights['file']}, whose terms apply too: " \
+                  f"{state.init_weights['licence']}"
     return ModelCard(
         model=config.model,
         config=model_config,
@@ -927,6 +962,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, help="step budget of the training stage (overrides steps)")
     parser.add_argument("--threads", type=int, help="torch threads (overrides threads)")
     parser.add_argument("--export", help="export path ('default' = the shipped weights/<model>.safetensors)")
+    parser.add_argument("--init", help="start from these weights ('default' = the shipped ones; overrides init_weights)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -943,6 +979,8 @@ def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfi
         changes["threads"] = int(args.threads)
     if args.export is not None:
         changes["export_path"] = args.export
+    if args.init is not None:
+        changes["init_weights"] = args.init
     return validate(dataclasses.replace(config, **changes), source="command line")
 
 

@@ -237,7 +237,7 @@ class GCNBlock(nn.Module):
             self.register_buffer("adjacency", spatial_adjacency.clone(), persistent=False)
         else:
             self.adjacency = None
-        self._temporal_cache: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
+        self._temporal_cache: dict[tuple[int, str, torch.dtype, bool], torch.Tensor] = {}
         self.norm1 = nn.LayerNorm(dim)
         self.gcn = GraphConv(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
@@ -247,7 +247,8 @@ class GCNBlock(nn.Module):
     def _adjacency(self, length: int, like: torch.Tensor) -> torch.Tensor:
         if self.axis == "spatial":
             return self.adjacency.to(dtype=like.dtype)
-        key = (length, str(like.device), like.dtype)
+        # tensors made under inference mode cannot take part in autograd: they get their own entry
+        key = (length, str(like.device), like.dtype, torch.is_inference_mode_enabled())
         if key not in self._temporal_cache:
             adj = normalized_adjacency(length, chain_edges(length)).to(device=like.device, dtype=like.dtype)
             self._temporal_cache[key] = adj
