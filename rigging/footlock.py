@@ -58,8 +58,8 @@ def horizontal_speed(points: np.ndarray, fps: float) -> np.ndarray:
     return np.linalg.norm(vel, axis=-1)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(T,) bool -> [(start, stop)) runs of True."""
+def contact_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(T,) bool contact mask -> its runs of True as [(start, stop)) frame ranges."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
@@ -69,7 +69,7 @@ def drop_short_runs(mask: np.ndarray, min_frames: int = MIN_CONTACT_FRAMES) -> n
     """(T, F) bool flags with every run of True shorter than ``min_frames`` (per column) set to False."""
     mask = np.array(mask, dtype=bool)
     for f in range(mask.shape[1]):
-        for start, stop in _runs(mask[:, f]):
+        for start, stop in contact_runs(mask[:, f]):
             if stop - start < min_frames:
                 mask[start:stop, f] = False
     return mask
@@ -115,7 +115,7 @@ def lock_targets(
     weights = np.zeros(contacts.shape)
     ramp = np.arange(1, BLEND_FRAMES + 1) / (BLEND_FRAMES + 1)
     for f in range(contacts.shape[1]):
-        for start, stop in _runs(contacts[:, f]):
+        for start, stop in contact_runs(contacts[:, f]):
             pin = np.median(ankles[start:stop, f], axis=0)
             pin[2] = max(pin[2], floor_ankle_height)
             w = np.zeros(t_len)

@@ -179,7 +179,7 @@ def test_hips_follow_a_planted_foot_the_root_ran_away_from(hdm05_clip):
     """A lifted root that runs on while a foot is planted (here: 1 m in 10 frames mid-stance) pulls the
     body along (within footlock.REACH_SLACK_M) instead of sliding the locked foot out of reach."""
     clip = hdm05_clip(SNEAK)
-    stance = footlock._runs(S.solve(_motion(clip)).contacts[:, 0])[0]
+    stance = footlock.contact_runs(S.solve(_motion(clip)).contacts[:, 0])[0]
     assert stance[1] - stance[0] > 30, stance
     mid = (stance[0] + stance[1]) // 2
     runaway = np.zeros(len(clip))
