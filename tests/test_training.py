@@ -408,7 +408,10 @@ def test_start_from_trained_weights(trained_run, tmp_path):
         np.testing.assert_array_equal(best[key], value)
     card = load_card(out / "dtgcn.safetensors")
     assert "Initialised from: dtgcn.safetensors" in card.training_data
-    assert "masked self-distillation" not in card.training_data
+    start_card = load_card(start)
+    assert "\n    " + start_card.training_data.splitlines()[1] in card.training_data  # the history comes along
+    own_lines = "\n".join(line for line in card.training_data.splitlines() if not line.startswith("    "))
+    assert "masked self-distillation" not in own_lines  # (the starting weights' history has it)
     assert "MIT" in card.licence  # DeepMimic's terms come with the starting weights, though this run had none
 
     config.update(output_dir=str(tmp_path / "other"), model_config={**config["model_config"], "dim": 24})

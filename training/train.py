@@ -493,7 +493,7 @@ class Trainer:
         self.model.load_state_dict(state, strict=True)
         self.state.stage = "train"
         self.state.init_weights = {"file": path.name, "model": card.model, "preset": card.preset,
-                                   "licence": card.licence}
+                                   "licence": card.licence, "training_data": card.training_data}
         log.info("starting from %s (%s, preset %s); pre-training skipped", path, card.model, card.preset)
 
     def _resume(self) -> None:
@@ -910,8 +910,10 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
                      f"run's starting cameras and noise; a field the run's start did not have is new in the code): "
                      f"{changed}.")
     if state.init_weights:
-        lines.append(f"Initialised from: {state.init_weights['file']} ({state.init_weights['model']}, preset "
-                     f"{state.init_weights['preset']}), scored at step 0 as the first best; no pre-training.")
+        start = state.init_weights
+        lines.append(f"Initialised from: {start['file']} ({start['model']}, preset {start['preset']}), scored at "
+                     "step 0 as the first best; no pre-training. How those weights were trained:")
+        lines += [f"    {line}" for line in start.get("training_data", "").splitlines()]
     elif config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
                      f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
