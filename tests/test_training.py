@@ -419,6 +419,29 @@ def test_start_from_trained_weights(trained_run, tmp_path):
         main([str(_write_yaml(tmp_path / "other.yaml", config)), "--quiet"])
 
 
+def test_finetune_example_config_runs(repo_root, shared_dir, tmp_path):
+    """The shipped fine-tuning example runs as documented once its placeholder path names real mocap
+    (here DeepMimic's sequence file stands in for the user's), and says what is wrong while it does not."""
+    from video_mocap.training.config import load_config
+    from video_mocap.training.train import main
+
+    if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
+        pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
+    example = repo_root / "training" / "configs" / "finetune_own_mocap.yaml"
+    assert load_config(example).init_weights == "default"
+    with pytest.raises(VideoMocapError, match="path/to/your/bvh_folder"):
+        main([str(example), "--steps", "1", "--out", str(tmp_path / "placeholder"), "--quiet"])
+
+    config = yaml.safe_load(example.read_text())
+    config["data"].update(mocap_dir=str(shared_dir / "data" / "mocap"), extra_sources={"mine": str(shared_dir / DEEPMIMIC)})
+    config["val"].update(clip_stride=8, max_frames_per_clip=30)
+    config.update(output_dir=str(tmp_path / "run"), steps=2, minutes=0)
+    assert main([str(_write_yaml(tmp_path / "mine.yaml", config)), "--quiet"]) == 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["step"] == 2 and state["init_weights"]["file"] == "dtgcn.safetensors"
+    assert (tmp_path / "run" / "dtgcn.safetensors").is_file()
+
+
 def test_export_card_and_weights(trained_run):
     from video_mocap.inference.lifter import load_lifter
     from video_mocap.inference.weights import load_weights

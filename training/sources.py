@@ -520,6 +520,11 @@ def load_all_sources(config: DataConfig, progress: ProgressFn | None = None) -> 
         (val if config.deepmimic_val else train).extend(load_deepmimic(config.deepmimic_path, config.fps))
     for name, raw_path in config.extra_sources.items():
         path = config.resolve(raw_path)
+        if not path.exists():
+            raise VideoMocapError(
+                f"data.extra_sources.{name}: {path} does not exist; set it to a folder of BVH files (with "
+                "data.extra_jointmap for your rig) or a 3D sequence .npz of your motion capture."
+            )
         if path.is_dir():
             train += load_bvh_folder(
                 path, config.extra_jointmap, config.fps, name, config.cache_path, progress=progress
