@@ -87,6 +87,12 @@ def skate_on(joints_world: np.ndarray, planted: np.ndarray) -> tuple[float, int]
     return float(step[both].sum()), int(both.sum())
 
 
+def rise_on(ankle_heights: np.ndarray, planted: np.ndarray) -> float:
+    """Sum over planted frames of each ankle's height above its own low point (m): how far a planted foot is off the floor."""
+    heights = np.asarray(ankle_heights, dtype=np.float64)
+    return float((heights - np.percentile(heights, GT_LOW_PERCENTILE, axis=0))[planted].sum())
+
+
 def measure(model: str, clips: list) -> dict:
     import torch
 
@@ -95,7 +101,9 @@ def measure(model: str, clips: list) -> dict:
     torch.set_num_threads(1)
     lifter = load_lifter(model, device="cpu", backend="torch")
     rng = np.random.default_rng(SEED)
-    totals = {"gt": 0, "found": 0, "hit": 0, "frames": 0, "skate_locked_m": 0.0, "skate_free_m": 0.0, "pairs": 0}
+    totals = {"gt": 0, "found": 0, "hit": 0, "frames": 0, "skate_locked_m": 0.0, "skate_free_m": 0.0, "pairs": 0,
+              "rise_truth_m": 0.0, "rise_locked_m": 0.0, "rise_free_m": 0.0}
+    feet = list(skeleton.FEET)
     for clip in clips:
         gt = ground_truth_contacts(clip.joints, clip.fps)
         motion = lift_track(filmed_track(clip.joints, clip.fps, rng), lifter)
@@ -110,6 +118,9 @@ def measure(model: str, clips: list) -> dict:
         totals["skate_locked_m"] += locked_m
         totals["skate_free_m"] += skate_on(free.joints_world, gt)[0]
         totals["pairs"] += pairs
+        totals["rise_truth_m"] += rise_on(clip.joints[:, feet, 1], gt)  # the mocap is Y-up, the solve Z-up
+        totals["rise_locked_m"] += rise_on(locked.joints_world[:, feet, 2], gt)
+        totals["rise_free_m"] += rise_on(free.joints_world[:, feet, 2], gt)
     pairs = max(totals["pairs"], 1)
     return {
         "model": model, "clips": len(clips), "feet_frames": totals["frames"],
@@ -119,6 +130,7 @@ def measure(model: str, clips: list) -> dict:
         "precision": totals["hit"] / max(totals["found"], 1),
         "skate_locked_m": totals["skate_locked_m"] / pairs,
         "skate_free_m": totals["skate_free_m"] / pairs,
+        **{key: totals[key] / max(totals["gt"], 1) for key in ("rise_truth_m", "rise_locked_m", "rise_free_m")},
     }
 
 
@@ -130,16 +142,21 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
         "seeded jitter, lifted with the shipped weights (flip TTA) and solved with the default settings. "
         f"Ground truth: a clean mocap ankle within {GT_HEIGHT_MARGIN_M * 100:.0f} cm of its lowest height and slower "
         f"than {GT_SPEED_M_S} m/s, for at least {footlock.MIN_CONTACT_FRAMES} frames. Skate = mean horizontal ankle "
-        "travel per frame over the ground-truth planted frames.",
+        "travel per frame over the ground-truth planted frames. Rise = mean height of the ankle above its own low point "
+        f"(the clip's {GT_LOW_PERCENTILE:.0f}th percentile) over the same frames: the mocap's own, and the solve's with and "
+        "without the lock (which lifts a pinned ankle that is a little out of reach, as a heel comes up).",
         "",
-        "| model | clips | planted (truth) | marked planted | recall | precision | skate, foot lock | skate, no lock |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | clips | planted (truth) | marked planted | recall | precision | skate, foot lock | skate, no lock "
+        "| rise: truth / lock / no lock |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['clips']} | {100 * r['gt_planted_fraction']:.0f} % | {100 * r['found_fraction']:.0f} % "
             f"| {100 * r['recall']:.0f} % | {100 * r['precision']:.0f} % | {r['skate_locked_m'] * M_TO_MM:.1f} mm/frame "
-            f"| {r['skate_free_m'] * M_TO_MM:.1f} mm/frame |"
+            f"| {r['skate_free_m'] * M_TO_MM:.1f} mm/frame "
+            + (f"| {r['rise_truth_m'] * M_TO_MM:.0f} / {r['rise_locked_m'] * M_TO_MM:.0f} / "
+               f"{r['rise_free_m'] * M_TO_MM:.0f} mm |" if "rise_locked_m" in r else "| - |")
         )
     lines.append("")
     return "\n".join(lines)

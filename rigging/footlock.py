@@ -11,6 +11,8 @@
   ran on while the foot was planted: a trajectory error of the lifted motion), the smallest
   shift of the whole body that brings every pinned ankle back to within :data:`REACH_SLACK_M`
   of reach, so the hips follow the planted foot instead of the foot sliding away.
+- :func:`lift_out_of_reach`: a pinned ankle still out of reach after that rises (by at most
+  :data:`HEEL_LIFT_M`, as a heel does at push-off) instead of sliding towards the hip.
 - :func:`two_bone_ik`: the knee for a hip, a pinned ankle and constant thigh/shin lengths,
   bending in the plane of the original knee (pole); out-of-reach targets are clamped.
 """
@@ -47,6 +49,10 @@ MAX_REACH_FRACTION = 0.9995
 REACH_SLACK_M = 0.12
 #: rounds of :func:`reach_offsets` (one per foot per round; two planted feet settle in a few)
 REACH_ROUNDS = 8
+#: a pinned ankle just out of reach rises by at most this much over its pin (metres), keeping its
+#: place on the floor, as the heel does at the end of a stance (push-off), instead of being dragged
+#: along the leg towards the hip
+HEEL_LIFT_M = 0.10
 
 
 def horizontal_speed(points: np.ndarray, fps: float) -> np.ndarray:
@@ -161,6 +167,35 @@ def reach_offsets(hips: np.ndarray, targets: np.ndarray, weights: np.ndarray, re
             excess = np.where(pinned[:, f, None], np.maximum(dist - limit[f], 0.0), 0.0)
             offset += to_target / np.maximum(dist, 1e-12) * excess
     return offset
+
+
+def lift_out_of_reach(hips: np.ndarray, targets: np.ndarray, weights: np.ndarray, reach: np.ndarray,
+                      max_lift: float = HEEL_LIFT_M) -> np.ndarray:
+    """Pinned ankle targets that are out of reach, raised (not moved sideways) until the leg reaches them.
+
+    Only the height changes, by at most ``max_lift``: the ankle keeps its place over the floor,
+    as it does when the heel comes up at the end of a stance; what is still out of reach after
+    that is left to :func:`two_bone_ik`'s clamp. Z is up.
+
+    Args:
+        hips: (T, F, 3) hip joints.
+        targets: (T, F, 3) ankle targets (from :func:`lock_targets`).
+        weights: (T, F) lock blend weights (0 = free foot: never changed).
+        reach: (F,) leg lengths (thigh + shin).
+        max_lift: the largest rise (metres).
+    Returns:
+        (T, F, 3) targets.
+    """
+    hips = np.asarray(hips, dtype=np.float64)
+    lifted = np.array(targets, dtype=np.float64)
+    limit = MAX_REACH_FRACTION * np.asarray(reach, dtype=np.float64)  # (F,)
+    horizontal = np.linalg.norm(lifted[..., :2] - hips[..., :2], axis=-1)  # (T, F)
+    # the lowest height at which the hip still reaches this point over the floor
+    lowest = hips[..., 2] - np.sqrt(np.maximum(limit**2 - horizontal**2, 0.0))
+    out_of_reach = (np.asarray(weights) > 0) & (np.linalg.norm(lifted - hips, axis=-1) > limit)
+    rise = np.clip(lowest - lifted[..., 2], 0.0, max_lift)
+    lifted[..., 2] += np.where(out_of_reach, rise, 0.0)
+    return lifted
 
 
 def two_bone_ik(

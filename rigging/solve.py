@@ -473,6 +473,8 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         reach = lengths[knees] + lengths[feet]
         # the hips follow a planted foot the fitted root ran away from, so it does not slide
         fixed = fixed + footlock.reach_offsets(fixed[:, hips], locked, weights, reach)[:, None, :]
+        # a pin still a little out of reach: the heel comes up rather than the foot sliding towards the hip
+        locked = footlock.lift_out_of_reach(fixed[:, hips], locked, weights, reach)
         targets = fixed.copy()
         for k, (ankle, knee, hip) in enumerate(zip(feet, knees, hips)):
             new_knee, reached = footlock.two_bone_ik(

@@ -223,6 +223,26 @@ def test_reach_offsets():
     assert np.all(dist <= limit + 1e-6), dist
 
 
+def test_lift_out_of_reach_raises_the_heel_only():
+    hips = np.tile([[0.0, 0.0, 0.9], [0.2, 0.0, 0.9]], (4, 1, 1))  # (T=4, F=2, 3), Z up
+    reach = np.array([0.85, 0.85])
+    limit = footlock.MAX_REACH_FRACTION * 0.85
+    targets = hips.copy()
+    targets[..., 2] = 0.08
+    targets[0, 0, 0] = 0.40  # a little out of reach (0.91 m): rises until the leg reaches it
+    targets[1, 0, 0] = 0.80  # far out: rises by the most allowed, the IK clamp does the rest
+    targets[2, 0, 0] = 0.40  # the same as frame 0 on a free foot: untouched
+    weights = np.ones((4, 2))
+    weights[2, 0] = 0.0
+    lifted = footlock.lift_out_of_reach(hips, targets, weights, reach)
+    np.testing.assert_array_equal(lifted[..., :2], targets[..., :2])  # never moved over the floor
+    assert np.linalg.norm(lifted[0, 0] - hips[0, 0]) == pytest.approx(limit, abs=1e-9)
+    assert 0.0 < lifted[0, 0, 2] - 0.08 < footlock.HEEL_LIFT_M
+    assert lifted[1, 0, 2] - 0.08 == pytest.approx(footlock.HEEL_LIFT_M)
+    np.testing.assert_array_equal(lifted[2], targets[2])
+    np.testing.assert_array_equal(lifted[:, 1], targets[:, 1])  # within reach: untouched
+
+
 def test_two_bone_ik_keeps_lengths_and_pole_side():
     rng = np.random.default_rng(3)
     hip = rng.normal(size=(50, 3))
