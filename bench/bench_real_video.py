@@ -64,6 +64,8 @@ class ClipResult:
     contact_fraction: float
     skate_locked_m: float
     skate_free_m: float
+    rise_locked_m: float  # mean height of a planted ankle above its low point, with / without the lock
+    rise_free_m: float
     jitter_raw_m: float
     jitter_smooth_m: float
     lag_frames: float
@@ -101,6 +103,9 @@ def tracks_of_sample(video: Path) -> dict[str, "object"]:
 def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
     from video_mocap.inference.lifter import lift_track, load_lifter
+    from bench_contacts import rise_on  # same folder
+
+    from video_mocap.inference import skeleton
     from video_mocap.rigging import solve as S
 
     lifter = load_lifter(model, device="cpu", backend="torch")
@@ -117,6 +122,8 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     locked = S.solve(motion, S.SolveConfig(foot_lock=True))
     solved_lengths = bone_length_series(locked.joints_world)
     contacts = locked.contacts
+    feet = list(skeleton.FEET)
+    planted = max(int(contacts.sum()), 1)
     return ClipResult(
         clip=clip,
         model=model,
@@ -129,6 +136,8 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
         contact_fraction=float(contacts.mean()),
         skate_locked_m=S.foot_skate(locked.joints_world, contacts),
         skate_free_m=S.foot_skate(smooth.joints_world, contacts),
+        rise_locked_m=rise_on(locked.joints_world[:, feet, 2], contacts) / planted,
+        rise_free_m=rise_on(smooth.joints_world[:, feet, 2], contacts) / planted,
         jitter_raw_m=S.jitter(raw.joints_world),
         jitter_smooth_m=S.jitter(smooth.joints_world),
         lag_frames=S.lag_frames(smooth.joints_world, raw.joints_world),
@@ -168,14 +177,16 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         "- bone CV = std / mean of each raw lifted bone's length over frames, median (max) over the 16 bones;",
         "- solved bone dev = max |bone length(t) - its mean| of the solved armature (constant by construction);",
         "- skate = mean horizontal ankle travel per frame while planted (contacts of the locked solve), "
-        "smoothed solve with / without foot lock;",
+        "smoothed solve with / without foot lock; rise = mean height of a planted ankle above its low point "
+        "(5th percentile) with / without the lock, which raises a pin a little out of reach (a heel coming up) "
+        "rather than dragging the foot;",
         f"- jitter = mean joint acceleration (mm/frame^2) of the solved joints, smoothing 0 vs {default.smoothing} "
         "(no foot lock); "
         "lag = cross-correlation of joint velocities, smoothed vs raw (frames, + = late).",
         "",
         "| clip | model | frames | bone CV median (max) | solved bone dev | planted | skate locked | skate free "
-        "| jitter raw | jitter smoothed | lag |",
-        "| --- | --- | ---: | --- | --- | ---: | --- | --- | --- | --- | --- |",
+        "| rise locked / free | jitter raw | jitter smoothed | lag |",
+        "| --- | --- | ---: | --- | --- | ---: | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         c = checks(r)
@@ -184,6 +195,7 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
             f"({100 * r.bone_cv_max:.1f} %) {_mark(c['bone_cv'])} | {r.solved_bone_dev_max_m * M_TO_MM:.1e} mm "
             f"| {100 * r.contact_fraction:.0f} % | {r.skate_locked_m * M_TO_MM:.2f} mm/frame {_mark(c['skate'])} "
             f"| {r.skate_free_m * M_TO_MM:.2f} mm/frame {_mark(c['skate_halved'])} "
+            f"| {r.rise_locked_m * M_TO_MM:.0f} / {r.rise_free_m * M_TO_MM:.0f} mm "
             f"| {r.jitter_raw_m * M_TO_MM:.1f} mm | {r.jitter_smooth_m * M_TO_MM:.1f} mm {_mark(c['jitter_halved'])} "
             f"| {r.lag_frames:+.2f} {_mark(c['lag'])} |"
         )
