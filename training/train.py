@@ -294,7 +294,8 @@ class RunState:
     last_val_step: int = -1
     history: list = field(default_factory=list)
     final_metrics: dict = field(default_factory=dict)
-    #: the weights the run started from (``init_weights``): file name, model, preset, licence; {} = random
+    #: the weights the run started from (``init_weights``): file name, model, preset, licence and how they were
+    #: trained (their card's training_data); {} = random
     init_weights: dict = field(default_factory=dict)
 
     @classmethod
