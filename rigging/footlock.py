@@ -51,7 +51,8 @@ REACH_SLACK_M = 0.12
 REACH_ROUNDS = 8
 #: a pinned ankle just out of reach rises by at most this much over its pin (metres), keeping its
 #: place on the floor, as the heel does at the end of a stance (push-off), instead of being dragged
-#: along the leg towards the hip
+#: along the leg towards the hip. In true mocap (Bandai part 1, 1282 contacts) the ankle has risen
+#: 4.5 cm (median) and 10 cm (99th percentile) 0.1 s after its contact ends
 HEEL_LIFT_M = 0.10
 
 
