@@ -88,7 +88,11 @@ def skate_on(joints_world: np.ndarray, planted: np.ndarray) -> tuple[float, int]
 
 
 def rise_on(ankle_heights: np.ndarray, planted: np.ndarray) -> float:
-    """Sum over planted frames of each ankle's height above its own low point (m): how far a planted foot is off the floor."""
+    """Sum over planted frames of each ankle's height above its own low point (m).
+
+    ``ankle_heights``: (T, 2) heights (the up axis); ``planted``: (T, 2) flags. Divided by the number
+    of planted flags it says how far off the floor a planted foot rides.
+    """
     heights = np.asarray(ankle_heights, dtype=np.float64)
     return float((heights - np.percentile(heights, GT_LOW_PERCENTILE, axis=0))[planted].sum())
 

@@ -102,10 +102,10 @@ def tracks_of_sample(video: Path) -> dict[str, "object"]:
 
 def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
-    from video_mocap.inference.lifter import lift_track, load_lifter
     from bench_contacts import rise_on  # same folder
 
     from video_mocap.inference import skeleton
+    from video_mocap.inference.lifter import lift_track, load_lifter
     from video_mocap.rigging import solve as S
 
     lifter = load_lifter(model, device="cpu", backend="torch")
