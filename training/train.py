@@ -449,6 +449,8 @@ class Trainer:
         self._ema_state = None
         if resume:
             self._resume()
+            if config.init_weights:
+                log.info("init_weights not used: a resumed run continues from its own checkpoint")
         else:
             if config.init_weights:
                 self._init_from_weights(config.init_weights)
