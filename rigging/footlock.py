@@ -191,11 +191,11 @@ def lift_out_of_reach(hips: np.ndarray, targets: np.ndarray, weights: np.ndarray
     lifted = np.array(targets, dtype=np.float64)
     limit = MAX_REACH_FRACTION * np.asarray(reach, dtype=np.float64)  # (F,)
     horizontal = np.linalg.norm(lifted[..., :2] - hips[..., :2], axis=-1)  # (T, F)
-    # the lowest height at which the hip still reaches this point over the floor
+    # the lowest height at which the hip still reaches this point over the floor: a target at or above
+    # it is within reach and does not rise
     lowest = hips[..., 2] - np.sqrt(np.maximum(limit**2 - horizontal**2, 0.0))
-    out_of_reach = (np.asarray(weights) > 0) & (np.linalg.norm(lifted - hips, axis=-1) > limit)
     rise = np.clip(lowest - lifted[..., 2], 0.0, max_lift)
-    lifted[..., 2] += np.where(out_of_reach, rise, 0.0)
+    lifted[..., 2] += np.where(np.asarray(weights) > 0, rise, 0.0)
     return lifted
 
 
