@@ -4,8 +4,10 @@
 
 Clips: the sample clip ``assets/sample/sports2d_walk.mp4`` (884x498, 230 frames) seen as two
 subjects -- the foreground walker (the pipeline's chosen subject) and the second person of the
-clip (the rooftop person, a different ByteTrack id, longest other track). There is only one real
-video here, so the "second clip" is the second person's track of the same video.
+clip (the rooftop person, a different ByteTrack id, longest other track) -- and a second real video,
+``bench/data/pose2sim_balancing/cam01.mp4`` (Pose2Sim's demo, BSD-3-Clause: a man balancing on force
+plates, filmed from above, portrait 1080x1920, 60 fps, 100 frames; the **balance** clip). Its three
+other synchronised, calibrated views give it a multi-view 3D reference: ``bench/bench_multiview.py``.
 
 For each clip and each lifter (posemoe = the default, dtgcn): detect (cached 2D stage) -> lift
 (shipped weights, flip TTA) -> solve (``rigging.solve``), and measure
@@ -37,10 +39,12 @@ from report import header, run_meta, write_results  # same folder: the shared re
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+#: the second real video: one view of the Pose2Sim demo recording (bench/data/pose2sim_balancing/README.md)
+SECOND_VIDEO = REPO / "bench" / "data" / "pose2sim_balancing" / "cam01.mp4"
 RESULTS = REPO / "bench" / "results"
 OUT = REPO / "out" / "bench"
 MODELS = ("posemoe", "dtgcn")
-CLIP_NAMES = ("walker", "rooftop")
+CLIP_NAMES = ("walker", "rooftop", "balance")
 
 #: targets (issue 9)
 TARGET_BONE_CV = 0.05
@@ -98,6 +102,15 @@ def tracks_of_sample(video: Path) -> dict[str, "object"]:
     if others:
         tracks["rooftop"] = others[0]
     return tracks
+
+
+def real_clips(sample: Path = SAMPLE, second: Path = SECOND_VIDEO) -> dict[str, tuple[Path, "object"]]:
+    """Every real clip as {name: (video, track)}: the sample's two subjects and the second video's subject."""
+    from video_mocap.inference.detect import DetectConfig, detect_video
+
+    clips = {name: (sample, track) for name, track in tracks_of_sample(sample).items()}
+    clips["balance"] = (second, detect_video(second, DetectConfig(device="cpu")).subject)
+    return clips
 
 
 def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
@@ -167,10 +180,13 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
 
     default = SolveConfig()  # the solve's defaults
     lines = header("Real video: bone lengths, foot skating, jitter", meta) + [
-        "Clip `assets/sample/sports2d_walk.mp4` (884x498, 230 frames, 30 fps), shipped YOLO11n-pose + ByteTrack "
-        "(2D stage from the detection cache). Two subjects of the same video (the only real video here): "
-        "**walker** = the foreground walker (the pipeline's subject), **rooftop** = the second person "
-        "(a different track id, the longest other track). Shipped lifters, flip TTA on, torch on CPU; "
+        "Clips: `assets/sample/sports2d_walk.mp4` (884x498, 230 frames, 30 fps) seen as two subjects, "
+        "**walker** = the foreground walker (the pipeline's subject) and **rooftop** = the second person "
+        "(a different track id, the longest other track); and a second video, **balance** = "
+        "`bench/data/pose2sim_balancing/cam01.mp4` (Pose2Sim demo, BSD-3-Clause: a man balancing on force plates, "
+        "seen from 1.9 m up looking down 22 deg, 1080x1920, 60 fps, 100 frames; its multi-view reference is in "
+        "[multiview.md](multiview.md)). Shipped YOLO11n-pose + ByteTrack (2D stage from the detection cache), "
+        "shipped lifters, flip TTA on, torch on CPU; "
         f"solve with default settings ({default.smoothing_method} smoothing {default.smoothing}, foot lock on) "
         "unless stated.",
         "",
@@ -211,8 +227,8 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         "`bench/bench_contacts.py` measures, on lifted mocap whose contacts are known, how many planted frames "
         "the detector finds and the skating over all of them ([contacts.md](contacts.md)).",
         "",
-        "Pictures: `bench/figures/sample_skeletons.png` (walker), `bench/figures/rooftop_skeletons.png` "
-        "(`bench/draw_skeletons.py`).",
+        "Pictures: `bench/figures/sample_skeletons.png` (walker), `bench/figures/rooftop_skeletons.png`, "
+        "`bench/figures/balance_skeletons.png` (`bench/draw_skeletons.py`).",
         "",
     ]
     return "\n".join(lines)
@@ -221,6 +237,7 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
+    parser.add_argument("--second-video", type=Path, default=SECOND_VIDEO)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -230,10 +247,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    tracks = tracks_of_sample(args.video)
-    rows = [measure(clip, track, model, OUT) for clip, track in tracks.items() for model in MODELS]
+    clips = real_clips(args.video, args.second_video)
+    rows = [measure(clip, track, model, OUT) for clip, (_, track) in clips.items() for model in MODELS]
     meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py", time.perf_counter() - start,
-                    second_clip="second person (rooftop) of the sample clip, a different track id")
+                    clips={"walker": "foreground walker of the sample clip",
+                           "rooftop": "second person (rooftop) of the sample clip, a different track id",
+                           "balance": "bench/data/pose2sim_balancing/cam01.mp4 (Pose2Sim demo, BSD-3-Clause)"})
     payload = {"meta": meta, "rows": [dict(asdict(r), checks=checks(r)) for r in rows]}
     write_results(args.out, "real_video", to_markdown(rows, meta), payload)
     for r in rows:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_accuracy import HELD_OUT_ACTOR, load_held_out  # same folder: the held-out sets
+from bench_real_video import CLIP_NAMES  # same folder: the real clips
 from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ from video_mocap.rigging import solve as S  # noqa: E402
 RESULTS = REPO / "bench" / "results"
 MOTIONS = REPO / "out" / "bench"
 MODELS = ("posemoe", "dtgcn")
-CLIPS = ("walker", "rooftop")
+CLIPS = CLIP_NAMES  # the motions bench_real_video saves
 STRENGTHS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
 DEFAULT_MAX_FRAMES = 600  # as bench_accuracy.py
 SEED = 0  # as bench_accuracy.py

@@ -2,13 +2,13 @@
 
     YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/draw_skeletons.py [--model posemoe] [--frames 4]
 
-For a few frames of each subject of the sample clip (the walker and the rooftop person, as in
-``bench/bench_real_video.py``) one row shows: the video frame with the detected 2D skeleton
+For a few frames of each real clip of ``bench/bench_real_video.py`` (the sample clip's walker and
+rooftop person, and the Pose2Sim balance clip) one row shows: the video frame with the detected 2D skeleton
 (H36M-17, left side blue, right side red, centre green), the 3D skeleton of the default lifter
 seen from the person's side (profile: horizontal = the body's forward direction, vertical = up),
 and seen from above (horizontal = camera x, vertical = depth away from the camera). OpenCV draws
 everything on numpy canvases (no matplotlib). Writes ``bench/figures/sample_skeletons.png``
-(walker) and ``bench/figures/rooftop_skeletons.png``.
+(walker), ``bench/figures/rooftop_skeletons.png`` and ``bench/figures/balance_skeletons.png``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_real_video import SAMPLE, tracks_of_sample  # noqa: E402
+from bench_real_video import SAMPLE, SECOND_VIDEO, real_clips  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / "bench" / "figures"
-FIGURE_NAMES = {"walker": "sample_skeletons.png", "rooftop": "rooftop_skeletons.png"}
+FIGURE_NAMES = {"walker": "sample_skeletons.png", "rooftop": "rooftop_skeletons.png", "balance": "balance_skeletons.png"}
 
 ROW_HEIGHT = 300  # pixels per row
 PANEL_3D = 300  # square 3D panels
@@ -180,6 +180,7 @@ def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str) -> np
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
+    parser.add_argument("--second-video", type=Path, default=SECOND_VIDEO)
     parser.add_argument("--model", default="posemoe")
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--out", type=Path, default=FIGURES)
@@ -194,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     lifter = load_lifter(args.model, device="cpu", backend="torch")
     args.out.mkdir(parents=True, exist_ok=True)
-    for clip, track in tracks_of_sample(args.video).items():
+    for clip, (video, track) in real_clips(args.video, args.second_video).items():
         motion = lift_track(track, lifter)
-        image = figure(args.video, track, motion.joints3d, args.frames, f"{clip} ({args.model})")
+        image = figure(video, track, motion.joints3d, args.frames, f"{clip} ({args.model})")
         path = args.out / FIGURE_NAMES[clip]
         ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         if not ok:
