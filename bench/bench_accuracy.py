@@ -273,6 +273,9 @@ def _ordinal(n: int) -> str:
 
 
 HEADER = "| model | MPJPE | P-MPJPE | N-MPJPE | velocity (mm/frame) |\n| --- | --- | --- | --- | --- |"
+#: the clip sets' tables also say how much the lifted bones stretch (bone-length CV, median over bones, then clips)
+SET_HEADER = ("| model | MPJPE | P-MPJPE | N-MPJPE | velocity (mm/frame) | lifted bone CV |\n"
+              "| --- | --- | --- | --- | --- | --- |")
 
 
 def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str:
@@ -321,8 +324,10 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
     ]
     for title, key in sections:
         cond = first[key]
-        lines += [f"## {title}", "", f"{cond['num_clips']} clips, {cond['num_frames']} frames.", "", HEADER]
-        lines += [_row(m, by_model[m]["conditions"][key]["overall"]) for m in order]
+        lines += [f"## {title}", "", f"{cond['num_clips']} clips, {cond['num_frames']} frames.", "", SET_HEADER]
+        for m in order:
+            result = by_model[m]["conditions"][key]
+            lines.append(_row(m, result["overall"]) + f" {100 * result['bone_cv']:.1f} % |")
         lines.append("")
     lines += ["## Seen vs unseen motions (Bandai part 1, noisy 2D)", "",
               f"Seen = part 1 contents that the training part 2 also has ({', '.join(SEEN_CONTENTS)}); "

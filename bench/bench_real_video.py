@@ -75,21 +75,6 @@ class ClipResult:
     lag_frames: float
 
 
-def bone_length_series(joints: np.ndarray) -> np.ndarray:
-    """(T, 17, 3) -> (T, 16) length of every bone per frame."""
-    from video_mocap.inference.skeleton import BONES
-
-    parents = [p for p, _ in BONES]
-    children = [c for _, c in BONES]
-    return np.linalg.norm(joints[:, children] - joints[:, parents], axis=-1)
-
-
-def bone_cv(joints: np.ndarray) -> np.ndarray:
-    """(T, 17, 3) -> (16,) coefficient of variation (std / mean over frames) of each bone."""
-    lengths = bone_length_series(np.asarray(joints, dtype=np.float64))
-    return lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-9)
-
-
 def tracks_of_sample(video: Path) -> dict[str, "object"]:
     """Detect (cached) and return {'walker': subject track, 'rooftop': the longest other track}."""
     from video_mocap.inference.detect import DetectConfig, detect_video
@@ -120,6 +105,7 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     from video_mocap.inference import skeleton
     from video_mocap.inference.lifter import lift_track, load_lifter
     from video_mocap.rigging import solve as S
+    from video_mocap.training.metrics import bone_cv
 
     lifter = load_lifter(model, device="cpu", backend="torch")
     start = time.perf_counter()
@@ -133,7 +119,7 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     raw = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False))
     smooth = S.solve(motion, S.SolveConfig(foot_lock=False))  # default smoothing
     locked = S.solve(motion, S.SolveConfig(foot_lock=True))
-    solved_lengths = bone_length_series(locked.joints_world)
+    solved_lengths = skeleton.bone_lengths(locked.joints_world)
     contacts = locked.contacts
     feet = list(skeleton.FEET)
     planted = max(int(contacts.sum()), 1)

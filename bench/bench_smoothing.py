@@ -119,7 +119,7 @@ def to_markdown(held_out: list[dict], real: list[dict], meta: dict) -> str:
         f"The solve's default: `{default.smoothing_method}` at strength {default.smoothing}. "
         "Held-out: Bandai part 1 and HDM05 actor bk (noisy 2D, the cameras of `bench_accuracy.py`), every clip lifted once "
         "(flip TTA) and scored after smoothing the root-relative joints; strength 0 = the raw lifter output. "
-        "Real video: the sample clip's two subjects (`bench_real_video.py`'s saved motions), solved without "
+        "Real video: the sample clip's two subjects and the balance clip (`bench_real_video.py`'s saved motions), solved without "
         "foot lock; jitter = mean joint acceleration, smoothed / raw (target <= 50 %); lag = cross-correlation "
         "of joint velocities (target <= 1 frame).",
         "",

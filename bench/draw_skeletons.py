@@ -6,7 +6,9 @@ For a few frames of each real clip of ``bench/bench_real_video.py`` (the sample 
 rooftop person, and the Pose2Sim balance clip) one row shows: the video frame with the detected 2D skeleton
 (H36M-17, left side blue, right side red, centre green), the 3D skeleton of the default lifter
 seen from the person's side (profile: horizontal = the body's forward direction, vertical = up),
-and seen from above (horizontal = camera x, vertical = depth away from the camera). OpenCV draws
+and seen from above (horizontal = camera x, vertical = depth away from the camera). For the
+balance clip, the 3D panels also show, in grey, the multi-view reference of
+``bench/bench_multiview.py`` (its four calibrated views triangulated). OpenCV draws
 everything on numpy canvases (no matplotlib). Writes ``bench/figures/sample_skeletons.png``
 (walker), ``bench/figures/rooftop_skeletons.png`` and ``bench/figures/balance_skeletons.png``.
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_multiview import DATA as MULTIVIEW_DATA, reference_in_view  # noqa: E402
 from bench_real_video import SAMPLE, SECOND_VIDEO, real_clips  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +44,9 @@ BGR_CENTRE = (40, 180, 40)
 BGR_PANEL = (245, 245, 245)
 BGR_GRID = (200, 200, 200)
 BGR_TEXT = (20, 20, 20)
+BGR_REFERENCE = (150, 150, 150)
+#: the real clip with a multi-view reference, and the reference's camera
+REFERENCE_CLIP, REFERENCE_VIEW = "balance", "cam01"
 MIN_SCORE_DRAWN = 0.05
 CROP_MARGIN = 0.25  # crop around the person: their box grown by this fraction of its height
 CROP_ASPECT = 0.8  # crop width / height
@@ -56,8 +62,9 @@ def bone_color(child: int) -> tuple[int, int, int]:
     return BGR_CENTRE
 
 
-def draw_skeleton(canvas: np.ndarray, points: np.ndarray, visible: np.ndarray | None = None) -> None:
-    """Draw (17, 2) pixel points (x right, y down) onto ``canvas`` in place."""
+def draw_skeleton(canvas: np.ndarray, points: np.ndarray, visible: np.ndarray | None = None,
+                  color: tuple[int, int, int] | None = None) -> None:
+    """Draw (17, 2) pixel points (x right, y down) onto ``canvas`` in place (``color``: one colour for all bones)."""
     import cv2
 
     from video_mocap.inference.skeleton import BONES
@@ -67,7 +74,7 @@ def draw_skeleton(canvas: np.ndarray, points: np.ndarray, visible: np.ndarray | 
             continue
         a = tuple(int(round(v)) for v in points[parent])
         b = tuple(int(round(v)) for v in points[child])
-        cv2.line(canvas, a, b, bone_color(child), LINE, cv2.LINE_AA)
+        cv2.line(canvas, a, b, color or bone_color(child), LINE, cv2.LINE_AA)
     for j, p in enumerate(points):
         if visible is None or visible[j]:
             cv2.circle(canvas, tuple(int(round(v)) for v in p), JOINT_RADIUS, (0, 0, 0), -1, cv2.LINE_AA)
@@ -88,8 +95,9 @@ def body_axes(joints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return forward, up
 
 
-def panel(points_m: np.ndarray, label: str) -> np.ndarray:
-    """A square panel with (17, 2) metres (horizontal, vertical-up) around 0 drawn on a grid."""
+def panel(points_m: np.ndarray, label: str, reference_m: np.ndarray | None = None) -> np.ndarray:
+    """A square panel with (17, 2) metres (horizontal, vertical-up) around 0 drawn on a grid, over the
+    (17, 2) ``reference_m`` in grey (NaN: joints it lacks) when given."""
     import cv2
 
     canvas = np.full((PANEL_3D, PANEL_3D, 3), BGR_PANEL, np.uint8)
@@ -99,8 +107,13 @@ def panel(points_m: np.ndarray, label: str) -> np.ndarray:
         v = int(round(centre + k * 0.5 * scale))
         cv2.line(canvas, (v, 0), (v, PANEL_3D), BGR_GRID, 1)
         cv2.line(canvas, (0, v), (PANEL_3D, v), BGR_GRID, 1)
-    px = np.stack([centre + points_m[:, 0] * scale, centre - points_m[:, 1] * scale], axis=-1)
-    draw_skeleton(canvas, px)
+    def to_pixels(points: np.ndarray) -> np.ndarray:
+        return np.stack([centre + points[:, 0] * scale, centre - points[:, 1] * scale], axis=-1)
+
+    if reference_m is not None:
+        present = np.isfinite(reference_m).all(axis=-1)
+        draw_skeleton(canvas, np.nan_to_num(to_pixels(reference_m)), present, BGR_REFERENCE)
+    draw_skeleton(canvas, to_pixels(points_m))
     cv2.putText(canvas, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, BGR_TEXT, 1, cv2.LINE_AA)
     return canvas
 
@@ -148,8 +161,17 @@ def letterbox(image: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str) -> np.ndarray:
-    """Rows of [frame + 2D | profile 3D | top 3D] for ``num`` evenly spaced frames of the track."""
+def side_and_top(joints: np.ndarray, forward: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(17, 3) camera-axes joints -> (17, 2) seen from the person's side (forward right, up up) and
+    (17, 2) from above (camera x right, depth up the panel)."""
+    j = joints.astype(np.float64)
+    return np.stack([j @ forward, j @ up], axis=-1), np.stack([j[:, 0], j[:, 2]], axis=-1)
+
+
+def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str,
+           reference3d: np.ndarray | None = None) -> np.ndarray:
+    """Rows of [frame + 2D | profile 3D | top 3D] for ``num`` evenly spaced frames of the track; the
+    (T, 17, 3) ``reference3d`` (root-relative, camera axes) drawn in grey behind the 3D when given."""
     import cv2
 
     rows_idx = np.linspace(0, track.num_frames - 1, num + 2)[1:-1].round().astype(int)
@@ -166,13 +188,15 @@ def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str) -> np
         cv2.rectangle(image, (0, 0), (ROW_HEIGHT, 28), (0, 0, 0), -1)
         cv2.putText(image, f"{title}, video frame {vf}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE,
                     (255, 255, 255), 1, cv2.LINE_AA)
-        j = joints3d[i].astype(np.float64)
-        profile = np.stack([j @ forward, j @ up], axis=-1)  # person's side: forward right, up up
-        top = np.stack([j[:, 0], j[:, 2]], axis=-1)  # from above: camera x right, depth up the panel
+        views = [side_and_top(joints3d[i], forward, up)]
+        if reference3d is not None:
+            views.append(side_and_top(reference3d[i], forward, up))
+        (profile, top), (ref_profile, ref_top) = views[0], (views[1] if len(views) > 1 else (None, None))
+        side_label = "3D, side (forward ->)" if reference3d is None else "3D side; grey: 4-view ref."
         rows.append(np.hstack([
             image,
-            panel(profile, "3D, side (forward ->)"),
-            panel(top, "3D, from above (depth ^)"),
+            panel(profile, side_label, ref_profile),
+            panel(top, "3D, from above (depth ^)", ref_top),
         ]))
     return np.vstack(rows)
 
@@ -197,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for clip, (video, track) in real_clips(args.video, args.second_video).items():
         motion = lift_track(track, lifter)
-        image = figure(video, track, motion.joints3d, args.frames, f"{clip} ({args.model})")
+        reference = reference_in_view(MULTIVIEW_DATA, REFERENCE_VIEW) if clip == REFERENCE_CLIP else None
+        image = figure(video, track, motion.joints3d, args.frames, f"{clip} ({args.model})", reference)
         path = args.out / FIGURE_NAMES[clip]
         ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         if not ok:

@@ -37,6 +37,7 @@ BENCHES: dict[str, tuple[list[str], str]] = {
     "ux": ([PY, "bench/bench_reapply.py"], "ux"),
     "accuracy": ([PY, "bench/bench_accuracy.py", "--jobs", "2"], "accuracy"),
     "real_video": ([PY, "bench/bench_real_video.py"], "real_video"),
+    "multiview": ([PY, "bench/bench_multiview.py"], "multiview"),
     "smoothing": ([PY, "bench/bench_smoothing.py"], "smoothing"),  # after real_video: reads its motions
     "contacts": ([PY, "bench/bench_contacts.py"], "contacts"),
     "memory": ([PY, "bench/bench_memory.py"], "memory"),
@@ -162,6 +163,11 @@ def accuracy_figures(data: list[dict] | None) -> list[Figure]:
                               f"(raw lifter: <= {T_VELOCITY:.0f} mm/frame)",
                               f"velocity {o['velocity']:.2f} mm/frame, P-MPJPE {o['p_mpjpe']:.1f}, "
                               f"MPJPE {o['mpjpe']:.1f} mm", None, src))
+        noisy, exact = by[m]["conditions"]["bandai_noisy"], by[m]["conditions"]["bandai_exact"]
+        if "bone_cv" in noisy:  # informational: the real-video bone figure, on mocap
+            out.append(Figure("Accuracy", f"{m}: lifted bone-length CV on held-out mocap, noisy / exact 2D "
+                              "(median over bones, then clips)", "(real video: <= 5 %)",
+                              f"{100 * noisy['bone_cv']:.1f} / {100 * exact['bone_cv']:.1f} %", None, src))
         chosen_on = set(by[m].get("validation_clips", []))
         if chosen_on:  # informational: the validation clips chose the exported checkpoint
             rows = by[m]["conditions"]["bandai_noisy"]["per_clip"]
@@ -293,6 +299,25 @@ def real_video_figures(data: dict | None) -> list[Figure]:
             Figure("Real video", f"{tag}: lag of smoothing", "<= 1 frame", f"{r['lag_frames']:+.2f} frames",
                    c["lag"], src),
         ]
+    return out
+
+
+def multiview_figures(data: dict | None) -> list[Figure]:
+    """Informational: real video scored against a 4-view triangulated reference (not ground truth)."""
+    from bench_multiview import means
+
+    src = "multiview"
+    if not data:
+        return [_missing("Real video", "monocular lifts against a multi-view reference", "-", src)]
+    ref = data["reference"]
+    out = [Figure("Real video", "balance clip: bone length CV of the 4-view triangulated reference itself "
+                  "(median over bones)", "(lifted: <= 5 %)", f"{100 * ref['bone_cv_median']:.1f} %", None, src)]
+    for model in dict.fromkeys(r["model"] for r in data["rows"]):
+        m = means(data["rows"], model)
+        out.append(Figure("Real video", f"{model}: balance clip, each of 4 views lifted alone vs the 4-view reference "
+                          "(mean over views): MPJPE / P-MPJPE / velocity", "-",
+                          f"{m['mpjpe']:.1f} / {m['p_mpjpe']:.1f} mm / {m['velocity']:.1f} mm/frame at 60 fps; "
+                          f"bone CV {100 * m['bone_cv_median']:.1f} %", None, src))
     return out
 
 
@@ -442,6 +467,7 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("ablation", ablation_figures),
     ("training_curve", training_curve_figures),
     ("real_video", real_video_figures),
+    ("multiview", multiview_figures),
     ("smoothing", smoothing_figures),
     ("contacts", contact_figures),
     ("runtime", runtime_figures),

@@ -135,6 +135,28 @@ def test_velocity_error_known_case():
     assert metrics.velocity_error(pred, target) == pytest.approx(0.06 / (4 * 17))
 
 
+def test_bone_cv_measures_stretching_bones(hdm05_clip):
+    from video_mocap.inference.skeleton import BONES
+
+    walk = hdm05_clip("HDM_mm_jogLeftCircle4StepsRstart_011_120")[:40]
+    before = metrics.bone_cv(walk)
+    assert before.max() < 0.02  # mocap bones: constant, up to the derived spine and head joints
+    # the left shin (knee -> ankle) alternately 10 % longer and shorter: its CV is exactly 0.1
+    knee, ankle = 5, 6
+    stretched = walk.copy()
+    factor = np.where(np.arange(40) % 2 == 0, 1.1, 0.9)[:, None]
+    stretched[:, ankle] = walk[:, knee] + factor * (walk[:, ankle] - walk[:, knee])
+    cv = metrics.bone_cv(stretched)
+    shin = BONES.index((knee, ankle))
+    assert before[shin] < 1e-6 and cv[shin] == pytest.approx(0.1, rel=1e-6)
+    np.testing.assert_allclose(np.delete(cv, shin), np.delete(before, shin))
+    # a clip's error record carries the median over bones of its prediction
+    assert metrics.clip_errors("walk", stretched, walk).bone_cv == pytest.approx(float(np.median(cv)))
+    summary = metrics.summarize([metrics.clip_errors("a", stretched, walk), metrics.clip_errors("b", walk, walk)])
+    assert [row["bone_cv"] for row in summary.per_clip] == pytest.approx([np.median(cv), np.median(before)])
+    assert summary.bone_cv == pytest.approx(np.median([np.median(cv), np.median(before)]))
+
+
 def test_summary_pools_frames_and_lists_worst():
     target = _pose(4, frames=10)
     good = metrics.clip_errors("good", target + [0.01, 0.0, 0.0], target, {"content": "walk"})
@@ -475,6 +497,7 @@ def test_eval_cli_on_sequence_npz(trained_run, shared_dir, tmp_path, capsys):
     for key in ("mpjpe", "p_mpjpe", "n_mpjpe", "velocity"):
         assert np.isfinite(report["overall"][key])
     assert report["overall"]["p_mpjpe"] <= report["overall"]["mpjpe"]
+    assert 0.0 < report["bone_cv"] == pytest.approx(float(np.median([row["bone_cv"] for row in report["per_clip"]])))
     assert len(report["worst"]) == 2 and report["worst"][0]["labels"]["content"]
     with np.load(predictions) as saved:
         assert saved["pred:humanoid3d_walk"].shape == saved["target:humanoid3d_walk"].shape == (38, 17, 3)

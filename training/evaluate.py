@@ -15,7 +15,8 @@ test-time augmentation unless ``--no-flip``), exactly as in the product.
 
 Reports MPJPE, P-MPJPE (Procrustes), N-MPJPE (scale) and velocity error in millimetres,
 overall (every frame counts once) and per clip, with the worst 10 % of clips and their
-labels. ``--smoothing`` scores the lifted joints after the solve's temporal
+labels, and how much the lifted bones stretch (bone-length CV, median over bones, per clip
+and the median over clips). ``--smoothing`` scores the lifted joints after the solve's temporal
 filter (what the armature gets). ``--json`` prints the whole report as JSON. ``--save-predictions P`` writes an
 ``.npz`` with ``pred:<clip>``, ``target:<clip>`` (root-relative camera-frame metres, OpenCV
 axes) and ``inputs:<clip>`` (normalised 2D + score) for every clip.
@@ -78,8 +79,9 @@ def evaluate_model(
         overlap: the windows' overlap (``lift_sequence``; the product's default unless told).
 
     Returns:
-        ``{"overall": {metric: mm}, "per_clip": [{name, labels, frames, metric: mm}],
-        "worst": [...worst 10 % by MPJPE...], "num_clips", "num_frames"}``.
+        ``{"overall": {metric: mm}, "per_clip": [{name, labels, frames, metric: mm, bone_cv}],
+        "worst": [...worst 10 % by MPJPE...], "num_clips", "num_frames", "bone_cv"}`` (bone-length
+        CV as a fraction: per clip the median over bones, overall the median over clips).
     """
     from ..inference.lifter import lift_sequence
 
@@ -206,14 +208,15 @@ def format_report(result: dict, title: str = "") -> str:
         lines.append(title)
     lines.append(
         f"{result['num_clips']} clips, {result['num_frames']} frames: MPJPE {o['mpjpe']:.1f} mm, "
-        f"P-MPJPE {o['p_mpjpe']:.1f} mm, N-MPJPE {o['n_mpjpe']:.1f} mm, velocity {o['velocity']:.2f} mm/frame"
+        f"P-MPJPE {o['p_mpjpe']:.1f} mm, N-MPJPE {o['n_mpjpe']:.1f} mm, velocity {o['velocity']:.2f} mm/frame; "
+        f"lifted bone-length CV {100 * result['bone_cv']:.1f} % (median over bones, then clips)"
     )
     lines.append("")
-    lines.append(f"{'clip':<48} {'frames':>6} {'MPJPE':>7} {'P-MPJPE':>8} {'N-MPJPE':>8} {'vel':>6}  labels")
+    lines.append(f"{'clip':<48} {'frames':>6} {'MPJPE':>7} {'P-MPJPE':>8} {'N-MPJPE':>8} {'vel':>6} {'bone CV':>7}  labels")
     for row in result["per_clip"]:
         lines.append(
             f"{row['name'][:48]:<48} {row['frames']:>6} {row['mpjpe']:>7.1f} {row['p_mpjpe']:>8.1f} "
-            f"{row['n_mpjpe']:>8.1f} {row['velocity']:>6.2f}  {_labels_text(row['labels'])}"
+            f"{row['n_mpjpe']:>8.1f} {row['velocity']:>6.2f} {100 * row['bone_cv']:>6.1f}%  {_labels_text(row['labels'])}"
         )
     lines.append("")
     lines.append(f"worst {int(WORST_FRACTION * 100)} % of clips by MPJPE:")

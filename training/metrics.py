@@ -12,6 +12,9 @@ literature:
 - **N-MPJPE**: after a per-frame optimal uniform scale only (Rhodin et al. 2018).
 - **Velocity error** (MPJVE): mean Euclidean distance between the first differences over
   time of prediction and target, ``(..., T, J, 3)`` with time on axis ``-3``.
+- **Bone-length CV** (no target needed): each bone's length over a clip, std / mean; real
+  bones are constant, so this is how much a lifter's skeleton stretches (issue 9: <= 5 %,
+  median over the bones).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..inference.skeleton import NUM_JOINTS, bone_lengths
 
 #: metres -> millimetres, the unit every report uses
 MM_PER_M = 1000.0
@@ -91,6 +96,12 @@ def velocity_error_per_frame(pred: np.ndarray, target: np.ndarray) -> np.ndarray
     return np.linalg.norm(np.diff(pred, axis=-3) - np.diff(target, axis=-3), axis=-1).mean(axis=-1)
 
 
+def bone_cv(joints: np.ndarray) -> np.ndarray:
+    """(T, 17, 3) -> (16,) coefficient of variation (std / mean over frames) of each bone's length."""
+    lengths = bone_lengths(np.asarray(joints, dtype=np.float64))
+    return lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), _EPS)
+
+
 def mpjpe(pred: np.ndarray, target: np.ndarray) -> float:
     return float(mpjpe_per_frame(pred, target).mean())
 
@@ -109,7 +120,8 @@ def velocity_error(pred: np.ndarray, target: np.ndarray) -> float:
 
 @dataclass
 class ClipErrors:
-    """Per-frame errors of one clip (metres); ``velocity`` has one fewer entry."""
+    """Per-frame errors of one clip (metres); ``velocity`` has one fewer entry; ``bone_cv`` is the
+    prediction's bone-length CV, median over its bones (a fraction; NaN unless H36M-17)."""
 
     name: str
     labels: dict
@@ -117,6 +129,7 @@ class ClipErrors:
     p_mpjpe: np.ndarray
     n_mpjpe: np.ndarray
     velocity: np.ndarray
+    bone_cv: float = float("nan")
 
     @property
     def num_frames(self) -> int:
@@ -143,17 +156,20 @@ def clip_errors(name: str, pred: np.ndarray, target: np.ndarray, labels: dict | 
         p_mpjpe=p_mpjpe_per_frame(pred, target),
         n_mpjpe=n_mpjpe_per_frame(pred, target),
         velocity=velocity_error_per_frame(pred, target),
+        bone_cv=float(np.median(bone_cv(pred))) if pred.shape[1] == NUM_JOINTS else float("nan"),
     )
 
 
 @dataclass
 class EvalSummary:
-    """Overall (frame-weighted) and per-clip errors in millimetres."""
+    """Overall (frame-weighted) and per-clip errors in millimetres; ``bone_cv`` is the median over
+    clips of each clip's bone-length CV (a fraction)."""
 
     overall: dict[str, float]
     per_clip: list[dict] = field(default_factory=list)
     num_clips: int = 0
     num_frames: int = 0
+    bone_cv: float = float("nan")
 
     def worst(self, fraction: float = 0.1, key: str = "mpjpe") -> list[dict]:
         """The worst ``fraction`` of clips by ``key`` (at least one), worst first."""
@@ -166,6 +182,7 @@ class EvalSummary:
             "num_clips": self.num_clips,
             "num_frames": self.num_frames,
             "per_clip": self.per_clip,
+            "bone_cv": self.bone_cv,
         }
 
 
@@ -178,8 +195,10 @@ def summarize(clips: list[ClipErrors]) -> EvalSummary:
         values = np.concatenate([getattr(c, key) for c in clips])
         overall[key] = float(values.mean() * MM_PER_M) if values.size else float("nan")
     per_clip = [
-        {"name": c.name, "labels": c.labels, "frames": c.num_frames, **c.summary_mm()} for c in clips
+        {"name": c.name, "labels": c.labels, "frames": c.num_frames, **c.summary_mm(), "bone_cv": c.bone_cv}
+        for c in clips
     ]
     return EvalSummary(
-        overall=overall, per_clip=per_clip, num_clips=len(clips), num_frames=int(sum(c.num_frames for c in clips))
+        overall=overall, per_clip=per_clip, num_clips=len(clips), num_frames=int(sum(c.num_frames for c in clips)),
+        bone_cv=float(np.median([c.bone_cv for c in clips])),
     )
