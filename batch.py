@@ -1,7 +1,7 @@
 """Headless batch inside Blender: many videos -> one animation file each.
 
     blender -b -P <extension folder>/batch.py -- VIDEO... --out DIR [--format blend|fbx|bvh|npz]
-                                               [--model posemoe|dtgcn] [--device D] [...]
+                                               [--model dtgcn|posemoe] [--device D] [...]
 
 Everything after ``--`` takes the options of ``video-mocap estimate`` (see ``estimate_cli.py``);
 the default format here is ``blend``. The package is imported from this script's folder, so this

@@ -1,6 +1,6 @@
 """``video-mocap estimate``: videos -> animation files, the whole pipeline, headless.
 
-    video-mocap estimate VIDEO... -o OUT [--model posemoe|dtgcn] [--device D] [--person ID]
+    video-mocap estimate VIDEO... -o OUT [--model dtgcn|posemoe] [--device D] [--person ID]
                          [--start N] [--end N] [--fov DEG] [--smoothing S]
                          [--smoothing-method savgol|one_euro] [--no-foot-lock]
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import Cancelled, VideoMocapError
 from .io_utils import atomic_path
+from .inference.weights import DEFAULT_LIFTER
 from .pipeline import LIFTER_MODELS, SMOOTHING_METHODS
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
                         help="output file (.blend, .fbx, .bvh, .npz) for one clip, or a folder for many")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file type when OUT is a folder (default: blend with bpy, else bvh)")
-    parser.add_argument("--model", choices=LIFTER_MODELS, default=LIFTER_MODELS[0], help="lifter (default: posemoe)")
+    parser.add_argument("--model", choices=LIFTER_MODELS, default=DEFAULT_LIFTER,
+                        help=f"lifter (default: {DEFAULT_LIFTER})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     parser.add_argument("--person", type=int, default=None, help="track id of the person (default: the main subject)")
     parser.add_argument("--start", type=int, default=0, help="first video frame (0-based)")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import VideoMocapError
 from .inference.formats import Motion3D, Track2D
 from .inference.progress import ProgressFn, check_cancel, report
-from .inference.weights import WEIGHTS_SUFFIX, default_weights_path
+from .inference.weights import DEFAULT_LIFTER, WEIGHTS_SUFFIX, default_weights_path
 from .rigging.filters import METHODS as SMOOTHING_METHODS
 
 if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their 
 log = logging.getLogger(__name__)
 
 #: the lifters offered to users (the MLP baseline is for benchmarks only)
-LIFTER_MODELS = ("posemoe", "dtgcn")
+LIFTER_MODELS = ("dtgcn", "posemoe")
 #: bump when the cached files' meaning changes, so old cache entries are not reused
 CACHE_VERSION = 1
 MOTIONS_SUBDIR = "motions"
@@ -70,7 +70,7 @@ class PipelineSettings:
     """
 
     detect: "DetectConfig" = field(default_factory=_default_detect_config)
-    model: str = "posemoe"
+    model: str = DEFAULT_LIFTER
     weights: Path | None = None
     device: str = "auto"
     fov_deg: float | None = None
@@ -111,7 +111,7 @@ class PersonInfo:
 
 def make_settings(
     *,
-    model: str = "posemoe",
+    model: str = DEFAULT_LIFTER,
     device: str = "auto",
     person: int | None = None,
     frame_start: int = 0,

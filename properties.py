@@ -19,6 +19,7 @@ from bpy.props import (
 from bpy.types import PropertyGroup
 
 from .inference.camera import DEFAULT_HORIZONTAL_FOV_DEG
+from .inference.weights import DEFAULT_LIFTER
 from .preferences import DEVICE_ITEMS as PREFS_DEVICE_ITEMS
 from .rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD
 
@@ -37,8 +38,10 @@ SOURCE_ITEMS = (
     ("CLIP", "Movie Clip", "A movie clip already loaded in this file"),
 )
 MODEL_ITEMS = (
-    ("posemoe", "PoseMoE", "2D-pose and depth experts with a router (the default; steadiest bones on real video)"),
-    ("dtgcn", "DTGCN", "Dual-stream Transformer and graph network (lower error on held-out mocap)"),
+    ("dtgcn", "DTGCN", "Dual-stream Transformer and graph network (the default: the lower error on mocap and real "
+     "video, the steadier motion)"),
+    ("posemoe", "PoseMoE", "2D-pose and depth experts with a router (steadier raw bone lengths on some clips; "
+     "the armature's bones are constant either way)"),
 )
 SMOOTHING_METHOD_ITEMS = (
     ("savgol", "Savitzky-Golay", "A local cubic fit over a window (about 0.5 s at strength 0.5): the most accurate"),
@@ -113,7 +116,7 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     people_video: StringProperty(name="People Of", description="The video the people list belongs to", default="")
     person: EnumProperty(name="Person", items=_person_items, description="Which person to capture")
 
-    model: EnumProperty(name="Lifter", items=MODEL_ITEMS, default="posemoe")
+    model: EnumProperty(name="Lifter", items=MODEL_ITEMS, default=DEFAULT_LIFTER)
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="PREFS")
 
     use_frame_range: BoolProperty(name="Frame Range", description="Only use part of the video", default=False)

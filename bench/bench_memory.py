@@ -5,7 +5,7 @@
 Input: the sample clip's real 2D track (the walker, from the detection cache) tiled to the
 length, back and forth, with seeded Gaussian noise (``NOISE_STD`` in normalised screen units,
 about 1.3 px) so no two windows are equal, saved as a 2D track file. Each run is a fresh
-subprocess that loads the default lifter (``weights/posemoe.safetensors``) through
+subprocess that loads the default lifter (``inference.weights.DEFAULT_LIFTER``) through
 ``load_lifter`` and lifts the whole track by one of two paths:
 
 - ``file`` (the figure): track file -> motion file, streamed (``lift_track_file``, what
@@ -42,6 +42,7 @@ import numpy as np
 from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 from video_mocap.inference.formats import Track2D
+from video_mocap.inference.weights import DEFAULT_LIFTER
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -50,7 +51,7 @@ HOUR_FRAMES = 108_000
 TEN_MIN_FRAMES = 18_000
 NOISE_STD = 0.003  # normalised screen units (about 1.3 px on an 884-px-wide frame)
 SEED = 0
-MODEL = "posemoe"
+MODEL = DEFAULT_LIFTER
 TARGET_PEAK_BYTES = 2 * 1024**3
 TARGET_FLAT = 0.10  # hour peak within 10 % of the 10-minute peak
 KIB = 1024

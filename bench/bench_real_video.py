@@ -9,7 +9,7 @@ clip (the rooftop person, a different ByteTrack id, longest other track) -- and 
 plates, filmed from above, portrait 1080x1920, 60 fps, 100 frames; the **balance** clip). Its three
 other synchronised, calibrated views give it a multi-view 3D reference: ``bench/bench_multiview.py``.
 
-For each clip and each lifter (posemoe = the default, dtgcn): detect (cached 2D stage) -> lift
+For each clip and each lifter (dtgcn = the default, posemoe): detect (cached 2D stage) -> lift
 (shipped weights, flip TTA) -> solve (``rigging.solve``), and measure
 
 - bone lengths: the raw lifted bones' coefficient of variation over frames (median over the 16

@@ -6,7 +6,7 @@ Times, on the sample clip in background Blender (bpy module):
   * "Estimate 3D Pose" again after changing smoothing / foot lock: the operator hashes the
     video (remembered), finds the 3D motion in the cache, re-solves and keys a new armature;
   * "Apply to Armature": the same from the last result's motion file.
-The 3D motion comes from a real run of the networks when ``weights/posemoe.safetensors`` exists;
+The 3D motion comes from a real run of the networks when the default lifter's weights exist;
 otherwise the cache is seeded with real mocap (tests/pipeline_seed.py) and the output says so.
 """
 
@@ -39,7 +39,7 @@ def main() -> int:
     import bpy  # before addon_utils: importing bpy puts Blender's modules on the path
     import addon_utils
 
-    from video_mocap.inference.weights import default_weights_path
+    from video_mocap.inference.weights import DEFAULT_LIFTER, default_weights_path
     from video_mocap.operators.common import pipeline_settings
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -48,9 +48,9 @@ def main() -> int:
     props.filepath, props.use_frame_range = str(SAMPLE), True
     props.frame_start, props.frame_end, props.device = 0, args.frames - 1, "CPU"
 
-    weights = default_weights_path("posemoe")
+    weights = default_weights_path(DEFAULT_LIFTER)
     if weights.is_file():
-        source = "real run of the networks (YOLO + PoseMoE)"
+        source = f"real run of the networks (YOLO + {DEFAULT_LIFTER})"
         started = time.perf_counter()
         assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
         print(f"first estimate (networks): {time.perf_counter() - started:.1f} s")

@@ -1,6 +1,6 @@
 """End-to-end speed on the sample clip: ONNX Runtime versus PyTorch (+ Ultralytics), same run.
 
-    YOLO_OFFLINE=1 .venv/bin/python bench/bench_runtime.py [--model posemoe] [--repeats 1]
+    YOLO_OFFLINE=1 .venv/bin/python bench/bench_runtime.py [--model dtgcn] [--repeats 1]
 
 Per backend (``onnx``: ONNX Runtime with the int8 detector, what the extension runs; ``onnx-fp32``:
 the float detector; ``torch``: PyTorch + Ultralytics): 2D stage (decode + YOLO pose + tracking, cache off) and 3D stage (windowed lifting
@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from video_mocap.inference.weights import DEFAULT_LIFTER
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "assets" / "sample" / "sports2d_walk.mp4"
@@ -76,7 +78,7 @@ def bench(backend: str, model: str, weights: Path, device: str) -> dict[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="posemoe")
+    parser.add_argument("--model", default=DEFAULT_LIFTER, help=f"lifter (default: the product's, {DEFAULT_LIFTER})")
     parser.add_argument("--preset", default="small", help="network size when no trained weights exist")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=1)

@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_multiview import DATA as MULTIVIEW_DATA, reference_in_view  # noqa: E402
 from bench_real_video import SAMPLE, SECOND_VIDEO, real_clips  # noqa: E402
 
+from video_mocap.inference.weights import DEFAULT_LIFTER  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / "bench" / "figures"
 FIGURE_NAMES = {"walker": "sample_skeletons.png", "rooftop": "rooftop_skeletons.png", "balance": "balance_skeletons.png"}
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
     parser.add_argument("--second-video", type=Path, default=SECOND_VIDEO)
-    parser.add_argument("--model", default="posemoe")
+    parser.add_argument("--model", default=DEFAULT_LIFTER, help=f"lifter (default: the product's, {DEFAULT_LIFTER})")
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--out", type=Path, default=FIGURES)
     args = parser.parse_args(argv)

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 from .formats import TrackFile
-from .weights import LIFTER_NAMES
-
-DEFAULT_MODEL = "posemoe"
+from .weights import DEFAULT_LIFTER, LIFTER_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("track", type=Path, help="2D track file (.npz)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="3D motion file to write (.npz)")
-    parser.add_argument("--model", choices=LIFTER_NAMES, default=DEFAULT_MODEL, help="lifter (default: posemoe)")
+    parser.add_argument("--model", choices=LIFTER_NAMES, default=DEFAULT_LIFTER, help=f"lifter (default: {DEFAULT_LIFTER})")
     parser.add_argument("--weights", type=Path, default=None,
                         help="weights .safetensors (its .json card beside it); default: the shipped weights")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")

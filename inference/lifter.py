@@ -37,7 +37,15 @@ from .formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write
 from .progress import ProgressFn, check_cancel, report
 from .skeleton import NUM_JOINTS, flip_joints
 from .trajectory import recover_root, smooth_root
-from .weights import HOW_TO_GET_WEIGHTS, LIFTER_NAMES, ModelCard, default_weights_path, load_card, load_weights
+from .weights import (
+    DEFAULT_LIFTER,
+    HOW_TO_GET_WEIGHTS,
+    LIFTER_NAMES,
+    ModelCard,
+    default_weights_path,
+    load_card,
+    load_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +163,7 @@ def _weights_path(model: str, weights: str | os.PathLike | None) -> Path:
 
 
 def load_lifter(
-    model: str = "posemoe",
+    model: str = DEFAULT_LIFTER,
     weights: str | os.PathLike | None = None,
     device: str = "auto",
     backend: str = "auto",

@@ -63,7 +63,7 @@ def seed_motion_cache(video: Path, settings: pipeline.PipelineSettings, cache_di
 
 
 def trained_lifter_or_skip() -> str:
-    """The first user-facing lifter whose trained weights are in place (posemoe, then dtgcn), or skip."""
+    """The first user-facing lifter whose trained weights are in place (in ``pipeline.LIFTER_MODELS`` order: the default first), or skip."""
     for model in pipeline.LIFTER_MODELS:
         if default_weights_path(model).is_file():
             return model

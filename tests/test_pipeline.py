@@ -31,7 +31,8 @@ def test_cache_key_follows_detection_and_lifter_not_rig(sample_clip, tmp_path):
     for same in rig_and_speed:
         assert pipeline.cache_key(sample_clip, _settings(**same), tmp_path) == base, same
     # anything that changes the 2D track or the lifter: a new entry
-    for other in ({"frame_end": NUM_FRAMES + 1}, {"person": 2}, {"model": "dtgcn"}, {"fov_deg": 40.0}):
+    other_lifter = next(m for m in pipeline.LIFTER_MODELS if m != pipeline.DEFAULT_LIFTER)
+    for other in ({"frame_end": NUM_FRAMES + 1}, {"person": 2}, {"model": other_lifter}, {"fov_deg": 40.0}):
         assert pipeline.cache_key(sample_clip, _settings(**other), tmp_path) != base, other
     copy = tmp_path / "copy.mp4"
     data = bytearray(sample_clip.read_bytes())
@@ -46,7 +47,7 @@ def test_bad_settings_and_inputs_raise_clear_errors(tmp_path, sample_clip):
     with pytest.raises(VideoMocapError, match="Unknown smoothing filter 'kalman'; use one of one_euro, savgol"):
         pipeline.make_settings(smoothing_method="kalman")
     assert pipeline.make_settings(smoothing_method="one_euro").solve.smoothing_method == "one_euro"
-    with pytest.raises(VideoMocapError, match="No posemoe weights in"):
+    with pytest.raises(VideoMocapError, match="No dtgcn weights in"):
         pipeline.make_settings(weights=tmp_path)
     with pytest.raises(VideoMocapError, match="Video not found"):
         pipeline.run_pipeline(tmp_path / "missing.mp4", _settings(), cache_dir=tmp_path)

@@ -68,7 +68,7 @@ ENABLE_DISABLE = textwrap.dedent(
     assert hasattr(bpy.types.Scene, "video_mocap")
     prefs = bpy.context.preferences.addons[module].preferences
     assert prefs.device == "AUTO", prefs.device
-    assert bpy.context.scene.video_mocap.model == "posemoe"
+    assert bpy.context.scene.video_mocap.model == "dtgcn"  # the default lifter
     loaded = [m for m in heavy if m in sys.modules]
     assert not loaded, f"enabling imported heavy modules: {loaded}"
     bpy.ops.preferences.addon_disable(module=module)

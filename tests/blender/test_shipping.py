@@ -26,7 +26,9 @@ import pytest
 
 from conftest import REPO, run_python
 
-MODEL = "posemoe"
+from video_mocap.inference.weights import DEFAULT_LIFTER
+
+MODEL = DEFAULT_LIFTER  # what Estimate 3D Pose runs in the installed extension
 PLATFORM = "linux-x64"
 ADDON_MODULE = "bl_ext.user_default.video_mocap"
 SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
