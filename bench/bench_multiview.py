@@ -129,10 +129,11 @@ def trunk_tilt_deg(joints: np.ndarray) -> np.ndarray:
 
 def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """Root-relative (T, J, 3) prediction vs target -> the four errors in mm (velocity: mm per frame)."""
-    from video_mocap.training import metrics as M
+    from video_mocap.training import metrics
 
-    return {"mpjpe": M.mpjpe(pred, target) * M_TO_MM, "p_mpjpe": M.p_mpjpe(pred, target) * M_TO_MM,
-            "n_mpjpe": M.n_mpjpe(pred, target) * M_TO_MM, "velocity": M.velocity_error(pred, target) * M_TO_MM}
+    return {"mpjpe": metrics.mpjpe(pred, target) * M_TO_MM, "p_mpjpe": metrics.p_mpjpe(pred, target) * M_TO_MM,
+            "n_mpjpe": metrics.n_mpjpe(pred, target) * M_TO_MM,
+            "velocity": metrics.velocity_error(pred, target) * M_TO_MM}
 
 
 def measure(data: Path, models: tuple[str, ...]) -> dict:
@@ -140,7 +141,6 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     from video_mocap.inference.skeleton import BONES, JOINT_NAMES
     from video_mocap.rigging.solve import solve
     from video_mocap.training import metrics
-    from video_mocap.training.metrics import bone_cv
     from video_mocap.training.multiview import read_qca
 
     cameras = read_qca(data / CALIBRATION)
@@ -148,9 +148,9 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     reference_world, present, reprojection = reference_joints(tracks, cameras)
     scored = np.flatnonzero(present)
     reference_bones = [b for b, (p, c) in enumerate(BONES) if present[p] and present[c]]
-    reference_cv = bone_cv(np.nan_to_num(reference_world))[reference_bones]
+    reference_cv = metrics.bone_cv(np.nan_to_num(reference_world))[reference_bones]
     views = []
-    for v, (camera, track) in enumerate(zip(cameras, tracks)):
+    for v, camera in enumerate(cameras):
         height, pitch = camera_pose(camera)
         views.append({"view": camera.name, "height_m": height, "pitch_deg": pitch,
                       "reprojection_px_median": float(np.nanmedian(reprojection[v])),
@@ -162,12 +162,13 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
         for camera, track in zip(cameras, tracks):
             motion = lift_track(track, lifter)
             motion.save(OUT / f"multiview_{camera.name}_{model}.npz")
+            reference_cam = camera.to_camera(reference_world)
             pred = root_relative(motion.joints3d.astype(np.float64))[:, scored]
-            target = root_relative(camera.to_camera(reference_world))[:, scored]
+            target = root_relative(reference_cam)[:, scored]
             solved = root_relative(solve(motion).joints_world)[:, scored]
-            tilt_error = trunk_tilt_deg(motion.joints3d) - trunk_tilt_deg(camera.to_camera(reference_world))
+            tilt_error = trunk_tilt_deg(motion.joints3d) - trunk_tilt_deg(reference_cam)
             rows.append({"model": model, "view": camera.name, **score(pred, target),
-                         "bone_cv_median": float(np.median(bone_cv(motion.joints3d))),
+                         "bone_cv_median": float(np.median(metrics.bone_cv(motion.joints3d))),
                          "trunk_tilt_error_deg": float(np.mean(tilt_error)),
                          "solved_p_mpjpe": metrics.p_mpjpe(solved, target) * M_TO_MM})
             logging.info("%s %s: P-MPJPE %.1f mm", model, camera.name, rows[-1]["p_mpjpe"])
@@ -197,8 +198,8 @@ def to_markdown(result: dict, meta: dict) -> str:
         "Reference = the shipped YOLO11n-pose detections of all four views triangulated (score-weighted DLT) and "
         f"smoothed (Savitzky-Golay {REFERENCE_SMOOTH_FRAMES} frames, order {REFERENCE_SMOOTH_ORDER}). Each view alone "
         "is lifted as the product lifts it (shipped weights, flip TTA, default field of view) and scored, root-relative, "
-        "in its camera's frame. Velocity error is per frame at 60 fps (about half the per-frame figure a 30 fps clip "
-        f"would give). Scored joints ({len(result['scored_joints'])}): every joint but those the views cannot "
+        "in its camera's frame. Velocity error is per frame at 60 fps (a frame half as long as a 30 fps clip's). "
+        f"Scored joints ({len(result['scored_joints'])}): every joint but those the views cannot "
         "triangulate (the head: blurred face, ears under a cap).",
         "",
         "**The reference is not ground truth.** It carries the detector's error in every view (a hip or shoulder "

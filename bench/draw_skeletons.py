@@ -190,10 +190,8 @@ def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str,
         cv2.rectangle(image, (0, 0), (ROW_HEIGHT, 28), (0, 0, 0), -1)
         cv2.putText(image, f"{title}, video frame {vf}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE,
                     (255, 255, 255), 1, cv2.LINE_AA)
-        views = [side_and_top(joints3d[i], forward, up)]
-        if reference3d is not None:
-            views.append(side_and_top(reference3d[i], forward, up))
-        (profile, top), (ref_profile, ref_top) = views[0], (views[1] if len(views) > 1 else (None, None))
+        profile, top = side_and_top(joints3d[i], forward, up)
+        ref_profile, ref_top = (None, None) if reference3d is None else side_and_top(reference3d[i], forward, up)
         side_label = "3D, side (forward ->)" if reference3d is None else "3D side; grey: 4-view ref."
         rows.append(np.hstack([
             image,
