@@ -8,9 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from conftest import REPO
 from pipeline_seed import trained_lifter_or_skip, seed_motion_cache
 from video_mocap import pipeline
 from video_mocap.errors import Cancelled, VideoMocapError
+from video_mocap.inference import skeleton
 
 NUM_FRAMES = 30
 #: re-applying a cached result with new rig settings must take at most this (issue 6 target: 3 s)
@@ -121,3 +123,30 @@ def test_full_pipeline_with_trained_weights(sample_clip, tmp_path):
     assert result.motion_path.is_file()
     again = pipeline.run_pipeline(sample_clip, _settings(model=model, smoothing=0.1), cache_dir=tmp_path)
     assert again.from_cache
+
+
+@pytest.mark.slow
+def test_portrait_60fps_clip_with_a_second_person(tmp_path):
+    """A real clip unlike the sample: portrait 1080x1920 at 60 fps, a man balancing with a smaller person behind."""
+    model = trained_lifter_or_skip()
+    clip = REPO / "bench" / "data" / "pose2sim_balancing" / "cam01.mp4"
+    scene_fps = 24.0
+    result = pipeline.run_pipeline(clip, _settings(model=model, frame_end=None, scene_fps=scene_fps),
+                                   cache_dir=tmp_path)
+    heights = {tid: np.median(np.ptp(t.keypoints[..., 1], axis=1)) for tid, t in result.detect_result.tracks.items()}
+    assert len(heights) == 2
+    subject = result.detect_result.subject_id
+    assert heights[subject] > 1.5 * max(h for tid, h in heights.items() if tid != subject)  # the man, not the one behind
+    assert (result.track.width, result.track.height) == (1080, 1920)
+    assert result.motion.fps == 60.0 and result.motion.num_frames == 100
+    solved = result.solved
+    # 100 frames at 60 fps span 99 * 24 / 60 scene frames at 24 fps
+    assert solved.fps == scene_fps
+    assert solved.frames[-1] - solved.frames[0] == pytest.approx(99 * scene_fps / 60.0)
+    lengths = skeleton.bone_lengths(solved.joints_world)
+    assert np.abs(lengths - lengths.mean(axis=0)).max() < 1e-6
+    # he stands on the force plates throughout: upright, feet on the floor, a foot planted most of the time
+    lowest_ankle = solved.joints_world[:, list(skeleton.FEET), 2].min(axis=1)
+    assert (solved.joints_world[:, skeleton.JOINT_INDEX["head"], 2] - lowest_ankle > 1.0).all()
+    assert lowest_ankle.max() < 0.25
+    assert solved.contacts.any(axis=1).mean() > 0.5
