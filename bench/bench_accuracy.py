@@ -272,10 +272,10 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-HEADER = "| model | MPJPE | P-MPJPE | N-MPJPE | velocity (mm/frame) |\n| --- | --- | --- | --- | --- |"
-#: the clip sets' tables also say how much the lifted bones stretch (bone-length CV, median over bones, then clips)
-SET_HEADER = ("| model | MPJPE | P-MPJPE | N-MPJPE | velocity (mm/frame) | lifted bone CV |\n"
-              "| --- | --- | --- | --- | --- | --- |")
+#: the clip sets' tables: the four errors and how much the lifted bones stretch (bone-length CV, median
+#: over bones, then clips)
+HEADER = ("| model | MPJPE | P-MPJPE | N-MPJPE | velocity (mm/frame) | lifted bone CV |\n"
+          "| --- | --- | --- | --- | --- | --- |")
 
 
 def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str:
@@ -324,7 +324,7 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
     ]
     for title, key in sections:
         cond = first[key]
-        lines += [f"## {title}", "", f"{cond['num_clips']} clips, {cond['num_frames']} frames.", "", SET_HEADER]
+        lines += [f"## {title}", "", f"{cond['num_clips']} clips, {cond['num_frames']} frames.", "", HEADER]
         for m in order:
             result = by_model[m]["conditions"][key]
             lines.append(_row(m, result["overall"]) + f" {100 * result['bone_cv']:.1f} % |")

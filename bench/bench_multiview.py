@@ -56,11 +56,9 @@ REFERENCE_SMOOTH_ORDER = 2
 M_TO_MM = 1000.0
 
 
-def view_videos(data: Path) -> list[Path]:
-    """The views' videos, named after the calibration's cameras (``<serial>.mp4``)."""
-    from video_mocap.training.multiview import read_qca
-
-    videos = [data / f"{camera.name}.mp4" for camera in read_qca(data / CALIBRATION)]
+def view_videos(data: Path, cameras: list) -> list[Path]:
+    """The views' videos in ``data``, named after the calibration's cameras (``<serial>.mp4``)."""
+    videos = [data / f"{camera.name}.mp4" for camera in cameras]
     missing = [str(v) for v in videos if not v.is_file()]
     if missing:
         raise SystemExit(f"missing views {missing}: each camera of {CALIBRATION} needs its <serial>.mp4 beside it.")
@@ -99,7 +97,7 @@ def reference_in_view(data: Path, view: str) -> np.ndarray:
     from video_mocap.training.multiview import read_qca
 
     cameras = read_qca(data / CALIBRATION)
-    reference_world, _, _ = reference_joints(subject_tracks(view_videos(data)), cameras)
+    reference_world, _, _ = reference_joints(subject_tracks(view_videos(data, cameras)), cameras)
     camera = next((c for c in cameras if c.name == view), None)
     if camera is None:
         raise SystemExit(f"no camera {view!r} in {data / CALIBRATION}")
@@ -144,7 +142,7 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     from video_mocap.training.multiview import read_qca
 
     cameras = read_qca(data / CALIBRATION)
-    tracks = subject_tracks(view_videos(data))
+    tracks = subject_tracks(view_videos(data, cameras))
     reference_world, present, reprojection = reference_joints(tracks, cameras)
     scored = np.flatnonzero(present)
     reference_bones = [b for b, (p, c) in enumerate(BONES) if present[p] and present[c]]
