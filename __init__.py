@@ -4,7 +4,7 @@ This file only registers the Blender add-on. Outside Blender ``import video_moca
 imports nothing heavy (no bpy): the stages live in ``inference/`` and ``rigging/``.
 """
 
-_MODULE_NAMES = ("preferences", "properties", "operators", "panels")
+_MODULE_NAMES = ("blender.preferences", "blender.properties", "operators", "panels", "blender.overlay")
 
 
 def _modules():

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.child_out).write_text(json.dumps(result), encoding="utf-8")
         return 0
 
-    from video_mocap.io_utils import write_text_atomic
+    from video_mocap.core.atomic import write_text_atomic
 
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO.parent))
 
-from video_mocap.inference import skeleton  # noqa: E402
+from video_mocap.core import skeleton  # noqa: E402
 from video_mocap.rigging.solve import SolveConfig  # noqa: E402
 from video_mocap.training import metrics  # noqa: E402
 
@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [json.loads((tmp_dir / f"{m}.json").read_text(encoding="utf-8")) for m in args.models]
     seconds = time.perf_counter() - t0
     text = render(results, args, seconds)
-    from video_mocap.io_utils import write_text_atomic
+    from video_mocap.core.atomic import write_text_atomic
 
     write_text_atomic(out, text + "\n")
     slim = [{**r, "conditions": {k: {key: v for key, v in c.items() if key != "per_clip" or k == "bandai_noisy"}

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO.parent))
 
-from video_mocap.inference import camera, skeleton  # noqa: E402
+from video_mocap.core import camera, skeleton  # noqa: E402
 from video_mocap.rigging import footlock  # noqa: E402
 from video_mocap.rigging import solve as S  # noqa: E402
 from video_mocap.rigging.world import view_from_camera  # noqa: E402
@@ -67,7 +67,7 @@ def ground_truth_contacts(joints_yup: np.ndarray, fps: float) -> np.ndarray:
 
 def filmed_track(joints_yup: np.ndarray, fps: float, rng: np.random.Generator):
     """The clip as a 2D track of the virtual camera (pixels with seeded jitter)."""
-    from video_mocap.inference.formats import Track2D
+    from video_mocap.core.formats import Track2D
 
     rel, root = view_from_camera(joints_yup, yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG,
                                  distance_m=VIEW_DISTANCE_M)

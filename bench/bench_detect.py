@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, frames = time_model_track(args.video, args.device)
         print(f"model.track per frame ({args.device}): {frames} frames in {seconds:.1f} s "
               f"= {frames / seconds:.1f} frames/s")
-    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
 
     write_text_atomic(REPO / "bench" / "results" / "detect.json", json.dumps(figures, indent=1))
     return 0

@@ -30,7 +30,7 @@ NOISE_DRIFT_M = 0.02
 
 
 def _motion(joints_yup: np.ndarray):
-    from video_mocap.inference.formats import Motion3D
+    from video_mocap.core.formats import Motion3D
     from video_mocap.rigging.world import view_from_camera
 
     rel, root = view_from_camera(joints_yup, yaw_deg=30.0, tilt_deg=8.0)
@@ -38,7 +38,7 @@ def _motion(joints_yup: np.ndarray):
 
 
 def _noisy(joints: np.ndarray, seed: int) -> np.ndarray:
-    from video_mocap.rigging import filters
+    from video_mocap.core import filters
 
     rng = np.random.default_rng(seed)
     slow = filters.savgol(rng.normal(size=joints.shape), window=15, polyorder=1)
@@ -48,7 +48,7 @@ def _noisy(joints: np.ndarray, seed: int) -> np.ndarray:
 def time_writes(clip: np.ndarray, frames: int, repeats: int) -> dict[str, float]:
     import bpy
 
-    from video_mocap.rigging import blender_armature, blender_retarget
+    from video_mocap.blender import armature as blender_armature, retarget as blender_retarget
     from video_mocap.rigging.solve import SolveConfig, solve
 
     long_clip = np.concatenate([clip] * int(np.ceil(frames / len(clip))))[:frames]
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key} ({len(clips[key])} frames): " + ", ".join(f"{k} {v:.3f}" for k, v in q.items()))
     import bpy
 
-    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
 
     figures["bpy"] = bpy.app.version_string
     write_text_atomic(REPO / "bench" / "results" / "rigging.json", json.dumps(figures, indent=1))

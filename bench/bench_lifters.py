@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from tqdm import tqdm
 
-    from video_mocap.io_utils import write_text_atomic
+    from video_mocap.core.atomic import write_text_atomic
 
     rows = []
     for model_name in tqdm(args.models, desc="models"):

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from report import header, run_meta, write_results  # same folder: the shared report pieces
 
-from video_mocap.inference.formats import Track2D
-from video_mocap.inference.weights import DEFAULT_LIFTER
+from video_mocap.core.formats import Track2D
+from video_mocap.core.lifters import DEFAULT_LIFTER
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -100,7 +100,7 @@ def child(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     else:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    from video_mocap.inference.formats import Motion3D
+    from video_mocap.core.formats import Motion3D
     from video_mocap.inference.lifter import lift_sequence, lift_track_file, load_lifter, track_inputs
 
     lifter = load_lifter(MODEL, weights=args.weights, device="cpu", backend=args.backend)

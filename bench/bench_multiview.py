@@ -111,7 +111,7 @@ def camera_pose(camera) -> tuple[float, float]:
 
 
 def root_relative(joints: np.ndarray) -> np.ndarray:
-    from video_mocap.inference.skeleton import PELVIS
+    from video_mocap.core.skeleton import PELVIS
 
     return joints - joints[:, PELVIS : PELVIS + 1]
 
@@ -119,7 +119,7 @@ def root_relative(joints: np.ndarray) -> np.ndarray:
 def trunk_tilt_deg(joints: np.ndarray) -> np.ndarray:
     """(T, 17, 3) camera-axes joints -> (T,) lean of the pelvis-to-thorax line away from the camera
     (degrees; 0 = parallel to the image's vertical, + = the top further from the camera)."""
-    from video_mocap.inference.skeleton import JOINT_INDEX, PELVIS
+    from video_mocap.core.skeleton import JOINT_INDEX, PELVIS
 
     trunk = joints[:, JOINT_INDEX["thorax"]] - joints[:, PELVIS]
     return np.degrees(np.arctan2(trunk[:, 2], -trunk[:, 1]))
@@ -136,7 +136,7 @@ def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 def measure(data: Path, models: tuple[str, ...]) -> dict:
     from video_mocap.inference.lifter import lift_track, load_lifter
-    from video_mocap.inference.skeleton import BONES, JOINT_NAMES
+    from video_mocap.core.skeleton import BONES, JOINT_NAMES
     from video_mocap.rigging.solve import solve
     from video_mocap.training import metrics
     from video_mocap.training.multiview import read_qca

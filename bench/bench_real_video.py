@@ -102,7 +102,7 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
     from bench_contacts import rise_on  # same folder
 
-    from video_mocap.inference import skeleton
+    from video_mocap.core import skeleton
     from video_mocap.inference.lifter import lift_track, load_lifter
     from video_mocap.rigging import solve as S
     from video_mocap.training.metrics import bone_cv

@@ -39,7 +39,9 @@ def main() -> int:
     import bpy  # before addon_utils: importing bpy puts Blender's modules on the path
     import addon_utils
 
-    from video_mocap.inference.weights import DEFAULT_LIFTER, default_weights_path
+    from video_mocap.core.lifters import DEFAULT_LIFTER
+
+    from video_mocap.inference.weights import default_weights_path
     from video_mocap.operators.common import pipeline_settings
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -76,7 +78,7 @@ def main() -> int:
         verdict = "ok" if median <= TARGET_S else "OVER TARGET"
         print(f"{name}: median {median:.3f} s, max {max(values):.3f} s over {len(values)} runs "
               f"(target <= {TARGET_S:.0f} s: {verdict})")
-    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
 
     figures = {"frames": args.frames, "source": source, "target_s": TARGET_S, "load_avg": os.getloadavg(),
                "timings_s": {name: {"median": statistics.median(v), "max": max(v)} for name, v in timings.items()}}

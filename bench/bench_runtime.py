@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from video_mocap.inference.weights import DEFAULT_LIFTER
+from video_mocap.core.lifters import DEFAULT_LIFTER
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "assets" / "sample" / "sports2d_walk.mp4"
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         best = max((s for b, _, s in rows if b == backend), key=lambda s: s["total_fps"])
         print(f"best {backend}: {best['total_fps']:.2f} frames/s end to end "
               f"(2D {best['detect_fps']:.1f} fps, 3D {best['lift_fps']:.0f} fps)")
-    from video_mocap.io_utils import write_text_atomic  # figures for bench/run_all.py
+    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
 
     figures = {"lifter": f"{args.model} ({what})", "load_avg": os.getloadavg(),
                "runs": [dict(s, backend=b, run=r + 1) for b, r, s in rows]}

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO.parent))
 
-from video_mocap.rigging import filters  # noqa: E402
+from video_mocap.core import filters  # noqa: E402
 from video_mocap.rigging import solve as S  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -91,7 +91,7 @@ def held_out_rows(model: str, strengths: list[float], methods: list[str], sets: 
 
 def real_video_rows(model: str, strengths: list[float], methods: list[str]) -> list[dict]:
     """Jitter ratio and lag of the solved real-video motions at every smoothing setting."""
-    from video_mocap.inference.formats import Motion3D
+    from video_mocap.core.formats import Motion3D
 
     rows = []
     for clip in CLIPS:

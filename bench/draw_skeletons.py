@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_multiview import DATA as MULTIVIEW_DATA, reference_in_view  # noqa: E402
 from bench_real_video import SAMPLE, SECOND_VIDEO, real_clips  # noqa: E402
 
-from video_mocap.inference.weights import DEFAULT_LIFTER  # noqa: E402
+from video_mocap.core.lifters import DEFAULT_LIFTER  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / "bench" / "figures"
@@ -55,7 +55,7 @@ CROP_ASPECT = 0.8  # crop width / height
 
 
 def bone_color(child: int) -> tuple[int, int, int]:
-    from video_mocap.inference.skeleton import LEFT_JOINTS, RIGHT_JOINTS
+    from video_mocap.core.skeleton import LEFT_JOINTS, RIGHT_JOINTS
 
     if child in LEFT_JOINTS:
         return BGR_LEFT
@@ -69,7 +69,7 @@ def draw_skeleton(canvas: np.ndarray, points: np.ndarray, visible: np.ndarray | 
     """Draw (17, 2) pixel points (x right, y down) onto ``canvas`` in place (``color``: one colour for all bones)."""
     import cv2
 
-    from video_mocap.inference.skeleton import BONES
+    from video_mocap.core.skeleton import BONES
 
     for parent, child in BONES:
         if visible is not None and not (visible[parent] and visible[child]):
@@ -87,7 +87,7 @@ def body_axes(joints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     up = -y (camera up); forward = horizontal, perpendicular to the mean right-to-left hip line.
     """
-    from video_mocap.inference.skeleton import JOINT_INDEX
+    from video_mocap.core.skeleton import JOINT_INDEX
 
     lr = (joints3d[:, JOINT_INDEX["left_hip"]] - joints3d[:, JOINT_INDEX["right_hip"]]).mean(axis=0)
     up = np.array([0.0, -1.0, 0.0])
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         if not ok:
             raise RuntimeError(f"PNG encoding failed for {path}")
-        from video_mocap.io_utils import atomic_path
+        from video_mocap.core.atomic import atomic_path
 
         with atomic_path(path) as tmp:
             Path(tmp).write_bytes(data.tobytes())

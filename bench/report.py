@@ -40,7 +40,7 @@ def header(title: str, meta: dict) -> list[str]:
 
 def write_results(folder: Path, name: str, markdown: str, payload: dict) -> None:
     """Write ``<name>.md`` and ``<name>.json`` (the figures ``run_all.py`` reads) atomically into ``folder``."""
-    from video_mocap.io_utils import write_text_atomic
+    from video_mocap.core.atomic import write_text_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / f"{name}.md", markdown)

@@ -537,7 +537,7 @@ def run_bench(name: str) -> bool:
     if done.returncode == 0 and name in COPY_AFTER:
         src, dst = COPY_AFTER[name]
         if src.is_file():
-            from video_mocap.io_utils import write_text_atomic
+            from video_mocap.core.atomic import write_text_atomic
 
             write_text_atomic(dst, src.read_text(encoding="utf-8"))
     return done.returncode == 0
@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(collect())
     print(text)
     if args.out:
-        from video_mocap.io_utils import write_text_atomic
+        from video_mocap.core.atomic import write_text_atomic
 
         write_text_atomic(args.out, text)
     if failed:

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"{run}: no state.json; pass training run folders (video-mocap train writes them).")
         curves[run.name] = read_history(run)
         scored[run.name] = score_saved_copies(run)
-    from video_mocap.io_utils import write_text_atomic
+    from video_mocap.core.atomic import write_text_atomic
 
     command = ".venv/bin/python bench/training_curve.py " + " ".join(args.runs)
     meta = run_meta(command, None)

@@ -7,7 +7,7 @@ Flow of :func:`detect_video`:
    frame by frame and in order, to ultralytics' own ``BYTETracker``, which gives stable person ids.
 3. Raw detections of every track (COCO-17 keypoints, boxes) are cached as one ``.npz`` per
    (video content, detection settings) in :func:`default_cache_dir`; a re-run is instant.
-4. Per track: COCO-17 -> H36M-17 (:func:`~video_mocap.inference.skeleton.coco_to_h36m`), low-confidence
+4. Per track: COCO-17 -> H36M-17 (:func:`~video_mocap.core.skeleton.coco_to_h36m`), low-confidence
    joints count as missing and :func:`fill_gaps` interpolates them (score 0 there).
 5. :func:`choose_subject` picks the subject (the largest, longest track unless a ``person`` id is given).
 
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import save_npz_atomic, write_text_atomic
-from .formats import Track2D
+from ..core.errors import VideoMocapError
+from ..core.atomic import save_npz_atomic, write_text_atomic
+from ..core.formats import Track2D
 from .onnx_backend import DETECTOR_PRECISIONS
-from .progress import ProgressFn, check_cancel, report
-from .skeleton import NUM_JOINTS, coco_to_h36m
+from ..core.progress import ProgressFn, check_cancel, report
+from ..core.skeleton import NUM_JOINTS, coco_to_h36m
 from .video import VideoInfo, iter_frames, probe_video
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def fill_gaps(
     Raises:
         VideoMocapError: no valid joint in any frame.
     """
-    from .skeleton import PARENTS
+    from ..core.skeleton import PARENTS
 
     keypoints = np.array(keypoints, dtype=np.float32, copy=True)
     scores = np.array(scores, dtype=np.float32, copy=True)
@@ -566,7 +566,7 @@ def detect_video(
         video: the clip.
         config: detection settings (defaults: shipped yolo11n-pose, auto device, whole clip).
         progress: ``progress("detect", frames_done, total)``.
-        cancel: set it to stop; :class:`~video_mocap.errors.Cancelled` is raised between batches.
+        cancel: set it to stop; :class:`~video_mocap.core.errors.Cancelled` is raised between batches.
         cache_dir: folder of the detection cache (default ``default_cache_dir()/detect``).
         use_cache: False = neither read nor write the cache.
 

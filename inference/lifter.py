@@ -30,17 +30,17 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path
-from . import camera, runtime
-from .formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write_npz_arrays
-from .progress import ProgressFn, check_cancel, report
-from .skeleton import NUM_JOINTS, flip_joints
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path
+from ..core import camera
+from . import runtime
+from ..core.formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write_npz_arrays
+from ..core.progress import ProgressFn, check_cancel, report
+from ..core.skeleton import NUM_JOINTS, flip_joints
 from .trajectory import recover_root, smooth_root
+from ..core.lifters import DEFAULT_LIFTER, LIFTER_NAMES
 from .weights import (
-    DEFAULT_LIFTER,
     HOW_TO_GET_WEIGHTS,
-    LIFTER_NAMES,
     ModelCard,
     default_weights_path,
     load_card,
@@ -373,7 +373,7 @@ def lift_sequence(
         batch_windows: windows per backend call (memory bound: batch x num_frames frames).
         overlap: fraction of a window shared by neighbouring windows, in [0, 1).
         progress: ``progress("lift", windows_done, windows_total)``.
-        cancel: set to stop (raises :class:`~video_mocap.errors.Cancelled`).
+        cancel: set to stop (raises :class:`~video_mocap.core.errors.Cancelled`).
     """
     if not isinstance(inputs, np.ndarray):
         inputs = np.asarray(inputs, dtype=np.float32)

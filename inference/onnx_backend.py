@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from .skeleton import NUM_JOINTS
+from ..core.errors import VideoMocapError
+from ..core.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path
 from . import runtime
 from .onnx_backend import (
     CARD_METADATA_KEY,
@@ -42,7 +42,7 @@ from .onnx_backend import (
     WEIGHTS_SHA_METADATA_KEY,
     sha256_file,
 )
-from .skeleton import NUM_JOINTS
+from ..core.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,8 @@ def detector_channel_scale(channels: int, imgsz: int) -> np.ndarray:
 # command line
 # ---------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    from .weights import LIFTER_NAMES, WEIGHTS_DIR
+    from ..core.lifters import LIFTER_NAMES
+    from .weights import WEIGHTS_DIR
 
     parser = argparse.ArgumentParser(
         prog="video-mocap export-onnx",

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

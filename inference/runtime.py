@@ -25,7 +25,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 log = logging.getLogger(__name__)
 

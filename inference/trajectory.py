@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..rigging.filters import savgol
-from .skeleton import NUM_JOINTS
+from ..core.errors import VideoMocapError
+from ..core.filters import savgol
+from ..core.skeleton import NUM_JOINTS
 
 #: a frame whose scores sum below this (every joint missing / interpolated) weighs joints equally
 MIN_FRAME_SCORE = 1e-3

@@ -1,7 +1,7 @@
 """Streaming video decode with OpenCV: probe a clip, then iterate its frames one by one.
 
 Never holds the whole video in memory. Every problem a user can fix (missing file, not a
-video, truncated download, a single frame) raises :class:`~video_mocap.errors.VideoMocapError`.
+video, truncated download, a single frame) raises :class:`~video_mocap.core.errors.VideoMocapError`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 log = logging.getLogger(__name__)
 

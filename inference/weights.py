@@ -24,19 +24,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path
-from .skeleton import JOINT_NAMES
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path
+from ..core.lifters import LIFTER_NAMES
+from ..core.skeleton import JOINT_NAMES
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-#: the lifters (``models.MODEL_NAMES`` is this tuple; kept here so cards load without torch)
-LIFTER_NAMES: tuple[str, ...] = ("posemoe", "dtgcn", "mlp")
-#: the lifter used unless one is chosen: DTGCN has the lower error on held-out mocap (P-MPJPE 49.4 against
-#: PoseMoE's 55.0 mm, velocity 7.1 against 10.3 mm/frame) and on real video against a 4-view reference
-#: (69.1 against 76.1 mm, every view), and lifts faster (BENCHMARKS.md)
-DEFAULT_LIFTER = "dtgcn"
 #: the input normalisation every lifter is trained with (``camera.normalize_screen``)
 INPUT_NORMALIZATION = "screen_width_half_centred"
 INPUT_CHANNELS: tuple[str, ...] = ("x", "y", "score")

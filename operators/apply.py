@@ -7,12 +7,12 @@ from pathlib import Path
 import bpy
 
 from .common import apply_solved_to_scene, job_running, settings_of, solve_for_scene
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 
 def load_last_motion(props):
     """The 3D motion of the last estimate, or a clear error when there is none."""
-    from ..inference.formats import Motion3D
+    from ..core.formats import Motion3D
 
     if not props.last_motion:
         raise VideoMocapError("No previous result: run Estimate 3D Pose first.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import bpy
 
 from .common import Job, ModalJobMixin, cache_dir_of, check_runtime, people_signature, settings_of, video_path
-from ..preferences import get_preferences
-from ..properties import AUTO_PERSON
+from ..blender.preferences import get_preferences
+from ..blender.properties import AUTO_PERSON
 
 
 def make_detect_job(context: bpy.types.Context) -> Job:
-    from .. import pipeline
+    from ..pipeline import stages as pipeline
     from .common import pipeline_settings
 
     props = settings_of(context)
@@ -27,7 +27,7 @@ def make_detect_job(context: bpy.types.Context) -> Job:
 
 
 def store_people(props, signature: str, people) -> None:
-    """Fill ``props.people`` from :func:`video_mocap.pipeline.detect_people`'s list (``signature``: see
+    """Fill ``props.people`` from :func:`video_mocap.pipeline.stages.detect_people`'s list (``signature``: see
     :func:`.common.people_signature`)."""
     props.people.clear()
     for info in people:

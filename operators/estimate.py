@@ -5,12 +5,12 @@ from __future__ import annotations
 import bpy
 
 from .common import Job, ModalJobMixin, apply_solved_to_scene, cache_dir_of, check_runtime, settings_of, video_path
-from ..preferences import get_preferences
+from ..blender.preferences import get_preferences
 
 
 def make_estimate_job(context: bpy.types.Context) -> Job:
     """Read everything the worker needs from the scene now (main thread); the job touches no bpy data."""
-    from .. import pipeline
+    from ..pipeline import stages as pipeline
     from .common import pipeline_settings
 
     video = video_path(settings_of(context))
@@ -25,8 +25,8 @@ def make_estimate_job(context: bpy.types.Context) -> Job:
 
 
 def finish_estimate(context: bpy.types.Context, result) -> bpy.types.Object:
-    """Key the target armature from a :class:`~video_mocap.pipeline.PipelineResult` (main thread, one step)."""
-    from ..panels.overlay import remember_track
+    """Key the target armature from a :class:`~video_mocap.pipeline.stages.PipelineResult` (main thread, one step)."""
+    from ..blender.overlay import remember_track
 
     obj = apply_solved_to_scene(context, result.solved)
     settings_of(context).last_motion = str(result.motion_path or "")

@@ -2,4 +2,4 @@
 
 import bpy
 
-register, unregister = bpy.utils.register_submodule_factory(__name__, ("mocap", "overlay"))
+register, unregister = bpy.utils.register_submodule_factory(__name__, ("mocap",))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bpy
 
 from ..inference import runtime
-from ..preferences import draw_runtime
+from ..blender.preferences import draw_runtime
 
 CATEGORY = "Mocap"
 
@@ -64,7 +64,7 @@ def draw_rig(layout: bpy.types.UILayout, props) -> None:
 
 
 def draw_run(layout: bpy.types.UILayout, props) -> None:
-    from ..operators.common import job_running
+    from ..blender.jobs import job_running
 
     if job_running():
         layout.label(text="Running: see the status bar (Esc cancels)", icon="TIME")

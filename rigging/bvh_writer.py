@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import write_text_atomic
+from ..core.errors import VideoMocapError
+from ..core.atomic import write_text_atomic
 from .solve import SolvedMotion, deltas_from_rotations
 
 #: Blender world (Z up, front -Y) -> BVH (Y up, front +Z)

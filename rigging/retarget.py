@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 from .solve import (
     BONE_INDEX,
     BONE_NAMES,

@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import skeleton
-from ..inference.formats import Motion3D
-from . import filters, footlock
+from ..core.errors import VideoMocapError
+from ..core import skeleton
+from ..core.formats import Motion3D
+from ..core import filters
+from . import footlock
 from .world import ANKLE_HEIGHT_M, camera_to_world
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import skeleton
+from ..core.errors import VideoMocapError
+from ..core import skeleton
 
 #: OpenCV camera axes -> Blender axes (camera looking along +Y, Z up): (x, y, z) -> (x, z, -y)
 CV_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_mocap import pipeline
-from video_mocap.inference import camera
-from video_mocap.inference.formats import Motion3D, Track2D
+from video_mocap.core import lifters
+from video_mocap.pipeline import stages as pipeline
+from video_mocap.core import camera
+from video_mocap.core.formats import Motion3D, Track2D
 from video_mocap.inference.weights import default_weights_path
 from video_mocap.rigging.world import view_from_camera
 
@@ -63,9 +64,9 @@ def seed_motion_cache(video: Path, settings: pipeline.PipelineSettings, cache_di
 
 
 def trained_lifter_or_skip() -> str:
-    """The first user-facing lifter whose trained weights are in place (in ``pipeline.LIFTER_MODELS`` order: the default first), or skip."""
-    for model in pipeline.LIFTER_MODELS:
+    """The first user-facing lifter whose trained weights are in place (in ``lifters.USER_LIFTERS`` order: the default first), or skip."""
+    for model in lifters.USER_LIFTERS:
         if default_weights_path(model).is_file():
             return model
-    paths = ", ".join(str(default_weights_path(m)) for m in pipeline.LIFTER_MODELS)
+    paths = ", ".join(str(default_weights_path(m)) for m in lifters.USER_LIFTERS)
     pytest.skip(f"no trained lifter weights yet ({paths}); the full network run needs them")

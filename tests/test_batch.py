@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from pipeline_seed import trained_lifter_or_skip, seed_motion_cache
-from video_mocap import pipeline
-from video_mocap.inference.formats import Motion3D
+from video_mocap.pipeline import stages as pipeline
+from video_mocap.core.formats import Motion3D
 
 NUM_FRAMES = 30
 BROKEN_BYTES = 100_000
 SUBPROCESS_TIMEOUT_S = 600
-RUN_ESTIMATE = "import sys; from video_mocap.estimate_cli import main; sys.exit(main(sys.argv[1:]))"
+RUN_ESTIMATE = "import sys; from video_mocap.cli.estimate import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_estimate_cli_blend_batch(clips, seeded_cache, tmp_path):
 
 def test_batch_script_bvh(clips, seeded_cache, tmp_path, repo_root):
     out = tmp_path / "out"
-    args = [str(repo_root / "batch.py"), "--", *map(str, clips), "--out", str(out), "--format", "bvh",
+    args = [str(repo_root / "blender" / "batch.py"), "--", *map(str, clips), "--out", str(out), "--format", "bvh",
             "--end", str(NUM_FRAMES), "--cache-dir", str(seeded_cache), "--smoothing-method", "one_euro"]
     result = run(args, tmp_path)
     check_one_failure(result, clips[1])

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_mocap.errors import Cancelled, VideoMocapError
+from video_mocap.core.errors import Cancelled, VideoMocapError
 from video_mocap.inference import detect as detect_module
-from video_mocap.inference import detect_cli
+from video_mocap.cli import detect as detect_cli
 from video_mocap.inference.detect import (
     MIN_JOINT_SCORE,
     SHIPPED_MODEL,
@@ -31,9 +31,9 @@ from video_mocap.inference.detect import (
     fill_gaps,
     resolve_model,
 )
-from video_mocap.inference.formats import Track2D
-from video_mocap.inference.skeleton import JOINT_INDEX as J
-from video_mocap.inference.skeleton import NUM_JOINTS
+from video_mocap.core.formats import Track2D
+from video_mocap.core.skeleton import JOINT_INDEX as J
+from video_mocap.core.skeleton import NUM_JOINTS
 from video_mocap.inference.video import iter_frames, probe_video
 
 cv2 = pytest.importorskip("cv2")
@@ -393,7 +393,7 @@ def test_bad_settings(config, message, sample_clip, tmp_path):
 def test_module_imports_without_torch():
     code = (
         "import sys; import video_mocap.inference.detect, video_mocap.inference.video, "
-        "video_mocap.inference.detect_cli; "
+        "video_mocap.cli.detect; "
         "bad = [m for m in ('torch', 'ultralytics') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,9 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from video_mocap.errors import VideoMocapError
-from video_mocap.inference import camera, skeleton
-from video_mocap.inference.formats import Motion3D, Track2D
+from video_mocap.core.errors import VideoMocapError
+from video_mocap.core import camera, skeleton
+from video_mocap.core.formats import Motion3D, Track2D
 
 BLOCK_BPY = textwrap.dedent(
     """
@@ -27,9 +27,9 @@ BLOCK_BPY = textwrap.dedent(
 
 def test_inference_and_rigging_math_import_without_bpy():
     modules = [
-        "video_mocap.inference.skeleton",
-        "video_mocap.inference.formats",
-        "video_mocap.inference.camera",
+        "video_mocap.core.skeleton",
+        "video_mocap.core.formats",
+        "video_mocap.core.camera",
         "video_mocap.cli",
     ]
     code = BLOCK_BPY + "\nimport importlib, pkgutil, video_mocap.inference as inf, video_mocap.rigging as rig\n"
@@ -139,7 +139,7 @@ def test_cli_help_and_unknown_command():
 def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
     import os
 
-    from video_mocap.io_utils import atomic_path, write_text_atomic
+    from video_mocap.core.atomic import atomic_path, write_text_atomic
 
     target = write_text_atomic(tmp_path / "a.txt", "first")
     assert os.stat(target).st_mode & 0o044  # readable by others like any new file (umask permitting)

@@ -15,10 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from video_mocap import cli  # noqa: E402
-from video_mocap.errors import Cancelled, VideoMocapError  # noqa: E402
-from video_mocap.inference import camera, skeleton  # noqa: E402
-from video_mocap.inference.formats import Motion3D, Track2D, TrackFile  # noqa: E402
+from video_mocap import cli  # noqa: E402  (the dispatcher package)
+from video_mocap.core.errors import Cancelled, VideoMocapError  # noqa: E402
+from video_mocap.core import camera, skeleton  # noqa: E402
+from video_mocap.core.formats import Motion3D, Track2D, TrackFile  # noqa: E402
 from video_mocap.inference.lifter import (  # noqa: E402
     WindowedLift,
     blend_weights,
@@ -341,7 +341,7 @@ def test_root_ignores_zero_score_joints():
 
 
 def test_root_smoothing_window_shrinks_for_short_clips():
-    from video_mocap.rigging.filters import savgol
+    from video_mocap.core.filters import savgol
 
     values = np.random.default_rng(0).normal(size=(5, 3))
     smoothed = savgol(values, 9, 2)  # window shrunk to 5: a quadratic fit over the whole clip

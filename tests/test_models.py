@@ -6,10 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from video_mocap.errors import VideoMocapError  # noqa: E402
+from video_mocap.core.errors import VideoMocapError  # noqa: E402
 from video_mocap.inference.models import (  # noqa: E402
     CONFIG_PRESETS,
-    MODEL_NAMES,
+    LIFTER_NAMES,
     PRESET_NAMES,
     build_model,
     config_from_dict,
@@ -38,7 +38,7 @@ def _input(batch: int, frames: int, seed: int = 0) -> "torch.Tensor":
 
 
 @pytest.mark.parametrize("preset", PRESET_NAMES)
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", LIFTER_NAMES)
 def test_shapes_and_zero_pelvis(name, preset):
     torch.manual_seed(0)
     model = build_model(name, preset_config(name, preset)).eval()
@@ -53,7 +53,7 @@ def test_shapes_and_zero_pelvis(name, preset):
     assert (out - other).abs().max() > 0
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", LIFTER_NAMES)
 def test_any_length_and_backward(name):
     """Tiny presets run at other lengths than num_frames (1 and 30) and give gradients."""
     torch.manual_seed(0)
@@ -81,7 +81,7 @@ def test_dtgcn_paper_size():
 
 
 def test_presets_grow():
-    for name in MODEL_NAMES:
+    for name in LIFTER_NAMES:
         sizes = [_count(build_model(name, preset_config(name, p))) for p in PRESET_NAMES]
         assert sizes == sorted(sizes), f"{name} presets not increasing: {sizes}"
 
@@ -165,7 +165,7 @@ def test_losses():
     assert finetune_loss(target, target) < 1e-5
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", LIFTER_NAMES)
 def test_config_dict_roundtrip_and_unknown_keys(name):
     cfg = preset_config(name, "small")
     assert config_from_dict(name, config_to_dict(cfg)) == cfg

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_mocap.errors import VideoMocapError
+from video_mocap.core.errors import VideoMocapError
 from video_mocap.training.multiview import read_qca, reprojection_error, triangulate
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "bench" / "data" / "pose2sim_balancing" / "Calib.qca.txt"

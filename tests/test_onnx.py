@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_mocap.errors import VideoMocapError
+from video_mocap.core.errors import VideoMocapError
 from video_mocap.inference import runtime
 from video_mocap.inference.onnx_backend import (
     OnnxPoseDetector,

@@ -10,9 +10,10 @@ import pytest
 
 from conftest import REPO
 from pipeline_seed import trained_lifter_or_skip, seed_motion_cache
-from video_mocap import pipeline
-from video_mocap.errors import Cancelled, VideoMocapError
-from video_mocap.inference import skeleton
+from video_mocap.core import lifters
+from video_mocap.pipeline import stages as pipeline
+from video_mocap.core.errors import Cancelled, VideoMocapError
+from video_mocap.core import skeleton
 
 NUM_FRAMES = 30
 #: re-applying a cached result with new rig settings must take at most this (issue 6 target: 3 s)
@@ -33,7 +34,7 @@ def test_cache_key_follows_detection_and_lifter_not_rig(sample_clip, tmp_path):
     for same in rig_and_speed:
         assert pipeline.cache_key(sample_clip, _settings(**same), tmp_path) == base, same
     # anything that changes the 2D track or the lifter: a new entry
-    other_lifter = next(m for m in pipeline.LIFTER_MODELS if m != pipeline.DEFAULT_LIFTER)
+    other_lifter = next(m for m in lifters.USER_LIFTERS if m != lifters.DEFAULT_LIFTER)
     for other in ({"frame_end": NUM_FRAMES + 1}, {"person": 2}, {"model": other_lifter}, {"fov_deg": 40.0}):
         assert pipeline.cache_key(sample_clip, _settings(**other), tmp_path) != base, other
     copy = tmp_path / "copy.mp4"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_mocap.errors import VideoMocapError
-from video_mocap.inference import skeleton
-from video_mocap.inference.formats import Motion3D
-from video_mocap.rigging import filters, footlock
+from video_mocap.core.errors import VideoMocapError
+from video_mocap.core import skeleton
+from video_mocap.core.formats import Motion3D
+from video_mocap.core import filters
+from video_mocap.rigging import footlock
 from video_mocap.rigging import solve as S
 from video_mocap.rigging.world import ANKLE_HEIGHT_M, view_from_camera
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from video_mocap.errors import VideoMocapError
+from video_mocap.core.errors import VideoMocapError
 from video_mocap.training import metrics
 
 torch = pytest.importorskip("torch")
@@ -136,7 +136,7 @@ def test_velocity_error_known_case():
 
 
 def test_bone_cv_measures_stretching_bones(hdm05_clip):
-    from video_mocap.inference.skeleton import BONES
+    from video_mocap.core.skeleton import BONES
 
     walk = hdm05_clip("HDM_mm_jogLeftCircle4StepsRstart_011_120")[:40]
     before = metrics.bone_cv(walk)
@@ -194,7 +194,7 @@ def test_torch_losses_match_numpy_metrics():
 
 
 def test_bone_length_loss():
-    from video_mocap.inference import skeleton
+    from video_mocap.core import skeleton
     from video_mocap.training import losses
 
     target = torch.from_numpy(_pose(5, frames=6)[None])

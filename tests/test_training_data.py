@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_mocap.errors import VideoMocapError
-from video_mocap.inference import camera as camera_math
-from video_mocap.inference import skeleton
+from video_mocap.core.errors import VideoMocapError
+from video_mocap.core import camera as camera_math
+from video_mocap.core import skeleton
 from video_mocap.inference.detect import MIN_JOINT_SCORE, fill_gaps
 from video_mocap.training import augment as aug
 from video_mocap.training.cameras import ANKLE_HEIGHT_M

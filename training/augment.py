@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inference import skeleton
+from ..core import skeleton
 
 J = skeleton.JOINT_INDEX
 PELVIS = skeleton.PELVIS
@@ -125,7 +125,7 @@ class AugmentConfig:
     reground: bool = True
 
     def __post_init__(self) -> None:
-        from ..errors import VideoMocapError
+        from ..core.errors import VideoMocapError
 
         check_config_ranges(self, "augment")
         if self.speed_range[0] <= 0 or self.height_range_m[0] <= 0:
@@ -140,7 +140,7 @@ def check_config_ranges(config: object, section: str) -> None:
     """
     from dataclasses import fields
 
-    from ..errors import VideoMocapError
+    from ..core.errors import VideoMocapError
 
     for f in fields(config):  # type: ignore[arg-type]
         value = getattr(config, f.name)

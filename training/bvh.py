@@ -15,7 +15,7 @@ What real files hold, and how it is read:
 - Units: whatever the file uses; :func:`forward_kinematics` takes a ``scale`` (Bandai is
   centimetres: ``scale=0.01`` gives metres).
 
-Errors raise :class:`~video_mocap.errors.VideoMocapError` naming the file and the line.
+Errors raise :class:`~video_mocap.core.errors.VideoMocapError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ that parts of the body leave the frame. Roll is mostly small (normal, clipped to
 degrees). A camera can also *follow* the subject (it translates with the smoothed pelvis,
 like a tracking shot), so that long walks stay in frame.
 
-Projection and screen normalisation use :mod:`video_mocap.inference.camera`, exactly as at
+Projection and screen normalisation use :mod:`video_mocap.core.camera`, exactly as at
 inference.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import camera as camera_math
-from ..inference import skeleton
+from ..core.errors import VideoMocapError
+from ..core import camera as camera_math
+from ..core import skeleton
 from .augment import check_config_ranges
 
 #: ankle joint height above the sole, to estimate the floor from the lowest ankle

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 from .augment import AugmentConfig
 from .sampler import CameraConfig, NoiseConfig
 from .sources import DataConfig
@@ -261,10 +261,11 @@ def to_dict(config: Any) -> dict:
 
 def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
     """Range checks that dataclass types cannot express."""
-    from ..inference.models import CONFIG_PRESETS, MODEL_NAMES
+    from ..core.lifters import LIFTER_NAMES
+    from ..inference.models import CONFIG_PRESETS
 
-    if config.model not in MODEL_NAMES:
-        raise VideoMocapError(f"{source}: model '{config.model}' is unknown; choose one of {', '.join(MODEL_NAMES)}.")
+    if config.model not in LIFTER_NAMES:
+        raise VideoMocapError(f"{source}: model '{config.model}' is unknown; choose one of {', '.join(LIFTER_NAMES)}.")
     presets = CONFIG_PRESETS[config.model]
     if config.preset not in presets:
         raise VideoMocapError(

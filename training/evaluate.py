@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 from ..inference.lifter import DEFAULT_OVERLAP
-from ..inference.progress import ProgressFn, report
-from ..io_utils import save_npz_atomic
-from ..rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS, smooth
+from ..core.progress import ProgressFn, report
+from ..core.atomic import save_npz_atomic
+from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS, smooth
 from .metrics import clip_errors, summarize
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def load_eval_clips(data: str | Path, jointmap: str = "bandai", select: str = ""
     ``hip_scale``: for ``.npz`` files, the factor that widens mocap joint-centre hips to
     detector hips (default: ``skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT``, as in training; 1 keeps them).
     """
-    from ..inference import skeleton
+    from ..core import skeleton
     from . import sources
 
     path = Path(data)

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import skeleton
+from ..core.errors import VideoMocapError
+from ..core import skeleton
 from .bvh import BvhData, forward_kinematics
 
 JOINTMAP_DIR = Path(__file__).resolve().parent / "jointmaps"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from ..inference import skeleton
+from ..core import skeleton
 
 if TYPE_CHECKING:  # config imports the data modules; the losses only read named weights
     from .config import LossConfig

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..inference.skeleton import NUM_JOINTS, bone_lengths
+from ..core.skeleton import NUM_JOINTS, bone_lengths
 
 #: metres -> millimetres, the unit every report uses
 MM_PER_M = 1000.0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 #: Qualisys stores focal length and principal point in sub-pixel units of 1/64 pixel
 QCA_SUBPIXELS = 64.0

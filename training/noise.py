@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import skeleton
+from ..core.errors import VideoMocapError
+from ..core import skeleton
 from ..inference.detect import MIN_JOINT_SCORE
 from .augment import check_config_ranges
 

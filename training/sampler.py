@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import camera as camera_math
-from ..inference import skeleton
+from ..core.errors import VideoMocapError
+from ..core import camera as camera_math
+from ..core import skeleton
 from . import augment as aug
 from .augment import AugmentConfig
 from .cameras import CameraBatch, CameraConfig, in_frame_mask, project_batch, sample_cameras, world_to_camera
@@ -366,7 +366,7 @@ def _preview(path: str, batch: dict[str, np.ndarray], cams: CameraBatch) -> None
     """Contact sheet: per window, the noisy 2D (coloured bones) at three times over the clean 2D (dots)."""
     import cv2
 
-    from ..io_utils import atomic_path
+    from ..core.atomic import atomic_path
 
     tiles = []
     count = batch["inputs"].shape[0]

@@ -31,10 +31,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..inference import skeleton
-from ..inference.progress import ProgressFn
-from ..io_utils import save_npz_atomic, write_text_atomic
+from ..core.errors import VideoMocapError
+from ..core import skeleton
+from ..core.progress import ProgressFn
+from ..core.atomic import save_npz_atomic, write_text_atomic
 from .bvh import read_bvh
 from .jointmap import JointMap, apply_detector_semantics, bvh_to_h36m, load_jointmap, resample
 

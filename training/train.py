@@ -43,8 +43,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path, write_text_atomic
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path, write_text_atomic
 from . import losses
 from .config import THREADS_ENV, TrainConfig, from_dict, load_config, to_dict, validate
 

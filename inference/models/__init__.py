@@ -1,6 +1,6 @@
 """The lifters (torch): registry, size presets and config (de)serialisation.
 
-``build_model(name, config)`` builds one of :data:`MODEL_NAMES` from a config dataclass or a
+``build_model(name, config)`` builds one of :data:`LIFTER_NAMES` from a config dataclass or a
 plain dict (as stored in a weights model card). Presets:
 
 - ``tiny``: trains on a 2-core CPU in well under an hour, runs >= 500 frames/s there;
@@ -19,16 +19,13 @@ from typing import Any, Union
 
 from torch import nn
 
-from ...errors import VideoMocapError
-from ..weights import LIFTER_NAMES
+from ...core.errors import VideoMocapError
+from ...core.lifters import LIFTER_NAMES
 from .dtgcn import DTGCN, DTGCNConfig
 from .mlp import MLPConfig, MLPLifter
 from .posemoe import PoseMoE, PoseMoEConfig
 
 Config = Union[PoseMoEConfig, DTGCNConfig, MLPConfig]
-
-#: ("posemoe", "dtgcn", "mlp"), defined in ``weights`` so that model cards load without torch
-MODEL_NAMES: tuple[str, ...] = LIFTER_NAMES
 
 _CONFIG_CLASSES: dict[str, type] = {"posemoe": PoseMoEConfig, "dtgcn": DTGCNConfig, "mlp": MLPConfig}
 _MODEL_CLASSES: dict[str, type[nn.Module]] = {"posemoe": PoseMoE, "dtgcn": DTGCN, "mlp": MLPLifter}
@@ -56,8 +53,8 @@ CONFIG_PRESETS: dict[str, dict[str, Config]] = {
 
 
 def _check_name(name: str) -> str:
-    if name not in MODEL_NAMES:
-        raise VideoMocapError(f"unknown lifter model '{name}'; choose one of {', '.join(MODEL_NAMES)}.")
+    if name not in LIFTER_NAMES:
+        raise VideoMocapError(f"unknown lifter model '{name}'; choose one of {', '.join(LIFTER_NAMES)}.")
     return name
 
 
@@ -112,7 +109,7 @@ __all__ = [
     "DTGCNConfig",
     "MLPConfig",
     "MLPLifter",
-    "MODEL_NAMES",
+    "LIFTER_NAMES",
     "PRESET_NAMES",
     "PoseMoE",
     "PoseMoEConfig",

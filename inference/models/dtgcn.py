@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..skeleton import BONES, NUM_JOINTS, PELVIS
+from ...core.skeleton import BONES, NUM_JOINTS, PELVIS
 from .layers import finetune_loss  # noqa: F401  (re-exported: the DTGCN fine-tuning loss)
 from .layers import AttentionBlock, GCNBlock, Mlp, drop_path_rates, init_weights, normalized_adjacency
 

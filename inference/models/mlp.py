@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..skeleton import NUM_JOINTS, PELVIS
+from ...core.skeleton import NUM_JOINTS, PELVIS
 
 #: channels of each input joint: normalised x, y and the detector score
 IN_CHANNELS = 3

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..skeleton import NUM_JOINTS, PELVIS
+from ...core.skeleton import NUM_JOINTS, PELVIS
 from .layers import AttentionBlock, Mlp, drop_path_rates, init_weights, resize_temporal
 
 #: channels of each input joint: normalised x, y and the detector score

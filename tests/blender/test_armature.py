@@ -13,10 +13,11 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from video_mocap.errors import VideoMocapError  # noqa: E402
-from video_mocap.inference import skeleton  # noqa: E402
-from video_mocap.inference.formats import Motion3D  # noqa: E402
-from video_mocap.rigging import blender_armature, blender_export, bvh_writer  # noqa: E402
+from video_mocap.core.errors import VideoMocapError  # noqa: E402
+from video_mocap.core import skeleton  # noqa: E402
+from video_mocap.core.formats import Motion3D  # noqa: E402
+from video_mocap.blender import armature as blender_armature, export as blender_export  # noqa: E402
+from video_mocap.rigging import bvh_writer
 from video_mocap.rigging import solve as S  # noqa: E402
 from video_mocap.rigging.world import camera_to_world, view_from_camera  # noqa: E402
 
@@ -90,7 +91,7 @@ def test_keys_are_bulk_written_linear(empty_scene, clip):
     solved = S.solve(_motion(clip), S.SolveConfig(scene_fps=24.0, frame_offset=101))
     obj = blender_armature.create_armature(solved, name="Mocap")
     action = obj.animation_data.action
-    from video_mocap.rigging.blender_compat import action_fcurve_collection
+    from video_mocap.blender.compat import action_fcurve_collection
 
     fcurves = action_fcurve_collection(action, obj)
     assert len(fcurves) == 4 * len(S.BONE_NAMES) + 3

@@ -18,12 +18,12 @@ EXCLUDED_PREFIXES = ("training/", "tests/", "bench/", ".venv", ".git/", ".ci/", 
 REQUIRED_FILES = (
     "blender_manifest.toml",
     "__init__.py",
-    "preferences.py",
-    "properties.py",
+    "blender/preferences.py",
+    "blender/properties.py",
     "operators/__init__.py",
     "panels/__init__.py",
-    "pipeline.py",
-    "inference/skeleton.py",
+    "pipeline/stages.py",
+    "core/skeleton.py",
     "assets/models/yolo11n-pose.pt",
 )
 ADDON_MODULE = "bl_ext.user_default.video_mocap"

@@ -16,7 +16,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from pipeline_seed import trained_lifter_or_skip, seed_motion_cache  # noqa: E402
-from video_mocap.errors import Cancelled  # noqa: E402
+from video_mocap.core.errors import Cancelled  # noqa: E402
 
 FRAME_START, NUM_FRAMES = 10, 30
 REAPPLY_LIMIT_S = 3.0
@@ -59,7 +59,7 @@ def seed(scene, video, cache_dir, shared_dir) -> None:
 
 
 def keys_per_fcurve(obj) -> set[int]:
-    from video_mocap.rigging.blender_compat import action_fcurve_collection
+    from video_mocap.blender.compat import action_fcurve_collection
 
     action = obj.animation_data.action
     return {len(fc.keyframe_points) for fc in action_fcurve_collection(action, obj)}
@@ -67,7 +67,7 @@ def keys_per_fcurve(obj) -> set[int]:
 
 def key_values(obj) -> np.ndarray:
     """(channels, keys) values of every f-curve, in data-path order."""
-    from video_mocap.rigging.blender_compat import action_fcurve_collection
+    from video_mocap.blender.compat import action_fcurve_collection
 
     curves = action_fcurve_collection(obj.animation_data.action, obj)
     curves = sorted(curves, key=lambda c: (c.data_path, c.array_index))
@@ -119,15 +119,15 @@ def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, 
     seed(addon_scene, sample_clip, cache_dir, shared_dir)
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     arm = bpy.context.view_layer.objects.active
-    from video_mocap.rigging.blender_compat import action_fcurve_collection
+    from video_mocap.blender.compat import action_fcurve_collection
 
     curve = action_fcurve_collection(arm.animation_data.action, arm)[0]
     first, last = curve.keyframe_points[0].co[0], curve.keyframe_points[-1].co[0]
     assert (first, last) == (clip.frame_start + FRAME_START, clip.frame_start + FRAME_START + NUM_FRAMES - 1)
 
     # the 2D skeleton drawn over the clip: the tracked frame shown at each scene frame
-    from video_mocap.inference.skeleton import BONES
-    from video_mocap.panels import overlay
+    from video_mocap.core.skeleton import BONES
+    from video_mocap.blender import overlay
 
     track = overlay.track_for_clip(clip)
     assert track is not None

@@ -130,7 +130,7 @@ def test_panel_says_what_runtime_is_missing(addon_scene):
 
 
 def test_preferences_draw(addon_scene):
-    from video_mocap.preferences import get_preferences
+    from video_mocap.blender.preferences import get_preferences
 
     prefs = get_preferences(bpy.context)
     assert prefs is not None
@@ -146,7 +146,7 @@ def test_preferences_draw(addon_scene):
 
 
 def test_person_and_preset_enums(addon_scene):
-    from video_mocap.properties import AUTO_PERSON, PRESETS_DIR, preset_items_from_folder
+    from video_mocap.blender.properties import AUTO_PERSON, PRESETS_DIR, preset_items_from_folder
 
     props = addon_scene.video_mocap
     assert props.person == AUTO_PERSON

@@ -7,9 +7,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from video_mocap.errors import VideoMocapError  # noqa: E402
-from video_mocap.inference.formats import Motion3D  # noqa: E402
-from video_mocap.rigging import blender_retarget  # noqa: E402
+from video_mocap.core.errors import VideoMocapError  # noqa: E402
+from video_mocap.core.formats import Motion3D  # noqa: E402
+from video_mocap.blender import retarget as blender_retarget  # noqa: E402
 from video_mocap.rigging import solve as S  # noqa: E402
 from video_mocap.rigging.world import view_from_camera  # noqa: E402
 
@@ -173,7 +173,7 @@ def test_generated_rigify_rig_fk_controls_follow_source(empty_scene, solved):
 
 
 def test_own_armature_retargets_onto_itself(empty_scene, solved):
-    from video_mocap.rigging import blender_armature
+    from video_mocap.blender import armature as blender_armature
 
     rig = blender_armature.create_armature(solved)
     blender_retarget.retarget(rig, solved, preset="auto")

@@ -26,7 +26,7 @@ import pytest
 
 from conftest import REPO, run_python
 
-from video_mocap.inference.weights import DEFAULT_LIFTER
+from video_mocap.core.lifters import DEFAULT_LIFTER
 
 MODEL = DEFAULT_LIFTER  # what Estimate 3D Pose runs in the installed extension
 PLATFORM = "linux-x64"

@@ -1,9 +1,9 @@
 """Headless batch inside Blender: many videos -> one animation file each.
 
-    blender -b -P <extension folder>/batch.py -- VIDEO... --out DIR [--format blend|fbx|bvh|npz]
+    blender -b -P <extension folder>/blender/batch.py -- VIDEO... --out DIR [--format blend|fbx|bvh|npz]
                                                [--model dtgcn|posemoe] [--device D] [...]
 
-Everything after ``--`` takes the options of ``video-mocap estimate`` (see ``estimate_cli.py``);
+Everything after ``--`` takes the options of ``video-mocap estimate`` (see ``cli/estimate.py``);
 the default format here is ``blend``. The package is imported from this script's folder, so this
 works from a source checkout and from an installed extension alike. A failed clip is reported in
 one line and the others go on; Blender exits with status 1 when any clip failed.
@@ -42,11 +42,11 @@ def main(argv: list[str]) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    load_package(Path(__file__).resolve().parent)
-    estimate_cli = importlib.import_module(f"{PACKAGE_NAME}.estimate_cli")
-    errors = importlib.import_module(f"{PACKAGE_NAME}.errors")
+    load_package(Path(__file__).resolve().parents[1])
+    estimate_cli = importlib.import_module(f"{PACKAGE_NAME}.cli.estimate")
+    errors = importlib.import_module(f"{PACKAGE_NAME}.core.errors")
     try:
-        return estimate_cli.main(script_args(argv), prog="blender -b -P batch.py --", folder_format=DEFAULT_FORMAT)
+        return estimate_cli.main(script_args(argv), prog="blender -b -P blender/batch.py --", folder_format=DEFAULT_FORMAT)
     except errors.VideoMocapError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)
         return 2

@@ -16,10 +16,10 @@ import os
 import bpy
 import numpy as np
 
-from ..errors import VideoMocapError
-from .blender_armature import DEFAULT_INTERPOLATION, write_action
-from .retarget import TargetSkeleton, load_preset, resolve_mapping, retarget_motion
-from .solve import SolvedMotion
+from ..core.errors import VideoMocapError
+from .armature import DEFAULT_INTERPOLATION, write_action
+from ..rigging.retarget import TargetSkeleton, load_preset, resolve_mapping, retarget_motion
+from ..rigging.solve import SolvedMotion
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy.types import AddonPreferences
 
-from .errors import VideoMocapError
-from .inference import runtime
+from ..core.errors import VideoMocapError
+from ..inference import runtime
 
 log = logging.getLogger(__name__)
 
 #: the add-on's module name: ``video_mocap`` when installed as a package, ``bl_ext.<repo>.video_mocap`` as an extension
-ADDON_ID: str = __package__
+ADDON_ID: str = __package__.rpartition(".")[0]  # the add-on is the package above blender/
 
 DEVICE_ITEMS = (
     ("AUTO", "Auto", "GPU when the runtime has one, otherwise CPU"),

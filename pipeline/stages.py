@@ -22,20 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import VideoMocapError
-from .inference.formats import Motion3D, Track2D
-from .inference.progress import ProgressFn, check_cancel, report
-from .inference.weights import DEFAULT_LIFTER, WEIGHTS_SUFFIX, default_weights_path
-from .rigging.filters import METHODS as SMOOTHING_METHODS
+from ..core.errors import VideoMocapError
+from ..core.formats import Motion3D, Track2D
+from ..core.progress import ProgressFn, check_cancel, report
+from ..core.lifters import DEFAULT_LIFTER, USER_LIFTERS
+from ..inference.weights import WEIGHTS_SUFFIX, default_weights_path
+from ..core.filters import METHODS as SMOOTHING_METHODS
 
 if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
-    from .inference.detect import DetectConfig, DetectResult
-    from .rigging.solve import SolveConfig, SolvedMotion
+    from ..inference.detect import DetectConfig, DetectResult
+    from ..rigging.solve import SolveConfig, SolvedMotion
 
 log = logging.getLogger(__name__)
 
 #: the lifters offered to users (the MLP baseline is for benchmarks only)
-LIFTER_MODELS = ("dtgcn", "posemoe")
 #: bump when the cached files' meaning changes, so old cache entries are not reused
 CACHE_VERSION = 1
 MOTIONS_SUBDIR = "motions"
@@ -49,13 +49,13 @@ STAGE_SOLVE = "solving rig"
 
 
 def _default_detect_config() -> "DetectConfig":
-    from .inference.detect import DetectConfig
+    from ..inference.detect import DetectConfig
 
     return DetectConfig()
 
 
 def _default_solve_config() -> "SolveConfig":
-    from .rigging.solve import SolveConfig
+    from ..rigging.solve import SolveConfig
 
     return SolveConfig()
 
@@ -79,8 +79,8 @@ class PipelineSettings:
     video_frame_origin: int | None = None
 
     def __post_init__(self) -> None:
-        if self.model not in LIFTER_MODELS:
-            raise VideoMocapError(f"Unknown lifter '{self.model}': use one of {', '.join(LIFTER_MODELS)}.")
+        if self.model not in USER_LIFTERS:
+            raise VideoMocapError(f"Unknown lifter '{self.model}': use one of {', '.join(USER_LIFTERS)}.")
         if self.weights is not None:
             self.weights = Path(self.weights)
 
@@ -132,8 +132,8 @@ def make_settings(
     ``weights``: a ``<model>.safetensors`` file, or a folder holding one (None: the shipped weights).
     Options left at None keep the stage's own default.
     """
-    from .inference.detect import DetectConfig
-    from .rigging.solve import SolveConfig
+    from ..inference.detect import DetectConfig
+    from ..rigging.solve import SolveConfig
 
     detect_kwargs: dict[str, Any] = {"device": device, "person": person, "frame_start": frame_start,
                                      "frame_end": frame_end, "allow_download": allow_download}
@@ -167,7 +167,7 @@ def make_settings(
 # ---------------------------------------------------------------------------------------
 def _file_identity(path: str | os.PathLike | None, cache_dir: Path) -> str | None:
     """Content hash of a model/weights file when it exists, else its name (a download name like 'yolo11n-pose.pt')."""
-    from .inference.detect import file_sha256
+    from ..inference.detect import file_sha256
 
     if path is None:
         return None
@@ -209,7 +209,7 @@ def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:
 def resolve_cache_dir(cache_dir: Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
-    from .inference.detect import default_cache_dir
+    from ..inference.detect import default_cache_dir
 
     return Path(default_cache_dir())
 
@@ -251,7 +251,7 @@ def detect_people(
     cache_dir: Path | None = None,
 ) -> list[PersonInfo]:
     """Run the 2D stage and list every person tracked, longest-seen first."""
-    from .inference.detect import detect_video
+    from ..inference.detect import detect_video
 
     detect_cache = resolve_cache_dir(cache_dir) / DETECT_SUBDIR
     result = detect_video(Path(video), settings.detect, progress=progress, cancel=cancel, cache_dir=detect_cache)
@@ -276,7 +276,7 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
 
     ``video_frame_origin``: see :class:`PipelineSettings`; it overrides ``config.frame_offset``.
     """
-    from .rigging.solve import solve
+    from ..rigging.solve import solve
 
     if video_frame_origin is not None:
         ratio = (config.scene_fps or motion.fps) / motion.fps
@@ -294,8 +294,8 @@ def run_pipeline(
 ) -> PipelineResult:
     """Video -> 2D track -> 3D motion (cached) -> solved motion.
 
-    Raises :class:`~video_mocap.errors.VideoMocapError` for bad input and
-    :class:`~video_mocap.errors.Cancelled` when ``cancel`` is set (nothing is cached then).
+    Raises :class:`~video_mocap.core.errors.VideoMocapError` for bad input and
+    :class:`~video_mocap.core.errors.Cancelled` when ``cancel`` is set (nothing is cached then).
     """
     video = Path(video)
     if not video.is_file():
@@ -308,8 +308,8 @@ def run_pipeline(
         log.info("3D motion from the cache: %s", motion_path)
         detect_result = None
     else:
-        from .inference.detect import detect_video
-        from .inference.lifter import lift_track, load_lifter
+        from ..inference.detect import detect_video
+        from ..inference.lifter import lift_track, load_lifter
 
         detect_result = detect_video(
             video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache / DETECT_SUBDIR

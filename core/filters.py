@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..errors import VideoMocapError
+from .errors import VideoMocapError
 
 #: one-euro cut-off (Hz) of a still joint at strength -> 0 and at strength 1 (log-interpolated)
 ONE_EURO_MIN_CUTOFF_WEAK_HZ = 8.0

@@ -1,7 +1,7 @@
 """The files between stages: the 2D track file and the 3D motion file (see README).
 
 Both are ``.npz`` archives written atomically. Readers validate every field and raise
-:class:`~video_mocap.errors.VideoMocapError` with a message that says what is wrong.
+:class:`~video_mocap.core.errors.VideoMocapError` with a message that says what is wrong.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..errors import VideoMocapError
-from ..io_utils import save_npz_atomic
+from .errors import VideoMocapError
+from .atomic import save_npz_atomic
 from .skeleton import NUM_JOINTS
 
 TRACK_WHAT = "2D track"

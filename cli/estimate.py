@@ -21,10 +21,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Cancelled, VideoMocapError
-from .io_utils import atomic_path
-from .inference.weights import DEFAULT_LIFTER
-from .pipeline import LIFTER_MODELS, SMOOTHING_METHODS
+from ..core.errors import Cancelled, VideoMocapError
+from ..core.lifters import DEFAULT_LIFTER
+from ..core.lifters import USER_LIFTERS
+from ..pipeline.stages import SMOOTHING_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
                         help="output file (.blend, .fbx, .bvh, .npz) for one clip, or a folder for many")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file type when OUT is a folder (default: blend with bpy, else bvh)")
-    parser.add_argument("--model", choices=LIFTER_MODELS, default=DEFAULT_LIFTER,
+    parser.add_argument("--model", choices=USER_LIFTERS, default=DEFAULT_LIFTER,
                         help=f"lifter (default: {DEFAULT_LIFTER})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     parser.add_argument("--person", type=int, default=None, help="track id of the person (default: the main subject)")
@@ -98,39 +98,26 @@ def output_paths(videos: list[Path], output: Path, fmt: str | None, folder_forma
 
 
 def write_output(result, path: Path, name: str) -> Path:
-    """Write one clip's result (a :class:`~video_mocap.pipeline.PipelineResult`) as ``path``'s type."""
+    """Write one clip's result (a :class:`~video_mocap.pipeline.stages.PipelineResult`) as ``path``'s type."""
     fmt = path.suffix.lower().lstrip(".")
     if fmt == "npz":
         return result.motion.save(path)
     if fmt == "bvh":
-        from .rigging.bvh_writer import write_bvh
+        from ..rigging.bvh_writer import write_bvh
 
         return write_bvh(result.solved, path)
     if not has_bpy():
         raise VideoMocapError(
-            f"Writing .{fmt} needs Blender: run inside Blender (blender -b -P batch.py -- ...) or install the bpy "
+            f"Writing .{fmt} needs Blender: run inside Blender (blender -b -P blender/batch.py -- ...) or install the bpy "
             "module; or write .bvh / .npz."
         )
-    import bpy
+    from ..blender.export import write_scene_file
 
-    from .rigging.blender_armature import create_armature
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = create_armature(result.solved, name=name, context=bpy.context)
-    if fmt == "fbx":
-        from .rigging.blender_export import export_armature
-
-        return export_armature(obj, path, context=bpy.context)
-    with atomic_path(path, suffix=".blend") as tmp:
-        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
-        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-        if "FINISHED" not in outcome:
-            raise VideoMocapError(f"Blender could not save {path}.")
-    return path
+    return write_scene_file(result.solved, path, name)
 
 
 def _settings(args):
-    from .pipeline import make_settings
+    from ..pipeline.stages import make_settings
 
     if args.smoothing is not None and not 0.0 <= args.smoothing <= 1.0:
         raise VideoMocapError(f"--smoothing must be between 0 and 1, got {args.smoothing}.")
@@ -152,7 +139,7 @@ def run_clip(video: Path, output: Path, settings, cache_dir: Path | None) -> Pat
     """The whole pipeline for one clip with a tqdm bar; returns the file written."""
     from tqdm import tqdm
 
-    from .pipeline import run_pipeline
+    from ..pipeline.stages import run_pipeline
 
     with tqdm(desc=video.name, unit="frame", dynamic_ncols=True, leave=False) as bar:
 

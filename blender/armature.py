@@ -16,9 +16,9 @@ import logging
 import bpy
 import numpy as np
 
-from ..errors import VideoMocapError
-from .blender_compat import action_fcurve_collection, assign_action, new_fcurve
-from .solve import SolvedMotion, rest_axes
+from ..core.errors import VideoMocapError
+from .compat import action_fcurve_collection, assign_action, new_fcurve
+from ..rigging.solve import SolvedMotion, rest_axes
 
 log = logging.getLogger(__name__)
 

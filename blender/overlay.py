@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..inference.skeleton import BONES
+from ..core.skeleton import BONES
 
 #: RGBA of the bones and joints
 BONE_COLOR = (1.0, 0.55, 0.1, 0.9)
@@ -21,7 +21,7 @@ LINE_WIDTH_PX = 2.0
 #: joints whose score is below this are left out (gaps filled by interpolation have score 0)
 MIN_SCORE = 0.05
 
-#: resolved video path -> the subject's :class:`~video_mocap.inference.formats.Track2D`
+#: resolved video path -> the subject's :class:`~video_mocap.core.formats.Track2D`
 _tracks: dict[str, object] = {}
 _handle = None
 

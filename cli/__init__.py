@@ -11,16 +11,16 @@ import importlib
 import logging
 import sys
 
-from .errors import VideoMocapError
+from ..core.errors import VideoMocapError
 
 #: sub-command -> (module relative to this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "detect": (".inference.detect_cli", "video -> 2D track file (.npz): YOLO pose + tracking"),
-    "lift": (".inference.lift_cli", "2D track file -> 3D motion file (.npz): PoseMoE or DTGCN"),
-    "estimate": (".estimate_cli", "videos -> .blend / .fbx / .bvh / .npz (the whole pipeline)"),
-    "train": (".training.train", "train a lifter from a YAML config"),
-    "eval": (".training.evaluate", "evaluate lifter weights on mocap (BVH folder or 3D sequence .npz)"),
-    "export-onnx": (".inference.onnx_export", "export lifters and the YOLO detector to ONNX"),
+    "detect": (".detect", "video -> 2D track file (.npz): YOLO pose + tracking"),
+    "lift": (".lift", "2D track file -> 3D motion file (.npz): PoseMoE or DTGCN"),
+    "estimate": (".estimate", "videos -> .blend / .fbx / .bvh / .npz (the whole pipeline)"),
+    "train": ("..training.train", "train a lifter from a YAML config"),
+    "eval": ("..training.evaluate", "evaluate lifter weights on mocap (BVH folder or 3D sequence .npz)"),
+    "export-onnx": ("..inference.onnx_export", "export lifters and the YOLO detector to ONNX"),
 }
 
 

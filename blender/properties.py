@@ -18,14 +18,14 @@ from bpy.props import (
 )
 from bpy.types import PropertyGroup
 
-from .inference.camera import DEFAULT_HORIZONTAL_FOV_DEG
-from .inference.weights import DEFAULT_LIFTER
+from ..core.camera import DEFAULT_HORIZONTAL_FOV_DEG
+from ..core.lifters import DEFAULT_LIFTER, LIFTERS
 from .preferences import DEVICE_ITEMS as PREFS_DEVICE_ITEMS
-from .rigging.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD
+from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD
+from ..rigging.retarget import PRESETS_DIR
 
 log = logging.getLogger(__name__)
 
-PRESETS_DIR = Path(__file__).resolve().parent / "rigging" / "presets"
 AUTO_PERSON = "AUTO"
 NO_PRESET = "NONE"
 DEFAULT_FOV_DEG = DEFAULT_HORIZONTAL_FOV_DEG
@@ -37,12 +37,7 @@ SOURCE_ITEMS = (
     ("FILE", "File", "A video file on disk"),
     ("CLIP", "Movie Clip", "A movie clip already loaded in this file"),
 )
-MODEL_ITEMS = (
-    ("dtgcn", "DTGCN", "Dual-stream Transformer and graph network (the default: the lower error on mocap and real "
-     "video, the steadier motion)"),
-    ("posemoe", "PoseMoE", "2D-pose and depth experts with a router (steadier raw bone lengths on some clips; "
-     "the armature's bones are constant either way)"),
-)
+MODEL_ITEMS = tuple((info.name, info.label, info.description) for info in LIFTERS if info.user_facing)
 SMOOTHING_METHOD_ITEMS = (
     ("savgol", "Savitzky-Golay", "A local cubic fit over a window (about 0.5 s at strength 0.5): the most accurate"),
     ("one_euro", "One Euro", "A speed-adaptive low-pass: smooths still joints most, rounds off fast moves a little less"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional
 
-from ..errors import Cancelled
+from .errors import Cancelled
 
 #: ``progress(stage, done, total)``; it may raise :class:`Cancelled` to stop the stage.
 ProgressFn = Callable[[str, int, int], None]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import bpy
 
-from ..errors import VideoMocapError
-from ..io_utils import atomic_path
+from ..core.errors import VideoMocapError
+from ..core.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +76,23 @@ def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None 
                 other.select_set(True)
         view_layer.objects.active = active
     log.info("exported '%s' to %s", obj.name, path)
+    return path
+
+
+def write_scene_file(solved, path: Path, name: str) -> Path:
+    """A fresh scene with one armature keyed from ``solved``, written as ``path`` (.blend or .fbx).
+
+    Headless only (the CLI and ``batch.py``): the current scene is replaced by an empty one.
+    """
+    from .armature import create_armature
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    obj = create_armature(solved, name=name, context=bpy.context)
+    if path.suffix.lower() == ".fbx":
+        return export_armature(obj, path, context=bpy.context)
+    with atomic_path(path, suffix=".blend") as tmp:
+        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
+        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        if "FINISHED" not in outcome:
+            raise VideoMocapError(f"Blender could not save {path}.")
     return path

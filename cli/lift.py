@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .formats import TrackFile
-from .weights import DEFAULT_LIFTER, LIFTER_NAMES
+from ..core.formats import TrackFile
+from ..core.lifters import DEFAULT_LIFTER, LIFTER_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tqdm import tqdm
 
-    from .lifter import lift_track_file, load_lifter
+    from ..inference.lifter import lift_track_file, load_lifter
 
     TrackFile(args.track).close()  # a bad track file fails before the network loads
     lifter = load_lifter(args.model, weights=args.weights, device=args.device, backend=args.backend)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .detect import DetectConfig, track_size, detect_video
-from .onnx_backend import DETECTOR_PRECISIONS
+from ..inference.detect import DetectConfig, track_size, detect_video
+from ..inference.onnx_backend import DETECTOR_PRECISIONS
 
 _DEFAULTS = DetectConfig()
 
