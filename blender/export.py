@@ -29,6 +29,20 @@ def _frame_range(obj, scene) -> tuple[int, int]:
     return scene.frame_start, scene.frame_end
 
 
+#: the FBX exporter bakes the scene's frame range from the armature's active action: NLA strips
+#: (the exporter's default, True) would export nothing when the action is not in a strip, and
+#: simplification would drop keys of mocap, which is keyed on every frame
+FBX_ANIMATION_OPTIONS = dict(
+    bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+    bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0,
+)
+
+
+def _use_action_range(obj, scene) -> None:
+    """Set the scene's frame range to the action's (the FBX exporter bakes the scene range)."""
+    scene.frame_start, scene.frame_end = _frame_range(obj, scene)
+
+
 def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None = None) -> Path:
     """Export armature ``obj`` (with its action) to ``path`` (.bvh or .fbx).
 
@@ -49,6 +63,7 @@ def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None 
     view_layer = context.view_layer
     selected = [o for o in view_layer.objects if o.select_get()]
     active = view_layer.objects.active
+    scene_range = (context.scene.frame_start, context.scene.frame_end)
     try:
         for other in selected:
             other.select_set(False)
@@ -61,15 +76,17 @@ def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None 
                     filepath=str(tmp), frame_start=start, frame_end=end, root_transform_only=True
                 )
             else:
+                _use_action_range(obj, context.scene)
                 result = bpy.ops.export_scene.fbx(
-                    filepath=str(tmp), use_selection=True, object_types={"ARMATURE"},
-                    bake_anim=True, add_leaf_bones=False, bake_anim_use_all_actions=False,
+                    filepath=str(tmp), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
+                    **FBX_ANIMATION_OPTIONS,
                 )
             if "FINISHED" not in result or not tmp.is_file() or tmp.stat().st_size == 0:
                 raise VideoMocapError(f"Blender's {fmt.upper()} exporter failed for '{obj.name}'; nothing was written.")
     except RuntimeError as exc:
         raise VideoMocapError(f"Blender's {fmt.upper()} exporter failed: {exc}".strip()) from None
     finally:
+        context.scene.frame_start, context.scene.frame_end = scene_range
         obj.select_set(False)
         for other in selected:
             if other.name in view_layer.objects:

@@ -183,7 +183,7 @@ def test_export_through_blender_is_atomic(empty_scene, clip, tmp_path, suffix):
     target = tmp_path / f"out{suffix}"
     target.write_bytes(b"previous")
     blender_export.export_armature(obj, target)
-    assert target.stat().st_size > 1000 and target.read_bytes() != b"previous"
+    assert target.read_bytes() != b"previous"  # what the file holds: test_exports.py re-imports it
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no temp files left
     with pytest.raises(VideoMocapError, match=".bvh or .fbx"):
         blender_export.export_armature(obj, tmp_path / "out.abc")
