@@ -1,6 +1,6 @@
 """Augmentation ablation: one lifter trained per augmentation setting, same steps, seed and data.
 
-    .venv/bin/python bench/bench_ablation.py [--steps 1500] [--jobs 2] [--out bench/results/ablation.md]
+    .venv/bin/python -m bench.bench_ablation [--steps 1500] [--jobs 2] [--out bench/results/ablation.md]
 
 Rows (every row in the same run, trained the same way for the same number of steps):
 
@@ -14,7 +14,7 @@ Rows (every row in the same run, trained the same way for the same number of ste
 The model is the shipped DTGCN configuration (``training/configs/dtgcn_cpu.yaml``: tiny
 preset, 27-frame windows, same losses and optimiser) without its pre-training stage, so that
 the rows differ only in their data. Every row is scored on the held-out sets of
-``bench_accuracy.py`` with detector-like 2D noise: Bandai part 1 (a subset, random cameras),
+``bench_accuracy`` with detector-like 2D noise: Bandai part 1 (a subset, random cameras),
 the HDM05 actor ``bk`` (a body and motions never trained on), re-targeted bodies, and a high
 camera (pitch -30 deg).
 
@@ -29,19 +29,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
-import platform
-import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO.parent) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO.parent))
-
-import bench_accuracy  # noqa: E402  (same folder: the held-out sets)
+from . import bench_accuracy, common
+from .common import REPO, RESULTS
 
 log = logging.getLogger("bench_ablation")
 
@@ -90,7 +84,6 @@ def run_row(row: str, steps: int, seed: int, max_frames: int, sub_stride: int, r
     """Train one row and score it on every column (child process)."""
     import torch
 
-    from video_mocap.inference.lifter import load_lifter
     from video_mocap.training.evaluate import evaluate_model, make_clips_for_eval
     from video_mocap.training.train import train
 
@@ -101,7 +94,7 @@ def run_row(row: str, steps: int, seed: int, max_frames: int, sub_stride: int, r
     t0 = time.perf_counter()
     result = train(config, show_progress=False)
     train_seconds = time.perf_counter() - t0
-    lifter = load_lifter(config.model, weights=result.exported, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(config.model, result.exported)
     sets = bench_accuracy.load_sets(max_frames, sub_stride)
     scores = {}
     for column, (set_name, pitch) in COLUMNS.items():
@@ -115,8 +108,8 @@ def run_row(row: str, steps: int, seed: int, max_frames: int, sub_stride: int, r
 def render(results: dict, argv: list[str]) -> str:
     lines = [
         "# Augmentation ablation", "",
-        f"Command: `.venv/bin/python bench/bench_ablation.py {shlex.join(argv)}`".rstrip() + "  ",
-        f"Date: {results['date']}. Machine: 2-core CPU, shared ({platform.machine()}, {os.cpu_count()} cores; one "
+        f"Command: `{common.command('bench_ablation', argv)}`  ",
+        f"Date: {results['date']}. Machine: {common.machine()} (one "
         f"torch thread per row, {results['jobs']} rows at a time). Wall clock {results['seconds'] / 60:.1f} min.", "",
         f"Model: DTGCN `{results['preset']}` ({results['frames']}-frame windows, batch {results['batch']}), the "
         f"shipped training config without pre-training, {results['steps']} steps per row, seed {results['seed']}: "
@@ -141,11 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), metavar="ROW")
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "ablation"))
     bench_accuracy.add_common_arguments(parser, DEFAULT_MAX_FRAMES, DEFAULT_SUB_STRIDE, "rows trained at a time",
-                                        REPO / "bench" / "results" / "ablation.md")
+                                        RESULTS / "ablation.md")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -162,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     outputs = {row: run_dir / f"row{list(ROWS).index(row)}.json" for row in args.rows}
-    failed = bench_accuracy.run_children(Path(__file__), argv, outputs, args.jobs)
+    failed = common.run_children("bench_ablation", argv, outputs, args.jobs)
     if failed:
         print(f"ablation rows failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -181,5 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: hours of training: not part of run_all's default run (``--only ablation`` runs it)
+BENCH = common.Bench("ablation", order=65, in_run_all=False)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

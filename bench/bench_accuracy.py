@@ -1,6 +1,6 @@
 """Accuracy of the shipped lifters on held-out mocap seen through seeded virtual cameras.
 
-    .venv/bin/python bench/bench_accuracy.py [--models posemoe dtgcn mlp] [--weights-dir weights]
+    .venv/bin/python -m bench.bench_accuracy [--models posemoe dtgcn mlp] [--weights-dir weights]
                                              [--jobs 2] [--out bench/results/accuracy.md]
 
 For each model (the MLP is the Martinez et al. baseline) and each condition, the whole
@@ -33,22 +33,18 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO.parent) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO.parent))
+from video_mocap.core import skeleton
+from video_mocap.rigging.solve import SolveConfig
+from video_mocap.training import metrics
 
-from video_mocap.core import skeleton  # noqa: E402
-from video_mocap.rigging.solve import SolveConfig  # noqa: E402
-from video_mocap.training import metrics  # noqa: E402
+from . import common
+from .common import HELD_OUT_ACTOR, REPO, RESULTS, WEIGHTS, load_held_out
 
 log = logging.getLogger("bench_accuracy")
 
@@ -58,7 +54,6 @@ SEEN_CONTENTS = ("walk", "walk-back", "walk-left", "walk-right", "run", "dash")
 HIGH_PITCH_DEG, EYE_PITCH_DEG, LOW_PITCH_DEG = -30.0, 0.0, 10.0
 #: heights of the re-targeted bodies (metres)
 RETARGET_HEIGHT_M = (1.5, 1.95)
-HELD_OUT_ACTOR = "bk"
 #: the training configs of the shipped weights (their validation clips chose the exported checkpoint)
 TRAIN_CONFIGS = {m: REPO / "training" / "configs" / f"{m}_cpu.yaml" for m in MODELS}
 #: the solve's default smoothing: the "smoothed" condition scores what the armature gets
@@ -119,22 +114,6 @@ def reshape_body(clips: list, kind: str) -> list:
     scales = np.array([factors.get(skeleton.JOINT_NAMES[child], 1.0) for _, child in skeleton.BONES])
     return [dataclasses.replace(clip, joints=new_body(clip.joints, scales, height), labels={**clip.labels, "body": kind})
             for clip in clips]
-
-
-def crop_clips(clips: list, max_frames: int) -> list:
-    """Each clip cut to its first ``max_frames`` frames (0 = whole clips)."""
-    return [dataclasses.replace(c, joints=c.joints[:max_frames]) if max_frames and c.num_frames > max_frames
-            else c for c in clips]
-
-
-def load_held_out(max_frames: int) -> dict[str, list]:
-    """The held-out mocap, cropped to ``max_frames``: ``bandai`` (part 1) and ``hdm05`` (actor ``bk``)."""
-    from video_mocap.training import sources
-
-    config = sources.DataConfig()
-    part1 = sources.load_bandai(config, "part1")
-    hdm05 = [c for c in sources.load_hdm05(config.hdm05_path) if c.labels.get("actor") == HELD_OUT_ACTOR]
-    return {"bandai": crop_clips(part1, max_frames), "hdm05": crop_clips(hdm05, max_frames)}
 
 
 def load_sets(max_frames: int, sub_stride: int) -> dict[str, list]:
@@ -198,11 +177,10 @@ def mean_height_m(clips: list) -> float:
 def evaluate_one(model: str, weights: Path, seed: int, max_frames: int, sub_stride: int, flip: bool) -> dict:
     import torch
 
-    from video_mocap.inference.lifter import load_lifter
     from video_mocap.training.evaluate import evaluate_model, make_clips_for_eval
 
     torch.set_num_threads(1)
-    lifter = load_lifter(model, weights=weights, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(model, weights)
     sets = load_sets(max_frames, sub_stride)
     out = {"model": model, "weights": str(weights), "preset": lifter.card.preset,
            "num_frames": lifter.num_frames, "card_metrics": lifter.card.metrics,
@@ -218,30 +196,6 @@ def evaluate_one(model: str, weights: Path, seed: int, max_frames: int, sub_stri
         log.info("%s %s: MPJPE %.1f mm (%d clips, %.0f s)", model, cond.name, result["overall"]["mpjpe"],
                  result["num_clips"], result["seconds"])
     return out
-
-
-# ---------------------------------------------------------------------------------------
-# child processes
-# ---------------------------------------------------------------------------------------
-def run_children(script: Path, argv: list[str], outputs: dict[str, Path], jobs: int) -> list[str]:
-    """Run ``script *argv --child NAME --child-out PATH`` for every name, ``jobs`` at a time, one
-    torch / ONNX Runtime thread each (on two shared cores, single-threaded processes side by side
-    are much faster than two threads). Returns the names whose process failed."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDEO_MOCAP_THREADS": "1"}
-    pending, running, failed = list(outputs), [], []
-    while pending or running:
-        while pending and len(running) < max(1, jobs):
-            name = pending.pop(0)
-            cmd = [sys.executable, str(Path(script).resolve()), *argv, "--child", name,
-                   "--child-out", str(outputs[name])]
-            running.append((name, subprocess.Popen(cmd, env=env)))
-        time.sleep(1.0)
-        for name, proc in list(running):
-            if proc.poll() is not None:
-                running.remove((name, proc))
-                if proc.returncode != 0:
-                    failed.append(name)
-    return failed
 
 
 # ---------------------------------------------------------------------------------------
@@ -285,10 +239,9 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
     lines = [
         "# Accuracy of the shipped lifters (held-out mocap, virtual cameras)",
         "",
-        f"Command: `.venv/bin/python bench/bench_accuracy.py {' '.join(args.argv)}`".rstrip() + "  ",
-        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: 2-core CPU, shared, noisy "
-        f"({platform.machine()}, {os.cpu_count()} cores, other engineers' jobs running; one torch thread per "
-        f"model process). Wall clock {seconds / 60:.1f} min.",
+        f"Command: `{common.command('bench_accuracy', args.argv)}`  ",
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {common.machine()} "
+        f"(other engineers' jobs running; one torch thread per model process). Wall clock {seconds / 60:.1f} min.",
         "",
         "Errors in millimetres (velocity: mm per frame at 30 fps), root-relative, every frame counts once. "
         "Each clip is seen through one seeded virtual camera (field of view 30-90 deg, height 0.3-3 m, "
@@ -377,7 +330,7 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
             for w in worst))
         lines.append("")
     lines += ["The augmentation ablation (one DTGCN per augmentation alone) is in [ablation.md](ablation.md) "
-              "(`bench/bench_ablation.py`).", ""]
+              "(`-m bench.bench_ablation`).", ""]
     return "\n".join(lines)
 
 
@@ -387,16 +340,16 @@ def render(results: list[dict], args: argparse.Namespace, seconds: float) -> str
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--weights-dir", default=str(REPO / "weights"))
+    parser.add_argument("--weights-dir", default=str(WEIGHTS))
     parser.add_argument("--no-flip", action="store_true")
     add_common_arguments(parser, DEFAULT_MAX_FRAMES, DEFAULT_SUB_STRIDE, "model processes at a time",
-                         REPO / "bench" / "results" / "accuracy.md")
+                         RESULTS / "accuracy.md")
     return parser
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, max_frames: int, sub_stride: int, jobs_help: str,
                          out: Path) -> None:
-    """Options shared with ``bench_ablation.py``: data, seed, processes, output, child-process plumbing."""
+    """Options shared with ``bench_ablation``: data, seed, processes, output, child-process plumbing."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-frames", type=int, default=max_frames, help="crop held-out clips to this many frames")
     parser.add_argument("--sub-stride", type=int, default=sub_stride, help="every n-th clip in the subset sets")
@@ -406,7 +359,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, max_frames: int, sub_s
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -426,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp_dir = out.parent / ".accuracy_tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    failed = run_children(Path(__file__), argv, {m: tmp_dir / f"{m}.json" for m in args.models}, args.jobs)
+    failed = common.run_children("bench_accuracy", argv, {m: tmp_dir / f"{m}.json" for m in args.models}, args.jobs)
     if failed:
         print(f"evaluation failed for {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -446,5 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+BENCH = common.Bench("accuracy", ("--jobs", "2"), order=60)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Foot contacts against mocap ground truth: how many planted frames the solve finds, and the true skating.
 
-    .venv/bin/python bench/bench_contacts.py [--models posemoe dtgcn] [--clip-stride 2] [--max-frames 300]
+    .venv/bin/python -m bench.bench_contacts [--models posemoe dtgcn] [--clip-stride 2] [--max-frames 300]
 
 Real video has no ground truth for foot contacts, so ``bench_real_video.py`` measures skating only on
 the frames the solve itself marks as planted. Here the whole pipeline after the 2D stage runs on
@@ -30,19 +30,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_accuracy import crop_clips  # same folder: the held-out sets' crop
-from report import header, run_meta, write_results  # same folder: the shared report pieces
+from video_mocap.core import camera, skeleton
+from video_mocap.rigging import footlock
+from video_mocap.rigging import solve as S
+from video_mocap.rigging.world import view_from_camera
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO.parent) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO.parent))
+from . import common
+from .common import RESULTS, crop_clips, header, run_meta, write_results
 
-from video_mocap.core import camera, skeleton  # noqa: E402
-from video_mocap.rigging import footlock  # noqa: E402
-from video_mocap.rigging import solve as S  # noqa: E402
-from video_mocap.rigging.world import view_from_camera  # noqa: E402
-
-RESULTS = REPO / "bench" / "results"
 MODELS = ("posemoe", "dtgcn")
 #: the virtual camera: the sample clip's frame, a side view from a little above, far enough to keep a walk in view
 WIDTH, HEIGHT = 884, 498
@@ -100,10 +95,10 @@ def rise_on(ankle_heights: np.ndarray, planted: np.ndarray) -> float:
 def measure(model: str, clips: list) -> dict:
     import torch
 
-    from video_mocap.inference.lifter import lift_track, load_lifter
+    from video_mocap.inference.lifter import lift_track
 
     torch.set_num_threads(1)
-    lifter = load_lifter(model, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(model)
     rng = np.random.default_rng(SEED)
     totals = {"gt": 0, "found": 0, "hit": 0, "frames": 0, "skate_locked_m": 0.0, "skate_free_m": 0.0, "pairs": 0,
               "rise_truth_m": 0.0, "rise_locked_m": 0.0, "rise_free_m": 0.0}
@@ -166,7 +161,7 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--clip-stride", type=int, default=2)
@@ -183,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.models:
         rows.append(measure(model, clips))
         print(json.dumps(rows[-1]), flush=True)
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_contacts.py", time.perf_counter() - start,
+    meta = run_meta(common.command("bench_contacts", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clip_stride=args.clip_stride, max_frames=args.max_frames)
     write_results(args.out, "contacts", to_markdown(rows, meta), {"meta": meta, "rows": rows})
     return 0
 
 
+BENCH = common.Bench("contacts", order=100)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Benchmark the 2D stage: detection frames/s on the sample clip, cold (no cache).
 
-    YOLO_OFFLINE=1 .venv/bin/python bench/bench_detect.py [--device cpu] [--batch 8] [--compare]
+    YOLO_OFFLINE=1 .venv/bin/python -m bench.bench_detect [--device cpu] [--batch 8] [--compare]
 
 ``--compare`` also times ultralytics' own per-frame ``model.track(frame, persist=True)`` loop
 (the alternative to our batched ``predict`` + ByteTrack per frame) and batch size 1.
@@ -9,15 +9,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+from . import common
+from .common import SAMPLE
 
 
 def time_detect_video(video: Path, device: str, batch: int) -> tuple[float, int, int]:
@@ -38,12 +37,13 @@ def time_model_track(video: Path, device: str) -> tuple[float, int]:
     """(seconds, frames) of ultralytics' per-frame ``model.track(persist=True)`` loop."""
     from ultralytics import YOLO
 
-    from video_mocap.inference.detect import SHIPPED_MODEL, resolve_device
+    from video_mocap.inference.detect import SHIPPED_MODEL
+    from video_mocap.inference.devices import torch_device
     from video_mocap.inference.video import iter_frames
 
     start = time.perf_counter()
     model = YOLO(str(SHIPPED_MODEL), task="pose")
-    dev = resolve_device(device)
+    dev = torch_device(device)
     frames = 0
     for _, frame in iter_frames(video):
         model.track(frame, persist=True, tracker="bytetrack.yaml", device=dev, verbose=False)
@@ -51,7 +51,7 @@ def time_model_track(video: Path, device: str) -> tuple[float, int]:
     return time.perf_counter() - start, frames
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
     parser.add_argument("--device", default="cpu")
@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         seconds, frames = time_model_track(args.video, args.device)
         print(f"model.track per frame ({args.device}): {frames} frames in {seconds:.1f} s "
               f"= {frames / seconds:.1f} frames/s")
-    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
-
-    write_text_atomic(REPO / "bench" / "results" / "detect.json", json.dumps(figures, indent=1))
+    common.write_figures("detect", figures)
     return 0
 
 
+BENCH = common.Bench("detect", order=10)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

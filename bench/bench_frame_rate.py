@@ -1,6 +1,6 @@
 """60 fps footage: is lifting it directly as accurate as lifting 30 fps footage?
 
-    .venv/bin/python bench/bench_frame_rate.py [--models dtgcn posemoe] [--sub-stride 4]
+    .venv/bin/python -m bench.bench_frame_rate [--models dtgcn posemoe] [--sub-stride 4]
 
 The lifters train on 30 fps mocap (with speed changes x0.5-2), and the product lifts a clip at its
 own rate: a 60 fps phone clip gives windows that span half the time. Held-out Bandai part 1 (every
@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_accuracy import load_held_out  # same folder: the held-out sets
-from report import header, run_meta, write_results  # same folder: the shared report pieces
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from . import common
+from .common import RESULTS, header, load_held_out, run_meta, write_results
+
 MAX_FRAMES = 600  # as bench_accuracy.py
 SEED = 0  # as bench_accuracy.py
 BASE_FPS = 30.0
@@ -54,13 +53,13 @@ def evaluate(model: str, clips: list) -> dict[str, dict]:
     """Pooled errors (mm) of ``model`` on ``clips`` for each of :data:`WAYS`."""
     import torch
 
-    from video_mocap.inference.lifter import lift_sequence, load_lifter
+    from video_mocap.inference.lifter import lift_sequence
     from video_mocap.training import metrics
     from video_mocap.training.evaluate import make_clips_for_eval
     from video_mocap.training.jointmap import resample
 
     torch.set_num_threads(1)
-    lifter = load_lifter(model, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(model)
     fast = [dataclasses.replace(c, joints=resample(np.asarray(c.joints), BASE_FPS, HIGH_FPS), fps=HIGH_FPS)
             for c in clips]
     errors: dict[str, list] = {way: [] for way in WAYS}
@@ -98,7 +97,7 @@ def to_markdown(results: dict[str, dict], clips: int, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["dtgcn", "posemoe"])
     parser.add_argument("--sub-stride", type=int, default=4, help="score every N-th held-out clip")
@@ -109,11 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     clips = load_held_out(MAX_FRAMES)["bandai"][:: args.sub_stride]
     results = {model: evaluate(model, clips) for model in args.models}
-    meta = run_meta(".venv/bin/python bench/bench_frame_rate.py", time.perf_counter() - start,
+    meta = run_meta(common.command("bench_frame_rate"), time.perf_counter() - start,
                     sub_stride=args.sub_stride, clips=len(clips))
     write_results(args.out, "frame_rate", to_markdown(results, len(clips), meta), {"meta": meta, "results": results})
     return 0
 
 
+BENCH = common.Bench("frame_rate", order=80)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Benchmark the rigging stage: solve and keyframe writing for a long clip, plus clean-up quality.
 
-    .venv/bin/python bench/bench_keyframes.py [--frames 10000] [--repeats 3]
+    .venv/bin/python -m bench.bench_keyframes [--frames 10000] [--repeats 3]
 
 Timing: an HDM05 jog clip (``../shared``) looped to ``--frames`` frames, filmed by a virtual
 camera, solved (pure numpy, default settings), then written onto a new armature in Blender
@@ -12,17 +12,16 @@ re-applied (``apply_motion``) and retargeted onto it (``retarget``, preset "auto
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-HDM05 = REPO.parent / "shared" / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
+from . import common
+
+HDM05 = common.SHARED / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
 CLIPS = ("HDM_mm_jogLeftCircle4StepsRstart_011_120", "HDM_bk_sneak2StepsLStart_005_120")
 FPS = 30.0
 NOISE_WHITE_M = 0.012
@@ -91,13 +90,13 @@ def quality(clip: np.ndarray, seed: int) -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if not HDM05.is_file():
-        print(f"HDM05 mocap not found at {HDM05}", file=sys.stderr)
+        print(f"HDM05 mocap not found at {HDM05} (set VIDEO_MOCAP_SHARED to the shared data folder)", file=sys.stderr)
         return 2
     with np.load(HDM05) as data:
         clips = {key: data[key].astype(np.float64) for key in CLIPS}
@@ -112,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key} ({len(clips[key])} frames): " + ", ".join(f"{k} {v:.3f}" for k, v in q.items()))
     import bpy
 
-    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
-
     figures["bpy"] = bpy.app.version_string
-    write_text_atomic(REPO / "bench" / "results" / "rigging.json", json.dumps(figures, indent=1))
+    common.write_figures("rigging", figures)
     return 0
 
 
+BENCH = common.Bench("rigging", ("--repeats", "1"), order=40, needs=(HDM05,),
+                     needs_hint="the HDM05 mocap of the shared data")
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,7 +1,7 @@
 """Benchmark the lifters: parameters, MACs per frame, CPU frames/s and peak memory per model x preset.
 
-    .venv/bin/python bench/bench_lifters.py                    # all models x presets -> bench/results/lifters.md
-    .venv/bin/python bench/bench_lifters.py --models dtgcn --presets tiny --repeats 5
+    .venv/bin/python -m bench.bench_lifters                    # all models x presets -> bench/results/lifters.md
+    .venv/bin/python -m bench.bench_lifters --models dtgcn --presets tiny --repeats 5
 
 Each (model, preset) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``)
 is its own. Throughput: eval mode, ``torch.inference_mode``, ``--threads`` CPU threads, batches of
@@ -23,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "bench" / "results" / "lifters.md"
+from . import common
+
+DEFAULT_OUT = common.RESULTS / "lifters.md"
 KIB_PER_MIB = 1024.0
 FLOPS_PER_MAC = 2.0
 MODELS = ("posemoe", "dtgcn", "mlp")
@@ -85,9 +86,9 @@ def _measure(model_name: str, preset: str, threads: int, batch: int, repeats: in
 
 
 def _run_child(model_name: str, preset: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--child", model_name, preset, "--threads", str(args.threads),
-               "--batch", str(args.batch), "--repeats", str(args.repeats)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    command = common.module_command("bench_lifters", ["--child", model_name, preset, "--threads", str(args.threads),
+                                                       "--batch", str(args.batch), "--repeats", str(args.repeats)])
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=common.REPO)
     if done.returncode != 0:
         raise RuntimeError(f"{model_name}/{preset} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -97,11 +98,9 @@ def _table(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         "# Lifter benchmark",
         "",
-        f"Command: `.venv/bin/python bench/bench_lifters.py --threads {args.threads} --batch {args.batch} "
-        f"--repeats {args.repeats}`",
+        f"Command: `{common.command('bench_lifters', ['--threads', str(args.threads), '--batch', str(args.batch), '--repeats', str(args.repeats)])}`",
         "",
-        f"Machine: 2-core CPU, shared, noisy ({platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}); {args.threads} torch threads; figures are medians of "
+        f"Machine: {common.machine()} (Python {platform.python_version()}); {args.threads} torch threads; figures are medians of "
         f"{args.repeats} calls on batches of {args.batch} windows, random-init weights (speed does not "
         "depend on the values). Other engineers were using the same 2 cores, so frames/s are lower bounds.",
         "",
@@ -129,7 +128,7 @@ def _table(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
@@ -164,5 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+BENCH = common.Bench("lifters", ("--repeats", "1", "--out", "out/bench/lifters.md"), order=20,
+                     copy_after=(common.OUT / "lifters.json", common.RESULTS / "lifters.json"))
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Peak memory of lifting an hour-long track (108,000 frames at 30 fps) against a 10-minute one.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_memory.py [--backends torch onnx] [--paths file array] [--threads 2]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.bench_memory [--backends torch onnx] [--paths file array] [--threads 2]
 
 Input: the sample clip's real 2D track (the walker, from the detection cache) tiled to the
 length, back and forth, with seeded Gaussian noise (``NOISE_STD`` in normalised screen units,
@@ -39,21 +39,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta, write_results  # same folder: the shared report pieces
 
 from video_mocap.core.formats import Track2D
 from video_mocap.core.lifters import DEFAULT_LIFTER
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from . import common
+from .common import RESULTS, header, run_meta, write_results
+from .targets import T_FLAT, T_PEAK_BYTES
+
 FPS = 30
 HOUR_FRAMES = 108_000
 TEN_MIN_FRAMES = 18_000
 NOISE_STD = 0.003  # normalised screen units (about 1.3 px on an 884-px-wide frame)
 SEED = 0
 MODEL = DEFAULT_LIFTER
-TARGET_PEAK_BYTES = 2 * 1024**3
-TARGET_FLAT = 0.10  # hour peak within 10 % of the 10-minute peak
 KIB = 1024
 MIB = 1024**2
 
@@ -127,11 +126,12 @@ def child(args: argparse.Namespace) -> int:
 
 
 def run_child(track: Path, weights: Path, backend: str, path: str, flip: bool, threads: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--track", str(track), "--motion", str(track.with_suffix(".motion.npz")),
-           "--weights", str(weights), "--backend", backend, "--path", path, "--threads", str(threads)]
+    cmd = common.module_command("bench_memory", ["--child", "--track", str(track), "--motion", str(track.with_suffix(".motion.npz")),
+                                                 "--weights", str(weights), "--backend", backend, "--path", path,
+                                                 "--threads", str(threads)])
     if flip:
         cmd.append("--flip")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=common.REPO)
     if done.returncode != 0:
         raise RuntimeError(f"child failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -139,14 +139,14 @@ def run_child(track: Path, weights: Path, backend: str, path: str, flip: bool, t
 
 def prepare(folder: Path, backends: list[str], lengths: dict[str, int]) -> tuple[dict[str, Path], Path]:
     """Track files of each length (from the walker's real track) and a private copy of the shipped weights (+ ONNX)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_real_video import SAMPLE, tracks_of_sample
+    from .bench_real_video import SAMPLE, tracks_of_sample
 
     base = tracks_of_sample(SAMPLE)["walker"]
     tracks = {name: synthetic_track(base, frames).save(folder / f"track_{name}.npz") for name, frames in lengths.items()}
     weights = folder / f"{MODEL}.safetensors"
-    shutil.copy2(REPO / "weights" / f"{MODEL}.safetensors", weights)
-    shutil.copy2(REPO / "weights" / f"{MODEL}.json", folder / f"{MODEL}.json")
+    shipped = common.shipped_weights(MODEL)
+    shutil.copy2(shipped, weights)
+    shutil.copy2(shipped.with_suffix(".json"), folder / f"{MODEL}.json")
     if "onnx" in backends:
         from video_mocap.inference.onnx_export import export_lifter
 
@@ -210,7 +210,7 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx"], choices=["torch", "onnx"])
     parser.add_argument("--paths", nargs="+", default=["file", "array"], choices=list(PATH_LABELS))
@@ -247,21 +247,23 @@ def main(argv: list[str] | None = None) -> int:
                     "backend": backend, "path": path, "judged": path == JUDGED_PATH,
                     "hour_peak_mib": process_peak(hour) / MIB, "short_peak_mib": process_peak(short) / MIB,
                     "hour_lift_peak_mib": hour["lift_peak"] / MIB, "short_lift_peak_mib": short["lift_peak"] / MIB,
-                    "ratio": ratio, "peak_ok": process_peak(hour) <= TARGET_PEAK_BYTES,
-                    "flat_ok": ratio <= 1 + TARGET_FLAT,
+                    "ratio": ratio, "peak_ok": process_peak(hour) <= T_PEAK_BYTES,
+                    "flat_ok": ratio <= 1 + T_FLAT,
                 }
                 print(f"{key}: lifting peak 10 min {short['lift_peak'] / MIB:.0f} MiB, 1 h "
                       f"{hour['lift_peak'] / MIB:.0f} MiB (x{ratio:.3f}); process peak {process_peak(hour) / MIB:.0f} "
                       f"MiB; {hour['fps']:.0f} frames/s", flush=True)
     from video_mocap.inference.weights import load_card
 
-    card = load_card(REPO / "weights" / f"{MODEL}.safetensors")
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_memory.py", time.perf_counter() - start,
+    card = load_card(common.shipped_weights(MODEL))
+    meta = run_meta(common.command("bench_memory", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     threads=args.threads, flip=args.flip, preset=card.preset, window=int(card.num_frames),
                     summary=summary)
     write_results(args.out, "memory", to_markdown(rows, meta), {"meta": meta, "rows": rows})
     return 0
 
 
+BENCH = common.Bench("memory", order=110)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Real video with a 3D reference: monocular lifts of each view of a calibrated 4-camera recording.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_multiview.py [--threads 1]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.bench_multiview [--threads 1]
 
 Data: ``bench/data/pose2sim_balancing/`` (Pose2Sim's demo recording, BSD-3-Clause; its README):
 a man balancing on force plates, filmed by four synchronised, calibrated cameras (portrait
@@ -39,16 +39,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta, write_results  # same folder: the shared report pieces
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO.parent) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO.parent))
+from . import common
+from .common import OUT, RESULTS, header, run_meta, write_results
 
-DATA = REPO / "bench" / "data" / "pose2sim_balancing"
+DATA = common.DATA / "pose2sim_balancing"
 CALIBRATION = "Calib.qca.txt"
-RESULTS = REPO / "bench" / "results"
-OUT = REPO / "out" / "bench"
 MODELS = ("posemoe", "dtgcn", "mlp")
 #: the reference's temporal smoothing (Savitzky-Golay window in frames and polynomial order)
 REFERENCE_SMOOTH_FRAMES = 9
@@ -135,7 +131,7 @@ def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def measure(data: Path, models: tuple[str, ...]) -> dict:
-    from video_mocap.inference.lifter import lift_track, load_lifter
+    from video_mocap.inference.lifter import lift_track
     from video_mocap.core.skeleton import BONES, JOINT_NAMES
     from video_mocap.rigging.solve import solve
     from video_mocap.training import metrics
@@ -156,7 +152,7 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     rows = []
     OUT.mkdir(parents=True, exist_ok=True)
     for model in models:
-        lifter = load_lifter(model, device="cpu", backend="torch")
+        lifter = common.load_shipped_lifter(model)
         for camera, track in zip(cameras, tracks):
             motion = lift_track(track, lifter)
             motion.save(OUT / f"multiview_{camera.name}_{model}.npz")
@@ -243,7 +239,7 @@ def to_markdown(result: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="folder with Calib.qca.txt and <camera>.mp4 views")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -259,10 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = measure(args.data, tuple(args.models))
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_multiview.py", time.perf_counter() - start)
+    meta = run_meta(common.command("bench_multiview", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "multiview", to_markdown(result, meta), {"meta": meta, **result})
     return 0
 
 
+BENCH = common.Bench("multiview", order=75)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

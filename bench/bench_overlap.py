@@ -1,6 +1,6 @@
 """Does denser windowing at inference lower the lifters' error? Held-out accuracy against window overlap.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_overlap.py [--models posemoe dtgcn] [--clip-stride 2]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.bench_overlap [--models posemoe dtgcn] [--clip-stride 2]
 
 Every ``--clip-stride``-th held-out Bandai part 1 clip (first 600 frames, as ``bench_accuracy.py``),
 one seeded camera each, detector-like 2D noise; the shipped weights lift each clip with flip
@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from report import header, run_meta, write_results  # same folder: the shared report pieces
+from . import common
+from .common import RESULTS, header, run_meta, write_results
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
 OVERLAPS = (1.0 / 3.0, 0.5, 2.0 / 3.0, 0.85)
 MAX_FRAMES = 600
 SEED = 0
@@ -32,13 +31,12 @@ def child(model: str, clip_stride: int) -> dict:
     """Score one model at every overlap (in this process)."""
     import torch
 
-    from bench_accuracy import load_held_out
+    from .bench_accuracy import load_held_out
 
-    from video_mocap.inference.lifter import load_lifter
     from video_mocap.training.evaluate import evaluate_model, make_clips_for_eval
 
     torch.set_num_threads(1)
-    lifter = load_lifter(model, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(model)
     clips = load_held_out(MAX_FRAMES)["bandai"][::clip_stride]
     eval_clips = make_clips_for_eval(clips, lifter.num_frames, noise="detector", seed=SEED)
     rows = []
@@ -65,7 +63,7 @@ def to_markdown(results: list[dict], meta: dict) -> str:
     return "\n".join(lines + [""])
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["posemoe", "dtgcn"])
     parser.add_argument("--clip-stride", type=int, default=2)
@@ -76,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.clip_stride)))
         return 0
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", model, "--clip-stride", str(args.clip_stride)],
+    procs = [subprocess.Popen(common.module_command("bench_overlap", ["--child", model, "--clip-stride", str(args.clip_stride)]), cwd=common.REPO,
                               stdout=subprocess.PIPE, text=True) for model in args.models]
     results = []
     for model, proc in zip(args.models, procs):
@@ -84,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             raise SystemExit(f"{model}: the child process failed (exit {proc.returncode}); see its messages above.")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_overlap.py", time.perf_counter() - start,
+    meta = run_meta(common.command("bench_overlap", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clip_stride=args.clip_stride)
     write_results(args.out, "overlap", to_markdown(results, meta), {"meta": meta, "results": results})
     return 0
 
 
+#: informational (no target depends on it): not part of run_all's default run
+BENCH = common.Bench("overlap", order=110, in_run_all=False)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Real-video quality: bone lengths, foot skating and jitter of the whole pipeline on real footage.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py [--threads 1]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.bench_real_video [--threads 1]
 
 Clips: the sample clip ``assets/sample/sports2d_walk.mp4`` (884x498, 230 frames) seen as two
 subjects -- the foreground walker (the pipeline's chosen subject) and the second person of the
@@ -35,23 +35,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from report import header, run_meta, write_results  # same folder: the shared report pieces
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+from . import common
+from .common import OUT, RESULTS, SAMPLE, header, run_meta, write_results
+from .targets import T_BONE_CV, T_JITTER_RATIO, T_LAG_FRAMES, T_SKATE_M, T_SKATE_RATIO
 #: the second real video: one view of the Pose2Sim demo recording (bench/data/pose2sim_balancing/README.md)
-SECOND_VIDEO = REPO / "bench" / "data" / "pose2sim_balancing" / "cam01.mp4"
-RESULTS = REPO / "bench" / "results"
-OUT = REPO / "out" / "bench"
+SECOND_VIDEO = common.DATA / "pose2sim_balancing" / "cam01.mp4"
 MODELS = ("posemoe", "dtgcn")
 CLIP_NAMES = ("walker", "rooftop", "balance")
 
-#: targets (issue 9)
-TARGET_BONE_CV = 0.05
-TARGET_SKATE_M = 0.01
-TARGET_SKATE_RATIO = 0.5
-TARGET_JITTER_RATIO = 0.5
-TARGET_LAG_FRAMES = 1.0
 M_TO_MM = 1000.0
 
 
@@ -98,22 +90,48 @@ def real_clips(sample: Path = SAMPLE, second: Path = SECOND_VIDEO) -> dict[str, 
     return clips
 
 
-def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
-    """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
-    from bench_contacts import rise_on  # same folder
+def motion_path(out_dir: Path, clip: str, model: str) -> Path:
+    """Where the lifted motion of ``clip`` by ``model`` is saved (read by bench_smoothing and draw_skeletons)."""
+    return out_dir / f"real_video_{clip}_{model}.npz"
 
-    from video_mocap.core import skeleton
-    from video_mocap.inference.lifter import lift_track, load_lifter
-    from video_mocap.rigging import solve as S
-    from video_mocap.training.metrics import bone_cv
 
-    lifter = load_lifter(model, device="cpu", backend="torch")
+def lift_and_save(clip: str, track, model: str, out_dir: Path):
+    """Lift ``track`` with the shipped ``model``; save the motion and the track in ``out_dir``.
+    Returns (motion, lifting seconds)."""
+    from video_mocap.inference.lifter import lift_track
+
+    lifter = common.load_shipped_lifter(model)
     start = time.perf_counter()
     motion = lift_track(track, lifter)
     lift_s = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
-    motion.save(out_dir / f"real_video_{clip}_{model}.npz")
+    motion.save(motion_path(out_dir, clip, model))
     track.save(out_dir / f"real_video_{clip}.track.npz")
+    return motion, lift_s
+
+
+def save_missing_motions(models, out_dir: Path) -> list[Path]:
+    """Detect (cached) and lift the real clips whose motion ``out_dir`` lacks (a fresh clone has none);
+    returns the motion files made."""
+    wanted = [(clip, model) for clip in CLIP_NAMES for model in models
+              if not motion_path(out_dir, clip, model).is_file()]
+    if not wanted:
+        return []
+    clips = real_clips()
+    for clip, model in wanted:
+        lift_and_save(clip, clips[clip][1], model, out_dir)
+    return [motion_path(out_dir, clip, model) for clip, model in wanted]
+
+
+def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
+    """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
+    from video_mocap.core import skeleton
+    from video_mocap.rigging import solve as S
+    from video_mocap.training.metrics import bone_cv
+
+    from .bench_contacts import rise_on
+
+    motion, lift_s = lift_and_save(clip, track, model, out_dir)
 
     cv = bone_cv(motion.joints3d)
     raw = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False))
@@ -147,11 +165,11 @@ def checks(r: ClipResult) -> dict[str, bool | None]:
     """Pass/fail of one row against the targets (None: not measurable, e.g. no planted frames)."""
     planted = r.contact_fraction > 0 and r.skate_free_m > 0
     return {
-        "bone_cv": r.bone_cv_median <= TARGET_BONE_CV,
-        "skate": r.skate_locked_m <= TARGET_SKATE_M if planted else None,
-        "skate_halved": r.skate_locked_m <= TARGET_SKATE_RATIO * r.skate_free_m if planted else None,
-        "jitter_halved": r.jitter_smooth_m <= TARGET_JITTER_RATIO * r.jitter_raw_m,
-        "lag": abs(r.lag_frames) <= TARGET_LAG_FRAMES,
+        "bone_cv": r.bone_cv_median <= T_BONE_CV,
+        "skate": r.skate_locked_m <= T_SKATE_M if planted else None,
+        "skate_halved": r.skate_locked_m <= T_SKATE_RATIO * r.skate_free_m if planted else None,
+        "jitter_halved": r.jitter_smooth_m <= T_JITTER_RATIO * r.jitter_raw_m,
+        "lag": abs(r.lag_frames) <= T_LAG_FRAMES,
     }
 
 
@@ -203,9 +221,9 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         )
     lines += [
         "",
-        f"Targets: bone CV <= {100 * TARGET_BONE_CV:.0f} %; skate locked <= {TARGET_SKATE_M * M_TO_MM:.0f} mm/frame "
-        f"and <= {TARGET_SKATE_RATIO:.0%} of unlocked; jitter smoothed <= {TARGET_JITTER_RATIO:.0%} of raw; "
-        f"|lag| <= {TARGET_LAG_FRAMES:.0f} frame.",
+        f"Targets: bone CV <= {100 * T_BONE_CV:.0f} %; skate locked <= {T_SKATE_M * M_TO_MM:.0f} mm/frame "
+        f"and <= {T_SKATE_RATIO:.0%} of unlocked; jitter smoothed <= {T_JITTER_RATIO:.0%} of raw; "
+        f"|lag| <= {T_LAG_FRAMES:.0f} frame.",
         "",
         "'planted' is the share of frames the solve's contact detector (ankle near the floor and slower than "
         "0.5 m/s or than 0.9x the other foot) marks; on this walking clip it finds fewer than a walk has (~60 %), "
@@ -220,7 +238,7 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
     parser.add_argument("--second-video", type=Path, default=SECOND_VIDEO)
@@ -235,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     clips = real_clips(args.video, args.second_video)
     rows = [measure(clip, track, model, OUT) for clip, (_, track) in clips.items() for model in MODELS]
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_real_video.py", time.perf_counter() - start,
+    meta = run_meta(common.command("bench_real_video", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clips={"walker": "foreground walker of the sample clip",
                            "rooftop": "second person (rooftop) of the sample clip, a different track id",
                            "balance": "bench/data/pose2sim_balancing/cam01.mp4 (Pose2Sim demo, BSD-3-Clause)"})
@@ -246,5 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+BENCH = common.Bench("real_video", order=70)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

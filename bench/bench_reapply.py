@@ -1,19 +1,19 @@
 """Benchmark: re-apply a cached result with only rig settings changed (issue 6 target: <= 3 s).
 
-    .venv/bin/python bench/bench_reapply.py [--frames N] [--repeat R]
+    .venv/bin/python -m bench.bench_reapply [--frames N] [--repeat R]
 
 Times, on the sample clip in background Blender (bpy module):
   * "Estimate 3D Pose" again after changing smoothing / foot lock: the operator hashes the
     video (remembered), finds the 3D motion in the cache, re-solves and keys a new armature;
   * "Apply to Armature": the same from the last result's motion file.
 The 3D motion comes from a real run of the networks when the default lifter's weights exist;
-otherwise the cache is seeded with real mocap (tests/pipeline_seed.py) and the output says so.
+otherwise the cache is seeded with real mocap (``pipeline.mocap_seed``: the shared data's HDM05 jog, or the
+same clip of ``tests/data/hdm05_fixture.npz`` on a clone without it) and the output says so.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -21,17 +21,21 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+from . import common
+from .common import SAMPLE
+from .targets import T_REAPPLY_S
+
+#: the HDM05 mocap seeded when no trained weights exist: the shared data's, else the committed test fixture
+HDM05_FILES = (common.SHARED / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz",
+               common.REPO / "tests" / "data" / "hdm05_fixture.npz")
 SAMPLE_FRAMES = 230
-TARGET_S = 3.0
 
 
-def main() -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=SAMPLE_FRAMES, help="video frames to use (default: all 230)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each (default: 5)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault("YOLO_OFFLINE", "1")
     cache = Path(tempfile.mkdtemp(prefix="vm_bench_reapply_"))
     os.environ["VIDEO_MOCAP_CACHE"] = str(cache)
@@ -57,11 +61,11 @@ def main() -> int:
         assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
         print(f"first estimate (networks): {time.perf_counter() - started:.1f} s")
     else:
-        sys.path.insert(0, str(REPO / "tests"))
-        from pipeline_seed import seed_motion_cache
+        from video_mocap.pipeline.mocap_seed import seed_motion_cache
 
-        source = f"cache seeded with real mocap (no trained weights at {weights})"
-        seed_motion_cache(SAMPLE, pipeline_settings(bpy.context), cache, REPO.parent / "shared")
+        hdm05 = next((p for p in HDM05_FILES if p.is_file()), HDM05_FILES[0])
+        source = f"cache seeded with real mocap ({hdm05.name}; no trained weights at {weights})"
+        seed_motion_cache(SAMPLE, pipeline_settings(bpy.context), cache, hdm05)
         assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
 
     timings: dict[str, list[float]] = {"estimate (cache hit, new rig settings)": [], "apply to armature": []}
@@ -75,16 +79,16 @@ def main() -> int:
     print(f"clip: {SAMPLE.name}, {args.frames} frames; 3D motion: {source}")
     for name, values in timings.items():
         median = statistics.median(values)
-        verdict = "ok" if median <= TARGET_S else "OVER TARGET"
+        verdict = "ok" if median <= T_REAPPLY_S else "OVER TARGET"
         print(f"{name}: median {median:.3f} s, max {max(values):.3f} s over {len(values)} runs "
-              f"(target <= {TARGET_S:.0f} s: {verdict})")
-    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
-
-    figures = {"frames": args.frames, "source": source, "target_s": TARGET_S, "load_avg": os.getloadavg(),
+              f"(target <= {T_REAPPLY_S:.0f} s: {verdict})")
+    figures = {"frames": args.frames, "source": source, "target_s": T_REAPPLY_S, "load_avg": os.getloadavg(),
                "timings_s": {name: {"median": statistics.median(v), "max": max(v)} for name, v in timings.items()}}
-    write_text_atomic(REPO / "bench" / "results" / "ux.json", json.dumps(figures, indent=1))
+    common.write_figures("ux", figures)
     return 0
 
 
+BENCH = common.Bench("ux", order=50)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

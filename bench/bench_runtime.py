@@ -1,6 +1,6 @@
 """End-to-end speed on the sample clip: ONNX Runtime versus PyTorch (+ Ultralytics), same run.
 
-    YOLO_OFFLINE=1 .venv/bin/python bench/bench_runtime.py [--model dtgcn] [--repeats 1]
+    YOLO_OFFLINE=1 .venv/bin/python -m bench.bench_runtime [--model dtgcn] [--repeats 1]
 
 Per backend (``onnx``: ONNX Runtime with the int8 detector, what the extension runs; ``onnx-fp32``:
 the float detector; ``torch``: PyTorch + Ultralytics): 2D stage (decode + YOLO pose + tracking, cache off) and 3D stage (windowed lifting
@@ -13,7 +13,6 @@ its outputs mean nothing, but its speed is that of the trained network of the sa
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -23,8 +22,9 @@ from pathlib import Path
 
 from video_mocap.core.lifters import DEFAULT_LIFTER
 
-REPO = Path(__file__).resolve().parents[1]
-CLIP = REPO / "assets" / "sample" / "sports2d_walk.mp4"
+from . import common
+
+CLIP = common.SAMPLE
 #: name -> (detector backend, detector precision, lifter backend); "onnx" is what the extension runs
 #: (the int8 detector when exported), "onnx-fp32" the float detector on ONNX Runtime
 BACKENDS = {
@@ -38,10 +38,10 @@ def _lifter_weights(model: str, preset: str, folder: Path) -> tuple[Path, str]:
     """Trained weights (and their ONNX export) or an untrained network of ``preset`` in ``folder``."""
     from video_mocap.inference.onnx_export import export_lifter
 
-    trained = REPO / "weights" / f"{model}.safetensors"
+    trained = common.shipped_weights(model)
     if trained.is_file():
-        if not (REPO / "weights" / "onnx" / f"{model}.onnx").is_file():
-            export_lifter(trained, REPO / "weights" / "onnx")
+        if not (common.WEIGHTS / "onnx" / f"{model}.onnx").is_file():
+            export_lifter(trained, common.WEIGHTS / "onnx")
         return trained, "trained weights"
     import torch
 
@@ -76,7 +76,7 @@ def bench(backend: str, model: str, weights: Path, device: str) -> dict[str, flo
             "total_fps": frames / (detect_s + lift_s), "device": lifter.device}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_LIFTER, help=f"lifter (default: the product's, {DEFAULT_LIFTER})")
     parser.add_argument("--preset", default="small", help="network size when no trained weights exist")
@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         best = max((s for b, _, s in rows if b == backend), key=lambda s: s["total_fps"])
         print(f"best {backend}: {best['total_fps']:.2f} frames/s end to end "
               f"(2D {best['detect_fps']:.1f} fps, 3D {best['lift_fps']:.0f} fps)")
-    from video_mocap.core.atomic import write_text_atomic  # figures for bench/run_all.py
-
     figures = {"lifter": f"{args.model} ({what})", "load_avg": os.getloadavg(),
                "runs": [dict(s, backend=b, run=r + 1) for b, r, s in rows]}
-    write_text_atomic(REPO / "bench" / "results" / "runtime.json", json.dumps(figures, indent=1))
+    common.write_figures("runtime", figures)
     return 0
 
 
+BENCH = common.Bench("runtime", ("--repeats", "2"), order=30)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,7 +1,7 @@
 """Smoothing strength against accuracy (held-out mocap) and jitter (real video): the evidence
 behind the solve's default smoothing.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_smoothing.py [--models posemoe dtgcn]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.bench_smoothing [--models posemoe dtgcn]
                                                 [--strengths 0 0.25 ...] [--methods one_euro savgol]
 
 Two questions for every strength and method of ``rigging.filters.smooth``:
@@ -13,7 +13,7 @@ Two questions for every strength and method of ``rigging.filters.smooth``:
   P-MPJPE and velocity error (mm, mm/frame). The root-relative joints are filtered here; the solve
   filters the world joints (see ``training.evaluate.evaluate_model``).
 - does it halve the jitter without lag? The real-video motions that ``bench_real_video.py`` saved
-  (``out/bench/real_video_<clip>_<model>.npz``; run it first) are solved at every setting without foot
+  (``out/bench/real_video_<clip>_<model>.npz``; lifted here when missing) are solved at every setting without foot
   lock: jitter (mean joint acceleration) smoothed / raw (target <= 50 %) and lag (target <= 1 frame).
 
 Writes ``bench/results/smoothing.md`` and ``bench/results/smoothing.json``.
@@ -28,27 +28,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from bench_accuracy import HELD_OUT_ACTOR, load_held_out  # same folder: the held-out sets
-from bench_real_video import CLIP_NAMES  # same folder: the real clips
-from report import header, run_meta, write_results  # same folder: the shared report pieces
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO.parent) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(REPO.parent))
+from video_mocap.core import filters
+from video_mocap.rigging import solve as S
 
-from video_mocap.core import filters  # noqa: E402
-from video_mocap.rigging import solve as S  # noqa: E402
+from . import bench_real_video, common
+from .bench_real_video import CLIP_NAMES
+from .common import HELD_OUT_ACTOR, OUT, RESULTS, header, load_held_out, run_meta, write_results
+from .targets import T_JITTER_RATIO, T_LAG_FRAMES
 
-RESULTS = REPO / "bench" / "results"
-MOTIONS = REPO / "out" / "bench"
+MOTIONS = OUT
 MODELS = ("posemoe", "dtgcn")
 CLIPS = CLIP_NAMES  # the motions bench_real_video saves
 STRENGTHS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
 DEFAULT_MAX_FRAMES = 600  # as bench_accuracy.py
 SEED = 0  # as bench_accuracy.py
-TARGET_JITTER_RATIO = 0.5
-TARGET_LAG_FRAMES = 1.0
 M_TO_MM = 1000.0
 
 
@@ -63,12 +57,12 @@ def held_out_rows(model: str, strengths: list[float], methods: list[str], sets: 
     (method, strength) with ``<set>_<metric>`` errors in mm."""
     import torch
 
-    from video_mocap.inference.lifter import lift_sequence, load_lifter
+    from video_mocap.inference.lifter import lift_sequence
     from video_mocap.training.evaluate import make_clips_for_eval
     from video_mocap.training.metrics import clip_errors, summarize
 
     torch.set_num_threads(1)
-    lifter = load_lifter(model, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(model)
     lifted = {}
     for name, clips in sets.items():
         eval_clips = make_clips_for_eval(clips, lifter.num_frames, noise="detector", seed=SEED)
@@ -95,9 +89,7 @@ def real_video_rows(model: str, strengths: list[float], methods: list[str]) -> l
 
     rows = []
     for clip in CLIPS:
-        path = MOTIONS / f"real_video_{clip}_{model}.npz"
-        if not path.exists():
-            raise SystemExit(f"{path} is missing: run bench/bench_real_video.py first (it saves the lifted motions).")
+        path = bench_real_video.motion_path(MOTIONS, clip, model)
         motion = Motion3D.load(path)
         raw = S.solve(motion, S.SolveConfig(smoothing=0.0, foot_lock=False)).joints_world
         jitter_raw = S.jitter(raw)
@@ -135,7 +127,7 @@ def to_markdown(held_out: list[dict], real: list[dict], meta: dict) -> str:
             if v is None:
                 cells.append("| 100 % | 0 " if r["strength"] == 0.0 else "| - | - ")
                 continue
-            ok = v["jitter_ratio"] <= TARGET_JITTER_RATIO and abs(v["lag_frames"]) <= TARGET_LAG_FRAMES
+            ok = v["jitter_ratio"] <= T_JITTER_RATIO and abs(v["lag_frames"]) <= T_LAG_FRAMES
             cells.append(f"| {100 * v['jitter_ratio']:.1f} % {'✅' if ok else '❌'} | {v['lag_frames']:+.2f} ")
         mark = " (default)" if (r["method"], r["strength"]) == (default.smoothing_method, default.smoothing) else ""
         lines.append(f"| {r['model']} | {r['method']} | {r['strength']:.2f}{mark} | {r['bandai_mpjpe']:.1f} "
@@ -148,7 +140,7 @@ def to_markdown(held_out: list[dict], real: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--strengths", nargs="+", type=float, default=list(STRENGTHS))
@@ -160,15 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     strengths = sorted(set([0.0, *args.strengths]))
     start = time.perf_counter()
+    made = bench_real_video.save_missing_motions(args.models, MOTIONS)  # a clone has none: detect and lift them
+    if made:
+        print(f"lifted the real-video motions bench_real_video saves: {', '.join(p.name for p in made)}")
     real = [row for model in args.models for row in real_video_rows(model, strengths, args.methods)]
     sets = held_out_clips(args.max_frames)
     held_out = [row for model in args.models for row in held_out_rows(model, strengths, args.methods, sets)]
-    meta = run_meta("YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/bench_smoothing.py", time.perf_counter() - start,
+    meta = run_meta(common.command("bench_smoothing", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     default={"smoothing": S.SolveConfig().smoothing, "method": S.SolveConfig().smoothing_method})
     write_results(args.out, "smoothing", to_markdown(held_out, real, meta),
                   {"meta": meta, "held_out": held_out, "real_video": real})
     return 0
 
 
+BENCH = common.Bench("smoothing", order=90)  # after real_video: reads its motions (or lifts them)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,6 +1,6 @@
 """Picture of the pipeline on real video: 2D skeleton on the frame beside the lifted 3D skeleton.
 
-    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python bench/draw_skeletons.py [--model posemoe] [--frames 4]
+    YOLO_OFFLINE=1 nice -n 5 .venv/bin/python -m bench.draw_skeletons [--model posemoe] [--frames 4]
 
 For a few frames of each real clip of ``bench/bench_real_video.py`` (the sample clip's walker and
 rooftop person, and the Pose2Sim balance clip) one row shows: the video frame with the detected 2D skeleton
@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from video_mocap.core.lifters import DEFAULT_LIFTER
 
-from bench_multiview import DATA as MULTIVIEW_DATA, reference_in_view  # noqa: E402
-from bench_real_video import SAMPLE, SECOND_VIDEO, real_clips  # noqa: E402
+from . import common
+from .bench_multiview import DATA as MULTIVIEW_DATA, reference_in_view
+from .bench_real_video import SAMPLE, SECOND_VIDEO, real_clips
+from .common import FIGURES
 
-from video_mocap.core.lifters import DEFAULT_LIFTER  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-FIGURES = REPO / "bench" / "figures"
 FIGURE_NAMES = {"walker": "sample_skeletons.png", "rooftop": "rooftop_skeletons.png", "balance": "balance_skeletons.png"}
 
 ROW_HEIGHT = 300  # pixels per row
@@ -201,7 +199,7 @@ def figure(video: Path, track, joints3d: np.ndarray, num: int, title: str,
     return np.vstack(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=SAMPLE)
     parser.add_argument("--second-video", type=Path, default=SECOND_VIDEO)
@@ -214,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
     import torch
 
-    from video_mocap.inference.lifter import lift_track, load_lifter
+    from video_mocap.inference.lifter import lift_track
 
     torch.set_num_threads(1)
-    lifter = load_lifter(args.model, device="cpu", backend="torch")
+    lifter = common.load_shipped_lifter(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     for clip, (video, track) in real_clips(args.video, args.second_video).items():
         motion = lift_track(track, lifter)
@@ -235,5 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: the pictures of BENCHMARKS.md (no figures of its own): not part of run_all's default run
+BENCH = common.Bench("skeletons", order=120, in_run_all=False)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

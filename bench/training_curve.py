@@ -1,6 +1,6 @@
 """Validation error against training time of the shipped runs: is more compute still paying?
 
-    .venv/bin/python bench/training_curve.py [--runs runs/posemoe_cpu runs/dtgcn_cpu runs/mlp_cpu]
+    .venv/bin/python -m bench.training_curve [--runs runs/posemoe_cpu runs/dtgcn_cpu runs/mlp_cpu]
                                              [--out bench/results/training_curve.md]
 
 Reads each run folder's ``state.json`` (written by ``video-mocap train``: every validation
@@ -27,10 +27,9 @@ import math
 import sys
 from pathlib import Path
 
-from report import header, run_meta  # same folder: the shared report header
+from . import common
+from .common import REPO, RESULTS, header, run_meta
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
 DEFAULT_RUNS = ("runs/posemoe_cpu", "runs/dtgcn_cpu", "runs/mlp_cpu")
 SECONDS_PER_MINUTE = 60.0
 #: minutes of slack when matching a table row to a validation (rows are rounded to 0.1 min)
@@ -182,7 +181,7 @@ def to_markdown(curves: dict[str, list[dict]], every: float, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="run folders (with state.json)")
     parser.add_argument("--every", type=float, default=30.0, help="table a row every this many minutes")
@@ -190,20 +189,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads for scoring the checkpoints")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folders = [p if p.is_absolute() else REPO / p for p in map(Path, args.runs)]
+    missing = [p for p in folders if not (p / "state.json").is_file()]
+    if missing:  # run folders are not shipped (runs/ is ignored): a clone has none
+        print(f"training_curve: skipped, no training run in {', '.join(map(str, missing))} (no state.json). "
+              "Run folders are not shipped; train first (`video-mocap train training/configs/<model>_cpu.yaml`) "
+              "or pass --runs with your run folders.", file=sys.stderr)
+        return 2
     import torch
 
     torch.set_num_threads(args.threads)
     curves: dict[str, list[dict]] = {}
     scored: dict[str, dict] = {}
-    for run in map(Path, args.runs):
-        run = run if run.is_absolute() else REPO / run
-        if not (run / "state.json").is_file():
-            sys.exit(f"{run}: no state.json; pass training run folders (video-mocap train writes them).")
-        curves[run.name] = read_history(run)
-        scored[run.name] = score_saved_copies(run)
+    for folder in folders:
+        curves[folder.name] = read_history(folder)
+        scored[folder.name] = score_saved_copies(folder)
     from video_mocap.core.atomic import write_text_atomic
 
-    command = ".venv/bin/python bench/training_curve.py " + " ".join(args.runs)
+    command = common.command("training_curve", args.runs)
     meta = run_meta(command, None)
     text = to_markdown(curves, args.every, meta) + "\n".join(checkpoints_markdown(scored))
     write_text_atomic(args.out, text)
@@ -217,5 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+BENCH = common.Bench("training_curve", order=130, needs=tuple(REPO / p for p in DEFAULT_RUNS),
+                     needs_hint="training run folders, not shipped: train first")
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run())
