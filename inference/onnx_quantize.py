@@ -110,6 +110,19 @@ def keypoint_agreement(reference: list, candidate: list) -> KeypointAgreement:
     return KeypointAgreement(len(errors), missed, float(np.median(flat)), float(np.percentile(flat, 95)))
 
 
+def cpu_has_vnni() -> bool:
+    """Whether this x86 CPU has the VNNI int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI).
+
+    Without them ONNX Runtime's u8s8 kernels can saturate (its quantisation docs), so the weights
+    are quantised to 7 bits (``reduce_range``) there; the int8 model is made per machine anyway.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # not Linux: keep ONNX Runtime's default full range
+    return "vnni" in flags
+
+
 def quantize_detector(fp32_path: str | os.PathLike, video: str | os.PathLike, batch: int = 8) -> Path:
     """Write the checked int8 model beside ``fp32_path`` (see the module docstring) and return its path."""
     try:
@@ -150,6 +163,7 @@ def quantize_detector(fp32_path: str | os.PathLike, video: str | os.PathLike, ba
         quantize_static(
             str(prepared), str(quantized), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+            reduce_range=not cpu_has_vnni(),
             op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_exclude=float_nodes(onnx.load(str(prepared))),
         )
         candidate = OnnxPoseDetector(quantized)
