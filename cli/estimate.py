@@ -22,9 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import Cancelled, VideoMocapError
-from ..core.lifters import DEFAULT_LIFTER
 from ..core.lifters import USER_LIFTERS
-from ..pipeline.stages import SMOOTHING_METHODS
+from .common import (
+    add_cache_dir_option,
+    add_device_option,
+    add_fov_option,
+    add_frame_range_options,
+    add_lifter_option,
+    add_person_option,
+    add_smoothing_options,
+    add_weights_option,
+    progress_bar,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +57,15 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
                         help="output file (.blend, .fbx, .bvh, .npz) for one clip, or a folder for many")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file type when OUT is a folder (default: blend with bpy, else bvh)")
-    parser.add_argument("--model", choices=USER_LIFTERS, default=DEFAULT_LIFTER,
-                        help=f"lifter (default: {DEFAULT_LIFTER})")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    parser.add_argument("--person", type=int, default=None, help="track id of the person (default: the main subject)")
-    parser.add_argument("--start", type=int, default=0, help="first video frame (0-based)")
-    parser.add_argument("--end", type=int, default=None, help="end video frame (exclusive; default: the end)")
-    parser.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees (default: auto)")
-    parser.add_argument("--smoothing", type=float, default=None, help="0 (off) .. 1 (strong); default 0.5")
-    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default=None,
-                        help="savgol (default: the most accurate) or one_euro (rounds off fast peaks a little less)")
+    add_lifter_option(parser, USER_LIFTERS)
+    add_device_option(parser)
+    add_person_option(parser, "track id of the person (default: the main subject)")
+    add_frame_range_options(parser)
+    add_fov_option(parser)
+    add_smoothing_options(parser, "how much the motion is smoothed")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
-    parser.add_argument("--weights", type=Path, default=None,
-                        help="lifter weights: a .safetensors file or a folder holding <model>.safetensors")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: the user cache)")
+    add_weights_option(parser, "lifter weights: a .safetensors file or a folder holding <model>.safetensors")
+    add_cache_dir_option(parser, "cache folder (default: the user cache)")
     return parser
 
 
@@ -137,18 +141,9 @@ def _settings(args):
 
 def run_clip(video: Path, output: Path, settings, cache_dir: Path | None) -> Path:
     """The whole pipeline for one clip with a tqdm bar; returns the file written."""
-    from tqdm import tqdm
-
     from ..pipeline.stages import run_pipeline
 
-    with tqdm(desc=video.name, unit="frame", dynamic_ncols=True, leave=False) as bar:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.set_description(f"{video.name}: {stage}", refresh=False)
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with progress_bar(video.name, "frame", show_stage=True, leave=False) as progress:
         result = run_pipeline(video, settings, progress=progress, cache_dir=cache_dir)
     return write_output(result, output, name=video.stem)
 

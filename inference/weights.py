@@ -5,16 +5,19 @@ The card says what the network is (model name, config, preset), what it expects 
 order, input normalisation and channels, clip length), where its training data came from
 and under which licence, and what it scored.
 
-``save_weights`` writes both files atomically. ``load_weights`` checks the card (model,
-joint order, normalisation, format version) and that the tensors match the network the
-card's config builds (missing / unexpected / wrong-shape tensors are listed), and raises
-:class:`VideoMocapError` with what to do for any problem. Card reading needs no torch;
-loading tensors into a state dict does.
+``save_weights`` writes both files atomically and puts the sha256 of the ``.safetensors``
+file into the card. ``load_weights`` checks the card (model, joint order, normalisation,
+format version), that the tensors file is the one the card was written with (its sha256),
+that the tensors match the network the card's config builds (missing / unexpected /
+wrong-shape tensors are listed) and that they are plausible (floating where the network
+expects it, finite, no weight matrix all zero), and raises :class:`VideoMocapError` with
+what to do for any problem. Card reading needs no torch; loading tensors into a state dict does.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -66,6 +69,8 @@ class ModelCard:
     metrics: dict[str, float] = field(default_factory=dict)
     notes: str = ""
     format_version: int = FORMAT_VERSION
+    #: sha256 (hex) of the ``.safetensors`` file, written by :func:`save_weights`; "" on cards made before it
+    weights_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,8 +120,24 @@ def _to_numpy(value: Any) -> np.ndarray:
     return array if array.flags.c_contiguous else array.copy()  # (np.ascontiguousarray makes 0-d 1-d)
 
 
+#: bytes read at a time when hashing a weights file
+_HASH_CHUNK = 1 << 20
+
+
+def weights_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a weights file's bytes (what the card's ``weights_sha256`` holds)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def save_weights(state_dict: Mapping[str, Any], card: ModelCard, path: str | os.PathLike) -> Path:
     """Write ``path`` (.safetensors, floating tensors as fp16) and its ``.json`` card, atomically.
+
+    The card written carries the sha256 of the tensors file (``card.weights_sha256`` is replaced).
+    Non-finite tensors are refused (a diverged training must not be saved as a model).
 
     Args:
         state_dict: name -> torch tensor or numpy array (a model's ``state_dict()``).
@@ -134,14 +155,16 @@ def save_weights(state_dict: Mapping[str, Any], card: ModelCard, path: str | os.
     for name, value in state_dict.items():
         array = _to_numpy(value)
         if np.issubdtype(array.dtype, np.floating):
+            if not np.isfinite(array).all():
+                raise VideoMocapError(f"tensor '{name}' holds NaN or infinite values; these weights are not a model.")
             if np.abs(array).max(initial=0.0) > FP16_MAX:
                 raise VideoMocapError(f"tensor '{name}' exceeds the fp16 range; it cannot be stored in half precision.")
             array = array.astype(np.float16)
         tensors[name] = array
-    card_text = json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n"
     with atomic_path(path) as tmp_weights, atomic_path(card_path(path)) as tmp_card:
         save_file(tensors, str(tmp_weights), metadata={"format": "video_mocap", "model": card.model})
-        tmp_card.write_text(card_text, encoding="utf-8")
+        signed = dataclasses.replace(card, weights_sha256=weights_sha256(tmp_weights))
+        tmp_card.write_text(json.dumps(signed.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     log.info("saved %s weights (%d tensors) to %s", card.model, len(tensors), path)
     return path
 
@@ -193,6 +216,25 @@ def check_card_fields(card: ModelCard, source: str | os.PathLike) -> None:
         )
 
 
+def check_weights_sha256(path: str | os.PathLike, card: ModelCard) -> None:
+    """Raise :class:`VideoMocapError` when ``path`` is not the tensors file its card was written with.
+
+    A card without a sha256 (written before the field existed) is accepted with a warning.
+    """
+    path = Path(path)
+    if not card.weights_sha256:
+        log.warning("the card of %s has no weights_sha256: the tensors cannot be verified. Save the weights again "
+                    "(save_weights or 'video-mocap train') to add it.", path)
+        return
+    actual = weights_sha256(path)
+    if actual != card.weights_sha256:
+        raise VideoMocapError(
+            f"weights file {path} does not match its card {card_path(path).name} (sha256 {actual[:12]}..., the card "
+            f"says {card.weights_sha256[:12]}...): the file was damaged or changed after it was saved, or the card "
+            "belongs to other weights. Copy the NAME.safetensors + NAME.json pair again, or train them again."
+        )
+
+
 def _read_tensors(path: Path) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -217,8 +259,6 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None):
         VideoMocapError: missing/invalid card, wrong model or joint order or normalisation,
             corrupt tensors file, tensors that do not match the network.
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise VideoMocapError(f"weights file not found: {path}. {HOW_TO_GET_WEIGHTS.format(folder=path.parent)}")
@@ -229,7 +269,10 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None):
             "or other weights."
         )
     arrays = _read_tensors(path)
+    check_weights_sha256(path, card)
     check_tensors_match(arrays, card, path)
+    import torch
+
     state = {
         name: torch.from_numpy(np.array(a, dtype=np.float32) if np.issubdtype(a.dtype, np.floating) else np.array(a))
         for name, a in arrays.items()
@@ -237,15 +280,15 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None):
     return state, card
 
 
-def expected_shapes(card: ModelCard) -> dict[str, tuple[int, ...]]:
-    """name -> shape of every tensor in the state dict of the network ``card.config`` builds."""
+def expected_tensors(card: ModelCard) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """name -> (shape, is floating) of every tensor in the state dict of the network ``card.config`` builds."""
     import torch
 
     from .models import build_model
 
     with torch.device("meta"):
         model = build_model(card.model, card.config)
-    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    return {name: (tuple(t.shape), bool(t.is_floating_point())) for name, t in model.state_dict().items()}
 
 
 #: how many names to list in a mismatch message
@@ -258,8 +301,10 @@ def _listing(names: list[str]) -> str:
 
 
 def check_tensors_match(arrays: Mapping[str, np.ndarray], card: ModelCard, path: Path) -> None:
-    """Raise :class:`VideoMocapError` listing missing, unexpected and wrong-shape tensors."""
-    expected = expected_shapes(card)
+    """Raise :class:`VideoMocapError` listing missing, unexpected and wrong-shape tensors, then
+    implausible ones (:func:`check_tensors_plausible`)."""
+    specs = expected_tensors(card)
+    expected = {name: shape for name, (shape, _) in specs.items()}
     missing = sorted(set(expected) - set(arrays))
     unexpected = sorted(set(arrays) - set(expected))
     wrong = sorted(
@@ -279,4 +324,32 @@ def check_tensors_match(arrays: Mapping[str, np.ndarray], card: ModelCard, path:
             f"weights {path.name} do not match the {card.model} network of their card ({'; '.join(parts)}). "
             "The .json card and the .safetensors file come from different trainings or code versions; "
             "use a matching pair."
+        )
+    check_tensors_plausible(arrays, {name for name, (_, floating) in specs.items() if floating}, path)
+
+
+def check_tensors_plausible(arrays: Mapping[str, np.ndarray], floating: set[str], path: Path) -> None:
+    """A cheap sanity check of trained tensors: those the network holds as floating point are
+    floating, finite, and no weight matrix (2 or more dimensions) is all zero (a trained one never is).
+
+    Args:
+        arrays: name -> tensor as read from the file.
+        floating: the names the network holds as floating point.
+        path: the weights file (for the message).
+    """
+    not_float = sorted(n for n in floating if n in arrays and not np.issubdtype(arrays[n].dtype, np.floating))
+    not_finite = sorted(n for n in floating if n in arrays and n not in not_float and not np.isfinite(arrays[n]).all())
+    zero = sorted(n for n in floating if n in arrays and arrays[n].ndim >= 2 and arrays[n].size > 1
+                  and not np.any(arrays[n]))
+    parts = []
+    if not_float:
+        parts.append(f"not floating point: {_listing([f'{n} ({arrays[n].dtype})' for n in not_float])}")
+    if not_finite:
+        parts.append(f"NaN or infinite values: {_listing(not_finite)}")
+    if zero:
+        parts.append(f"weight matrices all zero: {_listing(zero)}")
+    if parts:
+        raise VideoMocapError(
+            f"weights {path.name} are not a trained model ({'; '.join(parts)}): the file is damaged or was written "
+            "wrongly. Copy the NAME.safetensors + NAME.json pair again, or train them again."
         )

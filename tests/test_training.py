@@ -289,7 +289,7 @@ def _run_config(shared_dir: Path, out: Path, steps: int) -> dict:
 @pytest.fixture(scope="module")
 def trained_run(shared_dir, tmp_path_factory):
     """4 fine-tuning steps (after 3 pre-training steps), then resumed to 6."""
-    from video_mocap.training.train import main
+    from video_mocap.cli.train import main
 
     if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
         pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
@@ -325,7 +325,7 @@ def test_resume_rescores_a_best_checkpoint_from_other_windows(trained_run, tmp_p
     """A best error measured on other validation windows is measured again before it is compared."""
     import shutil
 
-    from video_mocap.training.train import main
+    from video_mocap.cli.train import main
 
     def resume_with(best_metric: float, fingerprint: str | None) -> tuple[dict, dict]:
         out = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
@@ -362,7 +362,7 @@ def test_resume_with_weight_average(trained_run, tmp_path):
 
     from safetensors.numpy import load_file
 
-    from video_mocap.training.train import main
+    from video_mocap.cli.train import main
 
     out = tmp_path / "run"
     shutil.copytree(trained_run["out"], out)
@@ -402,7 +402,7 @@ def test_start_from_trained_weights(trained_run, tmp_path):
     from safetensors.numpy import load_file
 
     from video_mocap.inference.weights import load_card
-    from video_mocap.training.train import main
+    from video_mocap.cli.train import main
 
     start = trained_run["out"] / "dtgcn.safetensors"
     out = tmp_path / "finetune"
@@ -445,7 +445,7 @@ def test_finetune_example_config_runs(repo_root, shared_dir, tmp_path):
     """The shipped fine-tuning example runs as documented once its placeholder path names real mocap
     (here DeepMimic's sequence file stands in for the user's), and says what is wrong while it does not."""
     from video_mocap.training.config import load_config
-    from video_mocap.training.train import main
+    from video_mocap.cli.train import main
 
     if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
         pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
@@ -486,7 +486,7 @@ def test_export_card_and_weights(trained_run):
 
 
 def test_eval_cli_on_sequence_npz(trained_run, shared_dir, tmp_path, capsys):
-    from video_mocap.training.evaluate import main
+    from video_mocap.cli.eval import main
 
     weights = trained_run["out"] / "dtgcn.safetensors"
     predictions = tmp_path / "pred.npz"
@@ -516,7 +516,7 @@ def test_eval_cli_on_sequence_npz(trained_run, shared_dir, tmp_path, capsys):
 
 
 def test_eval_cli_on_bvh_folder(trained_run, shared_dir, tmp_path, capsys):
-    from video_mocap.training.evaluate import main
+    from video_mocap.cli.eval import main
 
     folder = tmp_path / "bvh"
     shutil.copytree(shared_dir / BANDAI_SAMPLE, folder)
@@ -528,7 +528,7 @@ def test_eval_cli_on_bvh_folder(trained_run, shared_dir, tmp_path, capsys):
 
 
 def test_eval_cli_errors(trained_run, tmp_path):
-    from video_mocap.training.evaluate import main
+    from video_mocap.cli.eval import main
 
     weights = trained_run["out"] / "dtgcn.safetensors"
     with pytest.raises(VideoMocapError, match="not found"):
