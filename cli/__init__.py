@@ -1,7 +1,8 @@
 """The ``video-mocap`` command: one sub-command per stage.
 
-Each sub-command lives in its stage's module as ``main(argv) -> int``; this file only
-dispatches, so ``video-mocap --help`` stays fast (no torch import).
+Each sub-command is a module of this package (``cli/<command>.py``, ``-`` spelt ``_``) with
+``build_parser()`` and ``main(argv) -> int``; the options they share and the progress bar are in
+:mod:`.common`. This file only dispatches, so ``video-mocap --help`` stays fast (no torch import).
 User errors (:class:`VideoMocapError`) print one clear line and exit with status 2.
 """
 
@@ -18,9 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detect": (".detect", "video -> 2D track file (.npz): YOLO pose + tracking"),
     "lift": (".lift", "2D track file -> 3D motion file (.npz): PoseMoE or DTGCN"),
     "estimate": (".estimate", "videos -> .blend / .fbx / .bvh / .npz (the whole pipeline)"),
-    "train": ("..training.train", "train a lifter from a YAML config"),
-    "eval": ("..training.evaluate", "evaluate lifter weights on mocap (BVH folder or 3D sequence .npz)"),
-    "export-onnx": ("..inference.onnx_export", "export lifters and the YOLO detector to ONNX"),
+    "train": (".train", "train a lifter from a YAML config"),
+    "eval": (".eval", "evaluate lifter weights on mocap (BVH folder or 3D sequence .npz)"),
+    "export-onnx": (".export_onnx", "export lifters and the YOLO detector to ONNX"),
+    "sample": (".sample", "time the training-window sampler on the training data; draw a contact sheet"),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..inference.detect import DetectConfig, track_size, detect_video
 from ..inference.onnx_backend import DETECTOR_PRECISIONS
+from .common import add_cache_dir_option, add_device_option, add_frame_range_options, add_person_option, progress_bar
 
 _DEFAULTS = DetectConfig()
 
@@ -21,27 +22,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("video", type=Path, help="input video (.mp4, .mov, .avi...)")
     parser.add_argument("-o", "--output", type=Path,
                         help="2D track file to write (.npz); required unless --list-tracks")
-    parser.add_argument("--person", type=int, default=None,
-                        help="track id to keep (see --list-tracks); default: the largest, longest-seen person")
+    add_person_option(parser, "track id to keep (see --list-tracks); default: the largest, longest-seen person")
     parser.add_argument("--model", default=_DEFAULTS.model,
                         help="YOLO pose weights: a .pt path or a name such as yolo11s-pose.pt "
-                        "(default: the shipped yolo11n-pose)")
+                        f"(default: the shipped {Path(_DEFAULTS.model).stem})")
     parser.add_argument("--allow-download", action="store_true", help="let ultralytics download a named model")
-    parser.add_argument("--device", default=_DEFAULTS.device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size, help="frames per network call (default: 8)")
-    parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: 0.25)")
+    add_device_option(parser)
+    parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size,
+                        help="frames per network call (default: %(default)s)")
+    parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: %(default)s)")
     parser.add_argument("--backend", default=_DEFAULTS.backend, choices=("auto", "ultralytics", "onnx"),
-                        help="auto: Ultralytics when PyTorch is installed, else ONNX Runtime (default: auto)")
+                        help="auto: Ultralytics when PyTorch is installed, else ONNX Runtime (default: %(default)s)")
     parser.add_argument("--precision", default=_DEFAULTS.precision, choices=DETECTOR_PRECISIONS,
                         help="ONNX Runtime only: int8 (quantised, faster on a CPU), fp32, or auto = int8 when "
-                        "exported (default: auto)")
-    parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: 640)")
-    parser.add_argument("--start", type=int, default=0, help="first frame (0-based)")
-    parser.add_argument("--end", type=int, default=None, help="end frame (exclusive; default: the end of the clip)")
+                        "exported (default: %(default)s)")
+    parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: %(default)s)")
+    add_frame_range_options(parser)
     parser.add_argument("--max-gap", type=int, default=_DEFAULTS.max_gap_frames,
-                        help="interpolate gaps up to this many frames; longer ones are reported (default: 15)")
+                        help="interpolate gaps up to this many frames; longer ones are reported (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the detection cache")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="detection cache folder")
+    add_cache_dir_option(parser, "detection cache folder")
     parser.add_argument("--list-tracks", action="store_true", help="list the tracked people and exit (writes nothing)")
     return parser
 
@@ -57,15 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         allow_download=args.allow_download, backend=args.backend,
         precision=args.precision,
     )
-    from tqdm import tqdm
-
-    with tqdm(desc="detect", unit="frame", dynamic_ncols=True) as bar:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with progress_bar("detect", "frame") as progress:
         result = detect_video(args.video, config, progress=progress, cache_dir=args.cache_dir,
                               use_cache=not args.no_cache)
 

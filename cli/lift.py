@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..core.formats import TrackFile
-from ..core.lifters import DEFAULT_LIFTER, LIFTER_NAMES
+from ..core.lifters import LIFTER_NAMES
+from .common import add_device_option, add_fov_option, add_lifter_option, add_no_flip_option, add_weights_option, progress_bar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,33 +19,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("track", type=Path, help="2D track file (.npz)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="3D motion file to write (.npz)")
-    parser.add_argument("--model", choices=LIFTER_NAMES, default=DEFAULT_LIFTER, help=f"lifter (default: {DEFAULT_LIFTER})")
-    parser.add_argument("--weights", type=Path, default=None,
-                        help="weights .safetensors (its .json card beside it); default: the shipped weights")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_lifter_option(parser, LIFTER_NAMES)
+    add_weights_option(parser, "weights .safetensors (its .json card beside it); default: the shipped weights")
+    add_device_option(parser)
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
-                        help="network runtime (default: auto = PyTorch when installed, else ONNX Runtime)")
-    parser.add_argument("--fov", type=float, default=None,
-                        help="horizontal field of view in degrees (default: the track's focal length, else 60)")
-    parser.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation (2x faster)")
+                        help="network runtime (default: %(default)s = PyTorch when installed, else ONNX Runtime)")
+    add_fov_option(parser)
+    add_no_flip_option(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tqdm import tqdm
-
     from ..inference.lifter import lift_track_file, load_lifter
 
     TrackFile(args.track).close()  # a bad track file fails before the network loads
     lifter = load_lifter(args.model, weights=args.weights, device=args.device, backend=args.backend)
-    with tqdm(desc=f"lift ({args.model})", unit="window", dynamic_ncols=True) as bar:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with progress_bar(f"lift ({args.model})", "window") as progress:
         # streamed track file -> motion file: the memory of a few windows, whatever the length
         frames = lift_track_file(args.track, args.output, lifter, fov_deg=args.fov, flip=not args.no_flip,
                                  progress=progress)

@@ -135,6 +135,9 @@ COCO_TO_H36M_WEIGHTS: np.ndarray = _recipe_matrix()
 COCO_SOURCES: tuple[tuple[int, ...], ...] = tuple(
     tuple(int(k) for k in np.flatnonzero(row)) for row in COCO_TO_H36M_WEIGHTS
 )
+#: a joint scored below this (the detector's confidence, after :func:`coco_to_h36m`) counts as missing:
+#: the 2D stage interpolates it in time and scores it 0, and the training noise does the same
+MIN_JOINT_SCORE = 0.3
 
 
 def coco_to_h36m(keypoints_coco: np.ndarray, scores_coco: np.ndarray | None = None):

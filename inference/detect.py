@@ -32,7 +32,8 @@ from ..core.atomic import save_npz_atomic, write_text_atomic
 from ..core.formats import Track2D
 from .onnx_backend import DETECTOR_PRECISIONS
 from ..core.progress import ProgressFn, check_cancel, report
-from ..core.skeleton import NUM_JOINTS, coco_to_h36m
+from ..core.skeleton import MIN_JOINT_SCORE, NUM_JOINTS, coco_to_h36m
+from .devices import torch_device
 from .video import VideoInfo, iter_frames, probe_video
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = PACKAGE_ROOT / "assets" / "models" / "yolo11n-pose.pt"
 SHIPPED_MODEL_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0"
 
-#: joints whose (H36M) score is below this count as missing and are interpolated
-MIN_JOINT_SCORE = 0.3
 #: COCO class id of a person (pose models detect only people)
 PERSON_CLASS = 0
 #: number of COCO keypoints of a YOLO pose model
@@ -59,10 +58,10 @@ CACHE_VERSION = 1
 CACHE_ENV = "VIDEO_MOCAP_CACHE"
 _HASH_CHUNK = 1 << 20
 _HASH_INDEX = "hashes.json"
-_DETECT_SUBDIR = "detect"
+#: the detection cache's folder inside the cache folder (the pipeline's cache uses it too)
+DETECT_SUBDIR = "detect"
 _MODELS_SUBDIR = "models"
 _BACKENDS = ("auto", "ultralytics", "onnx")
-_DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass
@@ -313,29 +312,6 @@ def _download_model(name: str, target: Path, allow_download: bool) -> Path:
     return target
 
 
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> cuda if available, else mps, else cpu; checks that an asked-for GPU exists."""
-    import torch
-
-    name = (device or "auto").lower()
-    if name.split(":")[0] not in _DEVICES:
-        raise VideoMocapError(f"Unknown device '{device}'; use one of auto, cpu, cuda, cuda:N, mps.")
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps is not None and mps.is_available())
-    if name == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise VideoMocapError(f"Device '{device}' asked for, but no CUDA GPU is available; use 'cpu' or 'auto'.")
-        index = int(name.split(":")[1]) if ":" in name else 0
-        if index >= torch.cuda.device_count():
-            raise VideoMocapError(f"Device '{device}': only {torch.cuda.device_count()} CUDA device(s) here.")
-        return f"cuda:{index}"
-    if name == "mps" and not has_mps:
-        raise VideoMocapError("Device 'mps' asked for, but Apple Metal is not available; use 'cpu' or 'auto'.")
-    return name
-
-
 def _check_config(config: DetectConfig) -> None:
     if config.batch_size < 1:
         raise VideoMocapError(f"batch_size must be at least 1, got {config.batch_size}.")
@@ -451,7 +427,7 @@ def _run_detection(
         onnx_detector = create_detector(weights, config.device, config.imgsz, config.conf)
         tracker = SimpleTracker(info.fps)
     else:
-        device = resolve_device(config.device)
+        device = torch_device(config.device)
         model = _load_yolo(weights, device)
         tracker = _make_tracker(info.fps)
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
@@ -586,7 +562,7 @@ def detect_video(
         from .onnx_backend import resolve_detector_onnx
 
         weights = resolve_detector_onnx(weights, config.precision)
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / _DETECT_SUBDIR
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / DETECT_SUBDIR
 
     raw = None
     cache_file = None

@@ -34,6 +34,7 @@ from ..core.errors import VideoMocapError
 from ..core.atomic import atomic_path
 from ..core import camera
 from . import runtime
+from .devices import DEFAULT_DEVICE, torch_device
 from ..core.formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write_npz_arrays
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.skeleton import NUM_JOINTS, flip_joints
@@ -128,25 +129,6 @@ class Lifter:
         return f"Lifter({self.name!r}, preset={self.card.preset!r}, num_frames={self.num_frames}, device={self.device!r})"
 
 
-def resolve_device(device: str = "auto") -> str:
-    """Torch device for ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda[:N]`` or ``mps``."""
-    import torch
-
-    wanted = (device or "auto").lower()
-    if wanted in ("auto", "cpu", "cuda"):
-        return runtime.torch_device(wanted.upper())
-    if wanted.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise VideoMocapError(f"device '{device}' asked for, but PyTorch here has no CUDA GPU; use --device cpu.")
-        return wanted
-    if wanted == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise VideoMocapError("device 'mps' asked for, but Apple Metal is not available here; use --device cpu.")
-        return "mps"
-    raise VideoMocapError(f"unknown device '{device}': use auto, cpu, cuda, cuda:N or mps.")
-
-
 def _weights_path(model: str, weights: str | os.PathLike | None) -> Path:
     if weights is not None:
         path = Path(weights)
@@ -165,7 +147,7 @@ def _weights_path(model: str, weights: str | os.PathLike | None) -> Path:
 def load_lifter(
     model: str = DEFAULT_LIFTER,
     weights: str | os.PathLike | None = None,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     backend: str = "auto",
 ) -> Lifter:
     """Load trained lifter ``model`` (posemoe | dtgcn | mlp) from ``weights`` (default: shipped).
@@ -183,7 +165,7 @@ def load_lifter(
         state, card = load_weights(path, expected_model=model)
         network = build_model(card.model, card.config)
         network.load_state_dict(state, strict=True)
-        torch_backend = TorchBackend(network, resolve_device(device))
+        torch_backend = TorchBackend(network, torch_device(device))
         log.info("lifter %s (%s) on %s", model, card.preset, torch_backend.device)
         return Lifter(model, card, torch_backend)
     card = load_card(path)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core.skeleton import NUM_JOINTS
+from .devices import DEFAULT_DEVICE, onnx_providers
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ _HASH_CHUNK = 1 << 20
 
 def _session(path: Path, providers: list[str] | None, what: str):
     """An ``onnxruntime.InferenceSession`` for ``path`` or a clear :class:`VideoMocapError`."""
-    from .runtime import HOW_TO_GET_ONNX, onnx_providers
+    from .runtime import HOW_TO_GET_ONNX
 
     try:
         import onnxruntime as ort
@@ -71,7 +72,7 @@ def _session(path: Path, providers: list[str] | None, what: str):
             f"{what} ONNX model not found: {path}. Install the platform build of the extension (it ships the "
             "ONNX models) or run 'video-mocap export-onnx' in a developer install."
         )
-    providers = providers or onnx_providers("AUTO")
+    providers = providers or onnx_providers(DEFAULT_DEVICE)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: provider fallbacks are reported by us
     # no busy-waiting worker threads between runs: Blender's UI and the video decoder share the CPU
@@ -352,21 +353,13 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _device_providers(device: str) -> list[str]:
-    """ONNX Runtime providers for a stage's device string ("auto", "cpu", "cuda", "cuda:0", "mps")."""
-    from .runtime import onnx_providers
-
-    name = (device or "auto").lower().split(":")[0]
-    return onnx_providers({"cpu": "CPU", "cuda": "CUDA"}.get(name, "AUTO"))
-
-
 def lifter_onnx_path(weights_path: str | Path) -> Path:
     """Where the export of ``weights/<name>.safetensors`` lives: ``weights/onnx/<name>.onnx``."""
     weights_path = Path(weights_path)
     return weights_path.parent / "onnx" / f"{weights_path.stem}.onnx"
 
 
-def create_backend(card, weights_path: str | Path, device: str = "auto") -> OnnxLifterBackend:
+def create_backend(card, weights_path: str | Path, device: str = DEFAULT_DEVICE) -> OnnxLifterBackend:
     """The ONNX lifter backend for trained weights (``lifter.load_lifter(..., backend="onnx")``).
 
     Checks that the ONNX file was exported from these very weights (sha256 in its metadata).
@@ -378,7 +371,7 @@ def create_backend(card, weights_path: str | Path, device: str = "auto") -> Onnx
             f"No ONNX export of {weights_path.name} ({path} is missing). Run 'video-mocap export-onnx' "
             "(needs PyTorch), or install the platform build of the extension, which ships it."
         )
-    backend = OnnxLifterBackend(path, _device_providers(device))
+    backend = OnnxLifterBackend(path, onnx_providers(device))
     exported_from = _metadata(backend.session).get(WEIGHTS_SHA_METADATA_KEY)
     if exported_from is not None and exported_from != sha256_file(weights_path):
         raise VideoMocapError(
@@ -407,10 +400,10 @@ def detector_onnx_path(model: str | Path, precision: str = "fp32") -> Path:
     return ONNX_DIR / (f"{model.stem}.int8.onnx" if precision == "int8" else f"{model.stem}.onnx")
 
 
-def create_detector(model: str | Path, device: str = "auto", imgsz: int = DEFAULT_IMGSZ, conf: float = DEFAULT_CONF
+def create_detector(model: str | Path, device: str = DEFAULT_DEVICE, imgsz: int = DEFAULT_IMGSZ, conf: float = DEFAULT_CONF
                     ) -> OnnxPoseDetector:
     """The ONNX pose detector for a detector model path (``.pt`` -> its export in ``weights/onnx``)."""
-    return OnnxPoseDetector(detector_onnx_path(model), imgsz=imgsz, conf=conf, providers=_device_providers(device))
+    return OnnxPoseDetector(detector_onnx_path(model), imgsz=imgsz, conf=conf, providers=onnx_providers(device))
 
 
 def resolve_detector_onnx(model: str | Path, precision: str = "auto") -> Path:

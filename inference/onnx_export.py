@@ -1,4 +1,5 @@
-"""``video-mocap export-onnx``: the lifters and the YOLO pose detector to ONNX (needs torch).
+"""Exporting the lifters and the YOLO pose detector to ONNX (needs torch; ``video-mocap export-onnx``,
+:mod:`video_mocap.cli.export_onnx`).
 
 The shipped extension has no PyTorch: it runs these ONNX files with ONNX Runtime
 (:mod:`.onnx_backend`). Outputs go to ``weights/onnx/`` (a build output, not in git):
@@ -19,7 +20,6 @@ coordinates divided by the input size), else nothing is written. Files are writt
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -294,55 +294,3 @@ def detector_channel_scale(channels: int, imgsz: int) -> np.ndarray:
     is_xy = (keypoint_rows - BOX_CHANNELS - 1) % KEYPOINT_DIMS < 2
     scale[keypoint_rows[is_xy]] = 1.0 / imgsz
     return scale
-
-
-# ---------------------------------------------------------------------------------------
-# command line
-# ---------------------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
-    from ..core.lifters import LIFTER_NAMES
-    from .weights import WEIGHTS_DIR
-
-    parser = argparse.ArgumentParser(
-        prog="video-mocap export-onnx",
-        description="Export the trained lifters and the YOLO pose detector to ONNX for the torch-free runtime.",
-    )
-    parser.add_argument("--models", nargs="*", default=list(LIFTER_NAMES), choices=list(LIFTER_NAMES),
-                        help="lifters to export (default: every one with trained weights)")
-    parser.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help="folder of NAME.safetensors + NAME.json")
-    parser.add_argument("--out", type=Path, default=runtime.ONNX_DIR, help="output folder (default: weights/onnx)")
-    parser.add_argument("--detector", type=Path, default=DEFAULT_DETECTOR_PT, help="YOLO pose .pt to export")
-    parser.add_argument("--no-detector", action="store_true", help="skip the detector")
-    parser.add_argument("--no-lifters", action="store_true", help="skip the lifters")
-    parser.add_argument("--no-int8", action="store_true",
-                        help="skip the int8 detector (quantised and checked on the sample clip)")
-    parser.add_argument("--imgsz", type=int, default=DETECTOR_IMGSZ, help="detector input size used by the check")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    written: list[Path] = []
-    if not args.no_lifters:
-        for name in args.models:
-            weights = args.weights_dir / f"{name}.safetensors"
-            if not weights.is_file():
-                log.warning("no trained weights for %s (%s): not exported", name, weights)
-                continue
-            written.append(export_lifter(weights, args.out))
-    if not args.no_detector:
-        detector = export_detector(args.detector, args.out, args.imgsz)
-        written.append(detector)
-        if not args.no_int8:
-            from .onnx_quantize import quantize_detector
-
-            int8 = quantize_detector(detector, SAMPLE_CLIP)
-            int8.chmod(EXPORT_MODE)
-            written.append(int8)
-    if not written:
-        raise VideoMocapError(
-            f"Nothing exported: no trained lifter weights in {args.weights_dir} and the detector was skipped."
-        )
-    for path in written:
-        log.info("%s (%.1f MB)", path, path.stat().st_size / 1e6)
-    return 0

@@ -221,22 +221,6 @@ def onnx_providers(device: str = "AUTO") -> list[str]:
     return [p for p in GPU_PROVIDERS if p in available] + [CPU_PROVIDER]
 
 
-def torch_device(device: str = "AUTO") -> str:
-    """A torch device string for a device preference (imports torch: call only on the torch path)."""
-    import torch
-
-    device = (device or "AUTO").upper()
-    if device == "CPU":
-        return "cpu"
-    has_cuda = bool(torch.cuda.is_available())
-    if device == "CUDA" and not has_cuda:
-        raise VideoMocapError("PyTorch here has no CUDA GPU: install a CUDA build of PyTorch or choose the CPU device.")
-    if has_cuda:
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
-
-
 def describe(backend: str | None = None, device: str = "AUTO", providers: list[str] | None = None) -> str:
     """One line for the panel: which runtime and device run the networks.
 
@@ -263,6 +247,8 @@ def describe(backend: str | None = None, device: str = "AUTO", providers: list[s
     else:
         text = f"PyTorch {info['torch']['version'] or '?'}"
         if "torch" in sys.modules:  # only when already imported: the panel must not pay for importing torch
+            from .devices import torch_device
+
             try:
                 text += f" on {torch_device(device).upper()}"
             except VideoMocapError:

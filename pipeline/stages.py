@@ -26,6 +26,7 @@ from ..core.errors import VideoMocapError
 from ..core.formats import Motion3D, Track2D
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.lifters import DEFAULT_LIFTER, USER_LIFTERS
+from ..inference.detect import DETECT_SUBDIR  # the 2D stage's cache (and the file-hash index) in the cache folder
 from ..inference.weights import WEIGHTS_SUFFIX, default_weights_path
 from ..core.filters import METHODS as SMOOTHING_METHODS
 
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 #: bump when the cached files' meaning changes, so old cache entries are not reused
 CACHE_VERSION = 1
 MOTIONS_SUBDIR = "motions"
-#: the 2D stage's cache (and the file-hash index) inside the cache folder
-DETECT_SUBDIR = "detect"
 #: DetectConfig fields that change speed, not results: left out of the cache key
 DETECT_FIELDS_NOT_IN_KEY = frozenset({"device", "batch_size", "allow_download"})
 

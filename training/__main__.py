@@ -1,4 +1,8 @@
-"""``python -m video_mocap.training train|eval ...`` (same as ``video-mocap train|eval``)."""
+"""``python -m video_mocap.training train|eval|sample ...`` (same as ``video-mocap train|eval|sample``).
+
+Kept for ``torchrun ... -m video_mocap.training train CONFIG``: it hands the command line to the
+``video-mocap`` dispatcher (:mod:`video_mocap.cli`), which holds every command.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from ..cli import main as cli_main
 
 #: the sub-commands this entry point accepts
-COMMANDS = ("train", "eval")
+COMMANDS = ("train", "eval", "sample")
 
 
 def main(argv: list[str] | None = None) -> int:

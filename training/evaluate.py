@@ -1,10 +1,7 @@
-"""``video-mocap eval``: score lifter weights on held-out mocap seen through virtual cameras.
+"""Scoring lifter weights on held-out mocap seen through virtual cameras (``video-mocap eval``,
+:mod:`video_mocap.cli.eval`).
 
-    video-mocap eval --weights W --data D [--jointmap J] [--json] [--save-predictions P]
-                     [--noise detector|none] [--pitch DEG] [--seed S] [--select TEXT] [--no-flip]
-                     [--smoothing S] [--smoothing-method savgol|one_euro]
-
-``D`` is a folder of BVH files (read through joint map ``J``, default ``bandai``) or a 3D
+The data is a folder of BVH files (read through a joint map, by default ``bandai``) or a 3D
 sequence ``.npz`` (one (T, 17, 3) array per clip, H36M-17, metres, Y up, + ``fps``; e.g. the
 shared HDM05 / DeepMimic files). Each clip is seen from one seeded virtual camera (``--pitch``
 fixes its pitch: -30 = high camera, 0 = eye level, +10 = low); 2D inputs are exact
@@ -17,19 +14,13 @@ Reports MPJPE, P-MPJPE (Procrustes), N-MPJPE (scale) and velocity error in milli
 overall (every frame counts once) and per clip, with the worst 10 % of clips and their
 labels, and how much the lifted bones stretch (bone-length CV, median over bones, per clip
 and the median over clips). ``--smoothing`` scores the lifted joints after the solve's temporal
-filter (what the armature gets). ``--json`` prints the whole report as JSON. ``--save-predictions P`` writes an
-``.npz`` with ``pred:<clip>``, ``target:<clip>`` (root-relative camera-frame metres, OpenCV
-axes) and ``inputs:<clip>`` (normalised 2D + score) for every clip.
+filter (what the armature gets).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import logging
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +29,7 @@ import numpy as np
 from ..core.errors import VideoMocapError
 from ..inference.lifter import DEFAULT_OVERLAP
 from ..core.progress import ProgressFn, report
-from ..core.atomic import save_npz_atomic
-from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS, smooth
+from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, smooth
 from .metrics import clip_errors, summarize
 
 log = logging.getLogger(__name__)
@@ -225,80 +215,4 @@ def format_report(result: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="video-mocap eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", required=True, help="lifter weights NAME.safetensors (NAME.json beside it)")
-    parser.add_argument("--data", required=True, help="a folder of BVH files or a 3D sequence .npz")
-    parser.add_argument("--jointmap", default="bandai", help="joint map for BVH folders (built-in name or JSON file)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--save-predictions", metavar="P", help="write predictions, targets and inputs to P (.npz)")
-    parser.add_argument("--noise", choices=NOISE_CHOICES, default="detector", help="2D inputs: detector-like noise or exact")
-    parser.add_argument("--pitch", type=float, help="fix the virtual camera pitch in degrees (-30 high, 0 eye level, 10 low)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the cameras and noise")
-    parser.add_argument("--select", default="", help="only clips whose name contains this text")
-    parser.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
-    parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, mps)")
-    parser.add_argument("--hip-scale", type=float, help=".npz only: hip widening factor (default as in training)")
-    parser.add_argument("--smoothing", type=float, default=0.0,
-                        help="smooth the lifted joints as the solve does before scoring (0 = off .. 1 = strong; "
-                             "the solve's default is 0.5)")
-    parser.add_argument("--smoothing-method", choices=SMOOTHING_METHODS, default=DEFAULT_SMOOTHING_METHOD,
-                        help="the solve's filter to smooth with")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ..inference.lifter import load_lifter
-    from ..inference.weights import load_card
-
-    args = build_parser().parse_args(argv)
-    weights = Path(args.weights)
-    card = load_card(weights) if weights.is_file() else None
-    if card is None:
-        raise VideoMocapError(f"--weights {weights} not found.")
-    if not 0.0 <= args.smoothing <= 1.0:
-        raise VideoMocapError(f"--smoothing must be between 0 (off) and 1 (strong), got {args.smoothing}.")
-    lifter = load_lifter(card.model, weights=weights, device=args.device)
-    t0 = time.perf_counter()
-    clips = load_eval_clips(args.data, args.jointmap, args.select, hip_scale=args.hip_scale)
-    eval_clips = make_clips_for_eval(clips, lifter.num_frames, noise=args.noise, pitch=args.pitch, seed=args.seed)
-    bar = None
-    if not args.json:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(eval_clips), desc=f"eval {card.model}", unit="clip", file=sys.stderr)
-
-    def progress(_stage: str, done: int, _total: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.n)
-
-    result = evaluate_model(lifter, eval_clips, flip=not args.no_flip,
-                            keep_predictions=bool(args.save_predictions), progress=progress,
-                            smoothing=args.smoothing, smoothing_method=args.smoothing_method)
-    if bar is not None:
-        bar.close()
-    predictions = result.pop("predictions", None)
-    result["settings"] = {
-        "weights": str(weights), "model": card.model, "data": str(args.data), "noise": args.noise,
-        "pitch_deg": args.pitch, "seed": args.seed, "flip": not args.no_flip, "select": args.select,
-        "smoothing": args.smoothing, "smoothing_method": args.smoothing_method,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-    if args.save_predictions:
-        arrays = {}
-        for clip in eval_clips:
-            arrays[f"pred:{clip.name}"] = predictions[clip.name]
-            arrays[f"target:{clip.name}"] = np.asarray(clip.target3d, dtype=np.float32)
-            arrays[f"inputs:{clip.name}"] = np.asarray(clip.inputs, dtype=np.float32)
-        save_npz_atomic(args.save_predictions, **arrays)
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print(format_report(result, title=f"{card.model} ({weights.name}) on {args.data}, noise {args.noise}"))
-    return 0
-
-
-__all__ = ["evaluate_model", "lifter_from_module", "load_eval_clips", "make_clips_for_eval", "format_report", "main"]
+__all__ = ["evaluate_model", "lifter_from_module", "load_eval_clips", "make_clips_for_eval", "format_report"]

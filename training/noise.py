@@ -15,7 +15,7 @@ Scores: clean joints ~U(0.7, 1.0) per window and joint with small per-frame wobb
 corrupted joints ~U(0.05, 0.5).
 
 Finally the 2D stage's own gap filling runs (:func:`fill_like_inference`): every joint
-scored below ``detect.MIN_JOINT_SCORE`` is interpolated in time and scored 0, so the lifter
+scored below ``skeleton.MIN_JOINT_SCORE`` is interpolated in time and scored 0, so the lifter
 sees in training exactly what the 2D stage hands it at run time.
 """
 
@@ -27,7 +27,6 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core import skeleton
-from ..inference.detect import MIN_JOINT_SCORE
 from .augment import check_config_ranges
 
 J = skeleton.JOINT_INDEX
@@ -127,7 +126,7 @@ def fill_like_inference(pixels: np.ndarray, scores: np.ndarray) -> tuple[np.ndar
     """The 2D stage's gap filling (:func:`inference.detect.fill_gaps`), vectorised over windows.
 
     Same rule as at inference (a test checks it against ``fill_gaps`` window by window): a
-    joint scored below ``detect.MIN_JOINT_SCORE`` (or not finite) is missing; it is
+    joint scored below ``skeleton.MIN_JOINT_SCORE`` (or not finite) is missing; it is
     interpolated linearly in time between its valid neighbours (held at the ends), a joint
     never valid in the window copies its parent (the pelvis: the mean of the seen joints),
     and missing joints get score 0. Here the track is the window, so a gap at a window edge
@@ -140,7 +139,7 @@ def fill_like_inference(pixels: np.ndarray, scores: np.ndarray) -> tuple[np.ndar
         filled pixels (B, T, J, 2) float32 and scores (B, T, J) float32.
     """
     pixels = np.asarray(pixels, dtype=np.float32)
-    valid = (scores >= MIN_JOINT_SCORE) & np.isfinite(pixels).all(axis=-1)
+    valid = (scores >= skeleton.MIN_JOINT_SCORE) & np.isfinite(pixels).all(axis=-1)
     batch, frames, joints = valid.shape
     t = np.arange(frames)[None, :, None]
     prev_idx = np.maximum.accumulate(np.where(valid, t, -1), axis=1)

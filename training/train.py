@@ -1,4 +1,4 @@
-"""``video-mocap train CONFIG [--resume] [--out DIR] [--minutes M] [--steps N] [--threads N]``.
+"""One training run (``video-mocap train``, :mod:`video_mocap.cli.train`).
 
 One run = (DTGCN only) masked self-distillation pre-training, then supervised training on
 virtual-camera windows of real mocap, with periodic validation on held-out clips, resumable
@@ -26,7 +26,6 @@ validate, log and write files. Tested on CPU only (2 Gloo ranks under torchrun, 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import hashlib
@@ -39,14 +38,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core.atomic import atomic_path, write_text_atomic
 from . import losses
-from .config import THREADS_ENV, TrainConfig, from_dict, load_config, to_dict, validate
+from .config import THREADS_ENV, TrainConfig, from_dict, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -955,40 +954,6 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
     )
 
 
-# ---------------------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="video-mocap train", description="Train a 3D lifter from a YAML config.")
-    parser.add_argument("config", help="YAML config (see training/configs/)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in the output folder")
-    parser.add_argument("--out", help="run folder (overrides output_dir)")
-    parser.add_argument("--minutes", type=float, help="wall-clock budget of the training stage (overrides minutes)")
-    parser.add_argument("--steps", type=int, help="step budget of the training stage (overrides steps)")
-    parser.add_argument("--threads", type=int, help="torch threads (overrides threads)")
-    parser.add_argument("--export", help="export path ('default' = the shipped weights/<model>.safetensors)")
-    parser.add_argument("--init", help="start from these weights ('default' = the shipped ones; overrides init_weights)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
-    changes: dict[str, Any] = {}
-    if args.out:
-        changes["output_dir"] = args.out
-    if args.minutes is not None:
-        changes["minutes"] = float(args.minutes)
-    if args.steps is not None:
-        changes["steps"] = int(args.steps)
-    if args.threads is not None:
-        changes["threads"] = int(args.threads)
-    if args.export is not None:
-        changes["export_path"] = args.export
-    if args.init is not None:
-        changes["init_weights"] = args.init
-    return validate(dataclasses.replace(config, **changes), source="command line")
-
-
 def train(config: TrainConfig, *, resume: bool = False, show_progress: bool = True) -> TrainResult:
     """Run (or resume) one training run; returns the run folder and the exported weights path."""
     out = config.resolved_output_dir()
@@ -1001,12 +966,3 @@ def train(config: TrainConfig, *, resume: bool = False, show_progress: bool = Tr
         return Trainer(config, out, resume=resume, show_progress=show_progress).run()
     finally:
         torch.set_num_threads(threads)  # the run's thread setting does not leak to the caller
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = apply_overrides(load_config(args.config), args)
-    result = train(config, resume=args.resume, show_progress=not args.quiet)
-    if result.exported is not None:
-        log.info("weights: %s", result.exported)
-    return 0

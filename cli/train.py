@@ -1,0 +1,60 @@
+"""``video-mocap train CONFIG [--resume] [--out DIR] [--minutes M] [--steps N] [--threads N]``.
+
+Trains a lifter from a YAML config (``training/configs/``) with :func:`video_mocap.training.train.train`;
+the run folder it writes is described there. Multi-GPU / multi-process:
+``torchrun --nproc_per_node N -m video_mocap.training train CONFIG``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from typing import Any
+
+from ..training.config import TrainConfig, load_config, validate
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="video-mocap train", description="Train a 3D lifter from a YAML config.")
+    parser.add_argument("config", help="YAML config (see training/configs/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in the output folder")
+    parser.add_argument("--out", help="run folder (overrides output_dir)")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget of the training stage (overrides minutes)")
+    parser.add_argument("--steps", type=int, help="step budget of the training stage (overrides steps)")
+    parser.add_argument("--threads", type=int, help="torch threads (overrides threads)")
+    parser.add_argument("--export", help="export path ('default' = the shipped weights/<model>.safetensors)")
+    parser.add_argument("--init", help="start from these weights ('default' = the shipped ones; overrides init_weights)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """The config with the command line's overrides, checked again."""
+    changes: dict[str, Any] = {}
+    if args.out:
+        changes["output_dir"] = args.out
+    if args.minutes is not None:
+        changes["minutes"] = float(args.minutes)
+    if args.steps is not None:
+        changes["steps"] = int(args.steps)
+    if args.threads is not None:
+        changes["threads"] = int(args.threads)
+    if args.export is not None:
+        changes["export_path"] = args.export
+    if args.init is not None:
+        changes["init_weights"] = args.init
+    return validate(dataclasses.replace(config, **changes), source="command line")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..training.train import train
+
+    args = build_parser().parse_args(argv)
+    config = apply_overrides(load_config(args.config), args)
+    result = train(config, resume=args.resume, show_progress=not args.quiet)
+    if result.exported is not None:
+        log.info("weights: %s", result.exported)
+    return 0
