@@ -6,6 +6,7 @@ Both are ``.npz`` archives written atomically. Readers validate every field and 
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -16,10 +17,21 @@ import numpy as np
 
 from .errors import VideoMocapError
 from .atomic import save_npz_atomic
-from .skeleton import NUM_JOINTS
+from .skeleton import JOINT_NAMES, MIN_JOINT_SCORE, NUM_JOINTS
+
+log = logging.getLogger(__name__)
 
 TRACK_WHAT = "2D track"
 TRACK_REQUIRED = ("keypoints", "scores", "frame_indices", "fps", "width", "height")
+MOTION_WHAT = "3D motion"
+#: keypoints may leave the image (a limb out of frame), but by at most this many frame sizes
+MAX_FRAMES_OUTSIDE = 10.0
+#: a frame whose 17 joints all lie within this many pixels, in x and in y, is not a person
+MIN_POSE_EXTENT_PX = 1.0
+#: warn when a joint is missing (scored below ``skeleton.MIN_JOINT_SCORE``) in more than this fraction of frames
+MISSING_JOINT_WARN_FRACTION = 0.5
+#: array kinds that hold numbers (signed, unsigned, floating; not bool, strings, bytes or objects)
+NUMERIC_KINDS = "iuf"
 
 
 @dataclass
@@ -42,12 +54,12 @@ class Track2D:
     video: str = ""
 
     def __post_init__(self) -> None:
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
-        self.scores = np.asarray(self.scores, dtype=np.float32)
-        self.frame_indices = np.asarray(self.frame_indices, dtype=np.int64)
+        self.keypoints = numeric_array(self.keypoints, TRACK_WHAT, "keypoints").astype(np.float32)
+        self.scores = numeric_array(self.scores, TRACK_WHAT, "scores").astype(np.float32)
+        self.frame_indices = numeric_array(self.frame_indices, TRACK_WHAT, "frame_indices").astype(np.int64)
         check_track_layout(self.keypoints.shape, self.scores.shape, self.frame_indices.shape,
                            self.fps, self.width, self.height)
-        check_track_keypoints(self.keypoints)
+        check_track_values(self.keypoints, self.scores, self.width, self.height)
 
     @property
     def num_frames(self) -> int:
@@ -75,11 +87,11 @@ class Track2D:
             keypoints=data["keypoints"],
             scores=data["scores"],
             frame_indices=data["frame_indices"],
-            fps=float(data["fps"]),
-            width=int(data["width"]),
-            height=int(data["height"]),
-            focal_px=float(data["focal_px"]) if "focal_px" in data else None,
-            track_id=int(data["track_id"]) if "track_id" in data else -1,
+            fps=numeric_scalar(data["fps"], TRACK_WHAT, "fps"),
+            width=int(numeric_scalar(data["width"], TRACK_WHAT, "width")),
+            height=int(numeric_scalar(data["height"], TRACK_WHAT, "height")),
+            focal_px=numeric_scalar(data["focal_px"], TRACK_WHAT, "focal_px") if "focal_px" in data else None,
+            track_id=int(numeric_scalar(data["track_id"], TRACK_WHAT, "track_id")) if "track_id" in data else -1,
             video=str(data["video"]) if "video" in data else "",
         )
 
@@ -102,9 +114,11 @@ class Motion3D:
     extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.joints3d = np.asarray(self.joints3d, dtype=np.float32)
-        self.root = np.asarray(self.root, dtype=np.float32)
-        self.frame_indices = np.asarray(self.frame_indices, dtype=np.int64)
+        self.joints3d = numeric_array(self.joints3d, MOTION_WHAT, "joints3d").astype(np.float32)
+        self.root = numeric_array(self.root, MOTION_WHAT, "root").astype(np.float32)
+        self.frame_indices = numeric_array(self.frame_indices, MOTION_WHAT, "frame_indices").astype(np.int64)
+        if self.scores is not None:
+            self.scores = numeric_array(self.scores, MOTION_WHAT, "scores")
         t = self.joints3d.shape[0] if self.joints3d.ndim == 3 else -1
         if self.joints3d.shape != (t, NUM_JOINTS, 3) or t < 1:
             raise VideoMocapError(f"3D motion: 'joints3d' must have shape (T, 17, 3), got {self.joints3d.shape}.")
@@ -114,8 +128,8 @@ class Motion3D:
             raise VideoMocapError(f"3D motion: 'frame_indices' must have shape ({t},), got {self.frame_indices.shape}.")
         if not (np.isfinite(self.joints3d).all() and np.isfinite(self.root).all()):
             raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
-        if not self.fps > 0:
-            raise VideoMocapError(f"3D motion: fps must be positive, got {self.fps}.")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise VideoMocapError(f"3D motion: fps must be a finite positive number, got {self.fps}; write the file again.")
 
     @property
     def num_frames(self) -> int:
@@ -142,7 +156,7 @@ class Motion3D:
             joints3d=data["joints3d"],
             root=data["root"],
             frame_indices=data["frame_indices"],
-            fps=float(data["fps"]),
+            fps=numeric_scalar(data["fps"], MOTION_WHAT, "fps"),
             model=str(data["model"]),
             scores=data.get("scores"),
             extras={k: v for k, v in data.items() if k not in known},
@@ -165,15 +179,112 @@ def check_track_layout(
         raise VideoMocapError(f"2D track: 'scores' must have shape ({t}, 17), got {tuple(scores_shape)}.")
     if tuple(frame_indices_shape) != (t,):
         raise VideoMocapError(f"2D track: 'frame_indices' must have shape ({t},), got {tuple(frame_indices_shape)}.")
-    if not (fps > 0 and width > 0 and height > 0):
-        raise VideoMocapError(f"2D track: fps, width and height must be positive (got {fps}, {width}, {height}).")
+    if not (np.isfinite(fps) and fps > 0 and width > 0 and height > 0):
+        raise VideoMocapError(
+            f"2D track: fps, width and height must be finite and positive (got {fps}, {width}, {height}); "
+            "write the file again with the video's frame rate and size."
+        )
     return t
 
 
-def check_track_keypoints(keypoints: np.ndarray) -> None:
-    """A clear error when (some rows of) a track's keypoints hold NaN or infinite values."""
+def numeric_array(value: object, what: str, key: str) -> np.ndarray:
+    """``value`` as an array, or a clear error when it does not hold numbers (strings, bytes, objects)."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise VideoMocapError(f"{what}: '{key}' is not an array of numbers ({exc}); write the file again.") from None
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise VideoMocapError(
+            f"{what}: '{key}' holds {array.dtype.name} values, not numbers; write the file again with numeric arrays."
+        )
+    return array
+
+
+def numeric_scalar(value: object, what: str, key: str) -> float:
+    """A one-element numeric array (or number) as a float, or a clear error."""
+    array = numeric_array(value, what, key)
+    if array.size != 1:
+        raise VideoMocapError(f"{what}: '{key}' must be one number, got an array of shape {array.shape}.")
+    return float(array.reshape(()))
+
+
+def check_track_values(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int) -> None:
+    """A clear error when (some rows of) a track hold NaN / infinite keypoints, keypoints far
+    outside the image (not pixels of this video), or scores that are not in [0, 1].
+
+    keypoints: (n, 17, 2) pixels; scores: (n, 17); width, height: the image size.
+    """
     if not np.isfinite(keypoints).all():
         raise VideoMocapError("2D track: 'keypoints' holds NaN or infinite values; re-run detection.")
+    reach = MAX_FRAMES_OUTSIDE * max(width, height)
+    centre = np.array([0.5 * width, 0.5 * height], dtype=np.float64)
+    offset = np.abs(keypoints.astype(np.float64) - centre)
+    if keypoints.size and offset.max() > reach:
+        worst = keypoints.reshape(-1, 2)[int(np.argmax(offset.reshape(-1, 2).max(axis=1)))]
+        raise VideoMocapError(
+            f"2D track: a keypoint lies at ({worst[0]:.4g}, {worst[1]:.4g}) px, more than {MAX_FRAMES_OUTSIDE:g} frame "
+            f"sizes outside the {width}x{height} image: the keypoints are not pixel coordinates of this video "
+            "(another resolution, or a broken export?). Re-run detection on the video."
+        )
+    if not np.isfinite(scores).all() or (scores.size and (scores.min() < 0.0 or scores.max() > 1.0)):
+        low, high = np.nanmin(scores), np.nanmax(scores)
+        raise VideoMocapError(
+            f"2D track: 'scores' must be confidences in [0, 1], got values from {low:.4g} to {high:.4g}"
+            f"{' and NaN' if np.isnan(scores).any() else ''}; write the scores as 0..1 (divide percentages by 100)."
+        )
+
+
+class LiftCheck:
+    """What the lifter needs of a 2D track beyond valid values, checked block by block before
+    any model loads: every frame shows a person (joints not all at one point), some joint is
+    scored somewhere; and a warning for joints missing from most frames (:meth:`finish`)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.missing = np.zeros(NUM_JOINTS, dtype=np.int64)
+        self.degenerate = 0
+        self.first_degenerate = -1
+
+    def add(self, keypoints: np.ndarray, scores: np.ndarray) -> None:
+        """The next rows: keypoints (n, 17, 2) pixels, scores (n, 17)."""
+        extent = keypoints.max(axis=1) - keypoints.min(axis=1)  # (n, 2)
+        flat = np.flatnonzero((extent < MIN_POSE_EXTENT_PX).all(axis=1))
+        if flat.size and self.first_degenerate < 0:
+            self.first_degenerate = self.frames + int(flat[0])
+        self.degenerate += int(flat.size)
+        self.missing += (scores < MIN_JOINT_SCORE).sum(axis=0)
+        self.frames += keypoints.shape[0]
+
+    def finish(self, source: str = TRACK_WHAT) -> None:
+        """Raise for a track the lifter cannot use; warn (log) about joints missing from most frames."""
+        if self.degenerate:
+            which = "every frame has" if self.degenerate == self.frames else (
+                f"{self.degenerate} of {self.frames} frames (the first is row {self.first_degenerate}) have")
+            raise VideoMocapError(
+                f"{source}: {which} all 17 joints within {MIN_POSE_EXTENT_PX:g} pixel of one point (e.g. all at 0, 0): "
+                "that is no person's pose, and the lifter and the root fit cannot use it. Re-run detection, or "
+                "drop those frames from the track."
+            )
+        if self.frames and (self.missing == self.frames).all():
+            raise VideoMocapError(
+                f"{source}: every joint is scored below {MIN_JOINT_SCORE:g} in every frame (e.g. all scores 0): "
+                "nothing was detected, and the lifter would guess blindly. Re-run detection, or write the "
+                "detector's confidences into 'scores'."
+            )
+        fraction = self.missing / max(self.frames, 1)
+        missing = [f"{JOINT_NAMES[j]} ({100 * fraction[j]:.0f}%)" for j in np.flatnonzero(fraction > MISSING_JOINT_WARN_FRACTION)]
+        if missing:
+            log.warning(
+                "%s: joints missing (scored below %g) in most frames: %s; the lifter guesses them from the "
+                "others, so expect them to be less accurate.", source, MIN_JOINT_SCORE, ", ".join(missing),
+            )
+
+
+def check_liftable(keypoints: np.ndarray, scores: np.ndarray, source: str = TRACK_WHAT) -> None:
+    """:class:`LiftCheck` of a whole track: keypoints (T, 17, 2) pixels, scores (T, 17)."""
+    check = LiftCheck()
+    check.add(np.asarray(keypoints), np.asarray(scores))
+    check.finish(source)
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,6 +311,10 @@ class NpzArrayReader:
             raise VideoMocapError(f"{what}: cannot read '{key}' ({exc}); write the file again.") from None
         if fortran_order or self.dtype.hasobject or not self.shape:
             raise VideoMocapError(f"{what}: '{key}' is not a plain C-ordered numeric array; write the file again.")
+        if self.dtype.kind not in NUMERIC_KINDS:
+            raise VideoMocapError(
+                f"{what}: '{key}' holds {self.dtype.name} values, not numbers; write the file again with numeric arrays."
+            )
         self._what, self._key = what, key
         self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         self.rows_read = 0
@@ -254,8 +369,8 @@ def write_npz_arrays(archive: zipfile.ZipFile, **arrays: np.ndarray) -> None:
 class TrackFile:
     """A 2D track file opened for streaming: its metadata now, keypoints and scores block by block.
 
-    Validated like :meth:`Track2D.load` (shapes and metadata on opening, keypoints block by
-    block), without holding the (T, 17, 2) keypoints: for tracks of any length. Use as a
+    Validated like :meth:`Track2D.load` (shapes and metadata on opening, keypoints and scores
+    block by block; :meth:`check_liftable` reads it all once up front), without holding the (T, 17, 2) keypoints: for tracks of any length. Use as a
     context manager.
     """
 
@@ -263,11 +378,12 @@ class TrackFile:
         self.path = Path(path)
         self._archive = _open_npz(self.path, TRACK_WHAT, TRACK_REQUIRED)
         try:
-            self.fps = float(self._archive["fps"])
-            self.width = int(self._archive["width"])
-            self.height = int(self._archive["height"])
-            self.frame_indices = np.asarray(self._archive["frame_indices"], dtype=np.int64)
-            self.focal_px = float(self._archive["focal_px"]) if "focal_px" in self._archive.files else None
+            self.fps = numeric_scalar(self._archive["fps"], TRACK_WHAT, "fps")
+            self.width = int(numeric_scalar(self._archive["width"], TRACK_WHAT, "width"))
+            self.height = int(numeric_scalar(self._archive["height"], TRACK_WHAT, "height"))
+            self.frame_indices = numeric_array(self._archive["frame_indices"], TRACK_WHAT, "frame_indices").astype(np.int64)
+            self.focal_px = (numeric_scalar(self._archive["focal_px"], TRACK_WHAT, "focal_px")
+                             if "focal_px" in self._archive.files else None)
             shapes = {}
             for key in ("keypoints", "scores"):
                 reader = NpzArrayReader(self._archive.zip, key, TRACK_WHAT)
@@ -289,11 +405,20 @@ class TrackFile:
         try:
             while keypoints.rows_read < self.num_frames:
                 block = keypoints.read(rows).astype(np.float32)
-                check_track_keypoints(block)
-                yield block, scores.read(rows).astype(np.float32)
+                block_scores = scores.read(rows).astype(np.float32)
+                check_track_values(block, block_scores, self.width, self.height)
+                yield block, block_scores
         finally:
             keypoints.close()
             scores.close()
+
+    def check_liftable(self, rows: int = 8192) -> None:
+        """Read the whole track once (``rows`` frames at a time) and run the checks :meth:`iter_blocks`
+        and :class:`LiftCheck` make, so a bad track fails (and warns) before any model loads."""
+        check = LiftCheck()
+        for keypoints, scores in self.iter_blocks(rows):
+            check.add(keypoints, scores)
+        check.finish(f"{TRACK_WHAT} {self.path}")
 
     def close(self) -> None:
         self._archive.close()

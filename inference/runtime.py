@@ -82,8 +82,9 @@ HOW_TO_GET_TORCH = (
 
 
 def _find(module: str) -> bool:
+    """``module`` is importable here; one set to None in ``sys.modules`` (blocked) counts as missing."""
     if module in sys.modules:
-        return True
+        return sys.modules[module] is not None
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):

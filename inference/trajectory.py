@@ -33,6 +33,9 @@ JOINT_WEIGHT_FLOOR = 1e-6
 MIN_DEPTH_M = 0.1
 #: re-weighting passes that turn the algebraic error into (approximately) reprojection error
 REWEIGHT_PASSES = 2
+#: a frame whose weighted 2D joints spread less than this (normalised image units, i.e. pixels /
+#: focal length) fixes no depth: the root fit refuses it rather than solve a singular system
+MIN_IMAGE_SPREAD = 1e-6
 #: Savitzky-Golay smoothing of the root: window (frames, odd) and polynomial order
 DEFAULT_SMOOTH_WINDOW = 9
 SMOOTH_POLYORDER = 2
@@ -54,7 +57,27 @@ def _solve_translation(
     w = np.concatenate([weights, weights], axis=1)  # (T, 2J)
     normal = np.einsum("tki,tk,tkj->tij", matrix, w, matrix)
     target = np.einsum("tki,tk,tk->ti", matrix, w, rhs)
-    return np.linalg.solve(normal, target[..., None])[..., 0]
+    try:
+        return np.linalg.solve(normal, target[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a singular frame the spread check let through
+        raise VideoMocapError(_DEGENERATE_MESSAGE.format(which="some frames have")) from None
+
+
+_DEGENERATE_MESSAGE = (
+    "root fit: {which} all 2D joints at one image point, so the person's position cannot be found; "
+    "re-run detection, or drop those frames from the 2D track."
+)
+
+
+def _check_spread(ab: np.ndarray, weights: np.ndarray) -> None:
+    """Refuse frames whose weighted image points (T, J, 2) all coincide (the fit would be singular)."""
+    total = weights.sum(axis=1, keepdims=True)  # (T, 1)
+    mean = (weights[..., None] * ab).sum(axis=1) / total  # (T, 2)
+    spread = np.sqrt((weights * ((ab - mean[:, None, :]) ** 2).sum(axis=-1)).sum(axis=1) / total[:, 0])
+    flat = np.flatnonzero(~(spread >= MIN_IMAGE_SPREAD))  # NaN counts as flat
+    if flat.size:
+        which = "every frame has" if flat.size == len(spread) else f"{flat.size} frames (the first is row {flat[0]}) have"
+        raise VideoMocapError(_DEGENERATE_MESSAGE.format(which=which))
 
 
 def recover_root(
@@ -77,6 +100,8 @@ def recover_root(
         smooth_window: Savitzky-Golay window in frames (<= 2: no smoothing).
     Returns:
         (T, 3) float32 root translation in metres (z > 0, in front of the camera).
+    Raises:
+        VideoMocapError: bad shapes or focal length, or frames whose 2D joints all lie at one point.
     """
     joints_rel = np.asarray(joints_rel, dtype=np.float64)
     keypoints_px = np.asarray(keypoints_px, dtype=np.float64)
@@ -94,6 +119,7 @@ def recover_root(
     base = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, None)
     base[base.sum(axis=1) < MIN_FRAME_SCORE] = 1.0
     base = np.maximum(base, JOINT_WEIGHT_FLOOR)
+    _check_spread(ab, base)
     root = _solve_translation(joints_rel, ab, base)
     for _ in range(REWEIGHT_PASSES):
         depth = np.maximum(joints_rel[..., 2] + root[:, None, 2], MIN_DEPTH_M)

@@ -48,20 +48,94 @@ class VideoInfo:
     variable_fps: bool = False
 
 
-def _open(path: Path):
-    """Open ``path`` with OpenCV, or raise a clear error (missing, a folder, not a video)."""
-    import cv2  # opencv is a hard dependency of the 2D stage, imported here to keep import light
-
+def check_video_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or a clear error when it is missing, a folder or empty (no OpenCV needed)."""
+    path = Path(path)
     if not path.exists():
         raise VideoMocapError(f"Video not found: {path}. Check the path.")
+    if path.is_dir():
+        raise VideoMocapError(f"{path} is a folder, not a video file; give the path of a video (.mp4, .mov, .avi...).")
     if not path.is_file():
-        raise VideoMocapError(f"{path} is not a file; give the path of a video file (.mp4, .mov, .avi...).")
+        raise VideoMocapError(f"{path} is not a regular file; give the path of a video file (.mp4, .mov, .avi...).")
     if path.stat().st_size == 0:
         raise VideoMocapError(f"Video {path} is empty (0 bytes); copy or download it again.")
+    return path
+
+
+#: bytes of a file's head read to recognise an audio-only file
+_SNIFF_BYTES = 1 << 16
+#: largest ``moov`` box read to list an MP4's tracks
+_MAX_MOOV_BYTES = 64 << 20
+
+
+def _mp4_handlers(handle, file_size: int) -> list[bytes]:
+    """Handler types (b"vide", b"soun", ...) of the tracks of an ISO media file (MP4/M4A/MOV)."""
+    offset = 0
+    while offset + 8 <= file_size:
+        handle.seek(offset)
+        header = handle.read(16)
+        size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+        body = 8
+        if size == 1 and len(header) == 16:
+            size, body = int.from_bytes(header[8:16], "big"), 16
+        elif size == 0:
+            size = file_size - offset
+        if size < body:
+            return []
+        if kind == b"moov":
+            if size > _MAX_MOOV_BYTES:
+                return []
+            handle.seek(offset + body)
+            moov = handle.read(size - body)
+            handlers, at = [], moov.find(b"hdlr")
+            while at >= 0:
+                handlers.append(moov[at + 12 : at + 16])  # after version/flags and pre_defined
+                at = moov.find(b"hdlr", at + 4)
+            return handlers
+        offset += size
+    return []
+
+
+def audio_only_kind(path: str | os.PathLike) -> str | None:
+    """What an audio-only file is ("WAV audio", "an MP4/M4A with only audio tracks"...), from its
+    first bytes; None when it is not recognisably audio-only (maybe a video, maybe neither)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+            if head[4:8] == b"ftyp":
+                handlers = _mp4_handlers(handle, os.fstat(handle.fileno()).st_size)
+                if b"soun" in handlers and b"vide" not in handlers:
+                    return "an MP4/M4A/MOV with only audio tracks"
+                return None
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV audio"
+    if head[:4] == b"fLaC":
+        return "FLAC audio"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3/AAC audio"
+    if head[:4] == b"OggS" and b"theora" not in head and any(c in head for c in (b"vorbis", b"OpusHead", b"FLAC")):
+        return "Ogg audio"
+    return None
+
+
+def _no_video_stream(path: Path) -> VideoMocapError | None:
+    kind = audio_only_kind(path)
+    if kind is None:
+        return None
+    return VideoMocapError(f"{path} has no video stream (it is {kind}); give a video file with the person in it.")
+
+
+def _open(path: Path):
+    """Open ``path`` with OpenCV, or raise a clear error (missing, a folder, audio only, not a video)."""
+    import cv2  # opencv is a hard dependency of the 2D stage, imported here to keep import light
+
+    check_video_file(path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise VideoMocapError(
+        raise _no_video_stream(path) or VideoMocapError(
             f"Cannot read {path} as a video: it is not a video OpenCV/FFmpeg can decode, or it is truncated "
             "(an unfinished download or copy). Re-encode it to H.264 .mp4, or copy it again."
         )
@@ -102,7 +176,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         cap.release()
 
     if not timestamps or width <= 0 or height <= 0:
-        raise VideoMocapError(
+        raise _no_video_stream(path) or VideoMocapError(
             f"No frame of {path} could be decoded: the file is truncated or damaged. Copy or download it again."
         )
     probed_all = len(timestamps) < PROBE_TIMESTAMP_FRAMES
