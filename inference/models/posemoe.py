@@ -11,25 +11,34 @@ Layout (names as in the paper, choices where the paper is silent marked *ours*):
       2D pose expert : spatial SA -> temporal SA -> cross-attention to F0 (the original
                        2D input embedding), MixSTE-style alternating blocks
       depth expert   : spatial SA -> temporal SA on D (learned from scratch)
-    Pose router     : per-token softmax gate g = softmax(W [P; D]) over the two experts;
-                      mixture M = g0 * P + g1 * D
     Decoder (cross-expert knowledge aggregation, K layers): bidirectional cross-attention,
                       P <- attend(P, D) and D <- attend(D, P), over joints then over time,
                       each followed by an MLP
-    Dual regression heads:
-      2D head   (P + M) -> refined 2D (normalised screen units; aux output, supervised with
-                           the clean 2D) and root-relative x, y in metres
-      depth head (D + M) -> z in metres
-    3D = (x, y, z) with the pelvis subtracted.
+    router = "gate" (issue 23; the paper's "Pose Router ... dynamically selects between the
+    expert outputs"):
+      2D expert head    P -> refined 2D (normalised screen units; aux output, supervised with
+                             the clean 2D) and its own 3D estimate X_P = (x, y, z) in metres
+      depth expert head D -> its own 3D estimate X_D (aux "depth" = its z, supervised alone)
+      Pose router       per token and per coordinate, g = softmax(W LN([P; D])) over the two
+                        experts: 3D = g_P * X_P + g_D * X_D (aux "gate": (B,T,J,3,2))
+    router = "mixture" (the shipped ``tiny`` weights before issue 23; a card without the key):
+      a per-token gate mixes the *features* M = g0 P + g1 D after the encoder, M is added to
+      both streams before a 2D head (x, y) and a depth head (z): it routes nothing.
+    3D with the pelvis subtracted.
 
 Choices where the paper summary is silent (*ours*, following MixSTE / MotionBERT /
 KTPFormer): pre-norm blocks with MLP ratio 4 (MLP ratio 2 in the decoder), learnable spatial
 and temporal position embeddings (temporal one linearly interpolated to other clip lengths),
 the 2D expert's cross-attention to the input embedding is per frame over joints, the
 Gaussian tokens are one learnable ``(J, C)`` set initialised from N(0, 1) and shared by all
-frames, the router mixture is added back to both streams before the heads, and the metric
-x, y come from the 2D branch while z comes from the depth branch (no back-projection, which
-would need the camera).
+frames, and no back-projection of the refined 2D (it would need the camera). The gated router
+(*ours* where the paper is silent): the router sits after the decoder and gates the two
+experts' *outputs* (their 3D estimates), not their features, so each expert's estimate can be
+read (the MI analysis of the paper needs the streams apart); the gate is soft (both experts are
+always evaluated: with two experts and a regression target a top-1 choice would only lose
+gradient) and per coordinate, so the router can trust the 2D expert for x, y and the depth
+expert for z or the other way, joint by joint and frame by frame; its bias starts at 0 (an
+even split) and no load-balancing loss is used (two always-evaluated experts cannot starve).
 
 Losses: the training engineer combines MPJPE on the 3D output, a 2D loss on ``pose2d``
 against clean 2D, and :func:`temporal_consistency_loss` (first-difference smoothness).
@@ -67,6 +76,14 @@ class PoseMoEConfig:
     decoder_mlp_ratio: float = 2.0
     dropout: float = 0.0
     drop_path: float = 0.1
+    #: "gate": the router gates the experts' 3D outputs (issue 23); "mixture": the pre-issue-23
+    #: feature mixture (the default, so an older card, which has no such key, loads as it was trained)
+    router: str = "mixture"
+
+
+ROUTERS: tuple[str, ...] = ("gate", "mixture")
+#: channels of the 2D expert's head in the gated model: refined 2D (2) + its 3D estimate (3)
+GATED_HEAD_2D_CHANNELS = 5
 
 
 class ExpertLayer(nn.Module):
@@ -103,6 +120,22 @@ class PoseRouter(nn.Module):
         return mixture, gate
 
 
+class OutputRouter(nn.Module):
+    """Gates the two experts' 3D outputs per token and coordinate:
+    (B,T,J,C) x2 features, (B,T,J,3) x2 estimates -> (B,T,J,3) estimate, gate (B,T,J,3,2)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(2 * dim)
+        self.gate = nn.Linear(2 * dim, 3 * 2)
+        self.coordinates = 3
+
+    def forward(self, pose: torch.Tensor, depth: torch.Tensor, out_pose: torch.Tensor, out_depth: torch.Tensor):
+        logits = self.gate(self.norm(torch.cat([pose, depth], dim=-1)))
+        gate = torch.softmax(logits.unflatten(-1, (self.coordinates, 2)), dim=-1)
+        return gate[..., 0] * out_pose + gate[..., 1] * out_depth, gate
+
+
 class KnowledgeAggregationLayer(nn.Module):
     """Cross-expert knowledge aggregation: bidirectional cross-attention over joints, then time."""
 
@@ -126,6 +159,8 @@ class PoseMoE(nn.Module):
     def __init__(self, config: PoseMoEConfig | None = None) -> None:
         super().__init__()
         cfg = self.config = config or PoseMoEConfig()
+        if cfg.router not in ROUTERS:
+            raise ValueError(f"PoseMoE router must be one of {ROUTERS}, got {cfg.router!r}")
         c, j = cfg.dim, NUM_JOINTS
         self.embed_2d = nn.Linear(IN_CHANNELS, c)
         self.embed_depth = nn.Linear(IN_CHANNELS, c)
@@ -137,14 +172,15 @@ class PoseMoE(nn.Module):
         total = cfg.encoder_layers + cfg.decoder_layers
         rates = drop_path_rates(cfg.drop_path, total)
         self.encoder = nn.ModuleList(ExpertLayer(cfg, rates[i]) for i in range(cfg.encoder_layers))
-        self.router = PoseRouter(c)
+        gated = cfg.router == "gate"
+        self.router = OutputRouter(c) if gated else PoseRouter(c)
         self.decoder = nn.ModuleList(
             KnowledgeAggregationLayer(cfg, rates[cfg.encoder_layers + i]) for i in range(cfg.decoder_layers)
         )
         self.norm_pose = nn.LayerNorm(c)
         self.norm_depth = nn.LayerNorm(c)
-        self.head_2d = nn.Linear(c, HEAD_2D_CHANNELS)
-        self.head_depth = nn.Linear(c, 1)
+        self.head_2d = nn.Linear(c, GATED_HEAD_2D_CHANNELS if gated else HEAD_2D_CHANNELS)
+        self.head_depth = nn.Linear(c, 3 if gated else 1)
 
         self.apply(init_weights)
         nn.init.trunc_normal_(self.spatial_pos, std=0.02)
@@ -155,8 +191,9 @@ class PoseMoE(nn.Module):
         """x: (B, T, 17, 3) [x, y, score] -> (B, T, 17, 3) metres, pelvis at 0.
 
         With ``return_aux=True`` also returns ``{"pose2d": (B,T,17,2) refined 2D in the
-        input's screen units, "depth": (B,T,17) root-relative z in metres, "gate": (B,T,17,2)
-        router weights}``.
+        input's screen units, "depth": (B,T,17) root-relative z in metres (the gated router: the
+        depth expert's own z), "gate": router weights, (B,T,17,3,2) per coordinate and expert
+        (gated) or (B,T,17,2) per expert (mixture)}``.
         """
         b, t, j, _ = x.shape
         pos = self.spatial_pos + resize_temporal(self.temporal_pos, t)
@@ -167,6 +204,8 @@ class PoseMoE(nn.Module):
         pose = input_2d
         for layer in self.encoder:
             pose, depth = layer(pose, depth, input_2d)
+        if self.config.router == "gate":
+            return self._gated_output(pose, depth, return_aux)
         mixture, gate = self.router(pose, depth)
         for layer in self.decoder:
             pose, depth = layer(pose, depth)
@@ -178,6 +217,22 @@ class PoseMoE(nn.Module):
         if not return_aux:
             return pose3d
         return pose3d, {"pose2d": out_2d[..., 0:2], "depth": pose3d[..., 2], "gate": gate}
+
+
+    def _gated_output(self, pose: torch.Tensor, depth: torch.Tensor, return_aux: bool):
+        """Decoder, the two experts' heads and the output router (``router = "gate"``)."""
+        for layer in self.decoder:
+            pose, depth = layer(pose, depth)
+        pose, depth = self.norm_pose(pose), self.norm_depth(depth)
+        out_2d = self.head_2d(pose)
+        from_pose, from_depth = out_2d[..., 2:5], self.head_depth(depth)
+        from_pose = from_pose - from_pose[:, :, PELVIS : PELVIS + 1, :]
+        from_depth = from_depth - from_depth[:, :, PELVIS : PELVIS + 1, :]
+        pose3d, gate = self.router(pose, depth, from_pose, from_depth)
+        pose3d = pose3d - pose3d[:, :, PELVIS : PELVIS + 1, :]
+        if not return_aux:
+            return pose3d
+        return pose3d, {"pose2d": out_2d[..., 0:2], "depth": from_depth[..., 2], "gate": gate}
 
 
 def temporal_consistency_loss(pred: torch.Tensor) -> torch.Tensor:
