@@ -8,6 +8,7 @@ without them.
 from __future__ import annotations
 
 import logging
+import sys
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
@@ -31,6 +32,12 @@ DEVICE_ITEMS = (
 def online_access_allowed() -> bool:
     """Blender's global "Allow Online Access" switch (4.2+); True on older versions."""
     return bool(getattr(bpy.app, "online_access", True))
+
+
+def _python_packages_changed(self, context) -> None:
+    # a named function: a lambda here would be compiled by Blender from the annotation string
+    # (``from __future__ import annotations``) without this module's globals, and fail on every edit
+    use_python_packages(self.python_packages)
 
 
 class VIDEO_MOCAP_AP_preferences(AddonPreferences):
@@ -60,7 +67,7 @@ class VIDEO_MOCAP_AP_preferences(AddonPreferences):
         description="site-packages (or venv) of a Python 3.11 environment with extra packages (PyTorch, Ultralytics)",
         subtype="DIR_PATH",
         default="",
-        update=lambda self, context: use_python_packages(self.python_packages),
+        update=_python_packages_changed,
     )
     allow_downloads: BoolProperty(
         name="Allow Downloads",
@@ -84,14 +91,40 @@ class VIDEO_MOCAP_AP_preferences(AddonPreferences):
         draw_runtime(layout.box(), self.device)
 
 
+#: the ``sys.path`` entry the preferences added (None: none, or it was there before)
+_added_python_path: str | None = None
+
+
 def use_python_packages(path: str) -> None:
-    """Add the preferences' extra Python packages folder to ``sys.path`` (logs, never raises)."""
+    """Make the preferences' extra Python packages folder the one on ``sys.path`` (logs, never raises).
+
+    The entry added before (another folder) is removed first; an entry already on ``sys.path`` is
+    neither added twice nor removed later.
+    """
+    global _added_python_path
+    forget_python_packages()
     if not path.strip():
         return
+    before = set(sys.path)
     try:
-        runtime.add_python_path(bpy.path.abspath(path))
+        site = str(runtime.add_python_path(bpy.path.abspath(path)))
     except VideoMocapError as exc:
         log.warning("%s", exc)
+        return
+    if site not in before:
+        _added_python_path = site
+
+
+def forget_python_packages() -> None:
+    """Take the folder :func:`use_python_packages` added off ``sys.path`` (modules already imported stay loaded)."""
+    global _added_python_path
+    if _added_python_path is None:
+        return
+    while _added_python_path in sys.path:
+        sys.path.remove(_added_python_path)
+    log.info("removed %s from sys.path", _added_python_path)
+    _added_python_path = None
+    runtime.refresh()
 
 
 def draw_runtime(layout: bpy.types.UILayout, device: str = "AUTO") -> None:
@@ -137,5 +170,6 @@ def register() -> None:
 
 
 def unregister() -> None:
+    forget_python_packages()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -43,6 +43,13 @@ SMOOTHING_METHOD_ITEMS = (
     ("one_euro", "One Euro", "A speed-adaptive low-pass: smooths still joints most, rounds off fast moves a little less"),
 )
 DEVICE_ITEMS = (("PREFS", "From Preferences", "Use the device chosen in the add-on preferences"),) + PREFS_DEVICE_ITEMS
+SCENE_FRAME_RATE_ITEMS = (
+    ("AUTO", "Auto", "Match the video's frame rate when the scene is new (still at the factory 24 fps, no animation "
+     "yet); otherwise keep the scene's"),
+    ("VIDEO", "Match Video", "Set the scene's frame rate to the video's: one key per video frame"),
+    ("SCENE", "Keep Scene", "Keep the scene's frame rate: a video file is resampled to it, a movie clip is keyed "
+     "one frame per clip frame"),
+)
 TARGET_ITEMS = (
     ("NEW", "New H36M Armature", "Create a new 17-joint armature and key it"),
     ("EXISTING", "Existing Rig", "Retarget onto an armature already in the scene"),
@@ -91,6 +98,31 @@ def _armature_poll(self, obj) -> bool:
     return obj.type == "ARMATURE"
 
 
+#: how far apart (relative) an object's three scale values may be and still count as uniform
+UNIFORM_SCALE_TOLERANCE = 1e-3
+
+
+def _is_uniform(scale) -> bool:
+    values = [abs(value) for value in scale]
+    return max(values) - min(values) <= UNIFORM_SCALE_TOLERANCE * max(values)
+
+
+def rig_scale_problem(rig) -> str | None:
+    """Why ``rig`` can't be keyed as it is: a non-uniform scale (its own or a parent's), or None.
+
+    A non-uniformly scaled armature turns its keyed bones off the directions they are keyed to.
+    """
+    if _is_uniform(rig.matrix_world.to_scale()):
+        return None
+    values = ", ".join(f"{abs(value):.3g}" for value in rig.matrix_world.to_scale())
+    owner = rig if rig.parent is None or not _is_uniform(rig.scale) else rig.parent
+    where = "" if owner is rig else f" (from its parent '{owner.name}')"
+    return (
+        f"The target rig '{rig.name}' has a non-uniform scale ({values}){where}: its bones would be keyed at "
+        f"wrong angles. Select '{owner.name}' and apply its scale (Ctrl+A > Scale), then run again."
+    )
+
+
 class VIDEO_MOCAP_PG_person(PropertyGroup):
     """One person found by Detect People."""
 
@@ -127,6 +159,10 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     )
     foot_lock: BoolProperty(
         name="Lock Feet", description="Pin feet to the ground while they are in contact", default=True
+    )
+    scene_frame_rate: EnumProperty(
+        name="Frame Rate", items=SCENE_FRAME_RATE_ITEMS, default="AUTO",
+        description="Whether a run sets the scene's frame rate to the video's (part of the run's undo step)",
     )
     fov_auto: BoolProperty(
         name="Auto Field of View",

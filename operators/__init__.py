@@ -6,4 +6,15 @@ inside ``execute``/``modal`` so the extension registers without them.
 
 import bpy
 
-register, unregister = bpy.utils.register_submodule_factory(__name__, ("detect", "estimate", "apply"))
+from ..blender.jobs import stop_watching
+
+_register_classes, _unregister_classes = bpy.utils.register_submodule_factory(__name__, ("detect", "estimate", "apply"))
+
+
+def register() -> None:
+    _register_classes()
+
+
+def unregister() -> None:
+    stop_watching()  # the status-bar watcher of a cancelled job still winding down
+    _unregister_classes()

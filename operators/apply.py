@@ -6,7 +6,15 @@ from pathlib import Path
 
 import bpy
 
-from .common import apply_solved_to_scene, job_running, settings_of, solve_for_scene
+from .common import (
+    apply_solved_to_scene,
+    frame_rate_follows_video,
+    job_running,
+    set_scene_frame_rate,
+    settings_of,
+    solve_for_scene,
+    target_rig,
+)
 from ..core.errors import VideoMocapError
 
 
@@ -35,11 +43,16 @@ class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
 
     def execute(self, context):
         try:
+            target_rig(settings_of(context))  # refused before any work
             motion = load_last_motion(settings_of(context))
-            obj = apply_solved_to_scene(context, solve_for_scene(context, motion))
+            follow_video_fps = frame_rate_follows_video(context)
+            solved = solve_for_scene(context, motion, follow_video_fps)
+            obj = apply_solved_to_scene(context, solved)
         except VideoMocapError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        if follow_video_fps:
+            set_scene_frame_rate(context.scene, solved.fps)
         self.report({"INFO"}, f"Video Mocap: keyed {motion.num_frames} frames on '{obj.name}'.")
         return {"FINISHED"}
 

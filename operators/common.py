@@ -14,8 +14,17 @@ import bpy
 from ..core.errors import Cancelled, VideoMocapError
 from ..inference import runtime
 from ..blender.preferences import get_preferences, online_access_allowed
-from ..blender.properties import AUTO_PERSON, DEFAULT_ARMATURE_NAME
-from ..blender.jobs import Job, ProgressState, error_message, job_running  # noqa: F401  (the operators' job API)
+from ..blender.properties import AUTO_PERSON, DEFAULT_ARMATURE_NAME, rig_scale_problem
+from ..blender.jobs import (  # noqa: F401  (the operators' job API)
+    CANCELLING_TEXT,
+    Job,
+    ProgressState,
+    check_no_job,
+    error_message,
+    job_in_progress,
+    job_running,
+    watch_cancelling,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +32,8 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.1
 #: Blender's progress cursor runs over this range
 PROGRESS_RANGE = 100
+#: a new scene's frame rate (Blender's factory setting): Auto matches such a scene to the video
+FACTORY_FPS = 24
 
 
 def settings_of(context: bpy.types.Context):
@@ -85,14 +96,51 @@ def chosen_person(props) -> int | None:
     return int(props.person)
 
 
-def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
+def scene_is_new(scene: bpy.types.Scene) -> bool:
+    """A scene nobody has set up yet: the factory frame rate and no animation in the file."""
+    return scene.render.fps == FACTORY_FPS and scene.render.fps_base == 1.0 and len(bpy.data.actions) == 0
+
+
+def frame_rate_follows_video(context: bpy.types.Context) -> bool:
+    """Whether the run sets the scene's frame rate to the video's (the Scene Frame Rate setting)."""
+    mode = settings_of(context).scene_frame_rate
+    return mode == "VIDEO" or (mode == "AUTO" and scene_is_new(context.scene))
+
+
+def set_scene_frame_rate(scene: bpy.types.Scene, fps: float) -> None:
+    """Set the scene's frame rate to ``fps`` (fractional rates such as 29.97 through ``fps_base``)."""
+    scene.render.fps = max(1, int(round(fps)))
+    scene.render.fps_base = scene.render.fps / fps
+
+
+def target_rig(props) -> "bpy.types.Object | None":
+    """The existing rig to key (None: a new armature), refused before any work when it can't be keyed right.
+
+    A non-uniform object scale (its own or a parent's) would turn the keyed bones off their directions.
+    """
+    if props.target != "EXISTING":
+        return None
+    rig = props.target_rig
+    if rig is None:
+        raise VideoMocapError("No target rig chosen: pick an armature, or set the target to New H36M Armature.")
+    problem = rig_scale_problem(rig)
+    if problem is not None:
+        raise VideoMocapError(problem)
+    return rig
+
+
+def pipeline_settings(context: bpy.types.Context, with_person: bool = True, follow_video_fps: bool | None = None):
     """Build :class:`~video_mocap.pipeline.stages.PipelineSettings` from the scene settings and the preferences.
 
     ``with_person=False`` leaves the person choice out (Detect People lists everyone).
+    ``follow_video_fps``: key one frame per video frame, the scene's frame rate being set to the video's
+    afterwards (None: :func:`frame_rate_follows_video`).
     """
     from ..pipeline import stages as pipeline
 
     props = settings_of(context)
+    if follow_video_fps is None:
+        follow_video_fps = frame_rate_follows_video(context)
     prefs = get_preferences(context)
     person = chosen_person(props) if with_person else None
     use_clip = props.source == "CLIP" and props.clip is not None
@@ -116,8 +164,9 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True):
         smoothing_method=str(props.smoothing_method),
         foot_lock=bool(props.foot_lock),
         # a movie clip plays one footage frame per scene frame from its own start frame: key in step with it;
-        # a video file is resampled to the scene's frame rate from the scene's start
-        scene_fps=None if use_clip else context.scene.render.fps / context.scene.render.fps_base,
+        # a video file is resampled to the scene's frame rate from the scene's start (unless the scene
+        # takes the video's frame rate: then one key per video frame)
+        scene_fps=None if use_clip or follow_video_fps else context.scene.render.fps / context.scene.render.fps_base,
         frame_offset=context.scene.frame_start,
         video_frame_origin=props.clip.frame_start if use_clip else None,
     )
@@ -136,7 +185,8 @@ class ModalJobMixin:
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and not job_running()
+        # a cancelled job still winding down leaves the buttons on: starting then says why it must wait
+        return context.scene is not None and not job_in_progress()
 
     def make_job(self, context) -> Job:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -144,11 +194,18 @@ class ModalJobMixin:
     def finish(self, context, result) -> set[str]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def execute(self, context):
+    def _new_job(self, context) -> Job | None:
+        """The job to run, or None (reported) when it can't start: another job's thread still runs, bad input."""
         try:
-            job = self.make_job(context)
+            check_no_job()
+            return self.make_job(context)
         except VideoMocapError as exc:
             self.report({"ERROR"}, str(exc))
+            return None
+
+    def execute(self, context):
+        job = self._new_job(context)
+        if job is None:
             return {"CANCELLED"}
         job.run()
         return self._conclude(context, job)
@@ -156,10 +213,8 @@ class ModalJobMixin:
     def invoke(self, context, event):
         if bpy.app.background:
             return self.execute(context)
-        try:
-            self._job = self.make_job(context)
-        except VideoMocapError as exc:
-            self.report({"ERROR"}, str(exc))
+        self._job = self._new_job(context)
+        if self._job is None:
             return {"CANCELLED"}
         wm = context.window_manager
         self._timer = wm.event_timer_add(POLL_INTERVAL_S, window=context.window)
@@ -172,7 +227,9 @@ class ModalJobMixin:
         job = self._job
         if event.type == "ESC" and event.value == "PRESS":
             job.cancel()
-            self._cleanup(context)
+            self._cleanup(context)  # waits a moment for the worker; if it runs on, no new job starts beside it
+            if job.alive:
+                watch_cancelling()
             self.report({"WARNING"}, "Video Mocap cancelled: the scene is unchanged.")
             return {"CANCELLED"}
         if event.type != "TIMER":
@@ -206,7 +263,8 @@ class ModalJobMixin:
             self._timer = None
         wm.progress_end()
         if context.workspace is not None:
-            context.workspace.status_text_set(None)
+            still_running = self._job is not None and self._job.alive
+            context.workspace.status_text_set(CANCELLING_TEXT if still_running else None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -216,13 +274,15 @@ _TRACKED_COLLECTIONS = ("objects", "armatures", "actions")
 
 
 def _data_snapshot() -> dict[str, set[int]]:
-    return {name: {id(block) for block in getattr(bpy.data, name)} for name in _TRACKED_COLLECTIONS}
+    """The data-blocks there are now, by ``ID.session_uid`` (stable while Blender runs, unlike Python wrappers)."""
+    return {name: {block.session_uid for block in getattr(bpy.data, name)} for name in _TRACKED_COLLECTIONS}
 
 
 def _remove_new_data(before: dict[str, set[int]]) -> None:
+    """Remove the data-blocks made since ``before`` (:func:`_data_snapshot`)."""
     for name in _TRACKED_COLLECTIONS:
         collection = getattr(bpy.data, name)
-        for block in [b for b in collection if id(b) not in before[name]]:
+        for block in [b for b in collection if b.session_uid not in before[name]]:
             collection.remove(block)
 
 
@@ -235,9 +295,7 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
     from ..blender import armature as blender_armature
 
     props = settings_of(context)
-    rig = props.target_rig if props.target == "EXISTING" else None
-    if props.target == "EXISTING" and rig is None:
-        raise VideoMocapError("No target rig chosen: pick an armature, or set the target to New H36M Armature.")
+    rig = target_rig(props)
     before = _data_snapshot()
     previous_action = rig.animation_data.action if rig is not None and rig.animation_data else None
     try:
@@ -256,9 +314,9 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
     return obj
 
 
-def solve_for_scene(context, motion):
+def solve_for_scene(context, motion, follow_video_fps: bool):
     """Solve a cached 3D motion with the scene's current rig settings (smoothing, foot lock, fps)."""
     from ..pipeline.stages import solve_motion
 
-    settings = pipeline_settings(context)
+    settings = pipeline_settings(context, follow_video_fps=follow_video_fps)
     return solve_motion(motion, settings.solve, settings.video_frame_origin)

@@ -47,7 +47,7 @@ class VIDEO_MOCAP_OT_detect_people(ModalJobMixin, bpy.types.Operator):
 
     bl_idname = "video_mocap.detect_people"
     bl_label = "Detect People"
-    bl_options = {"REGISTER"}
+    bl_options = {"REGISTER", "UNDO"}  # the people list is scene data: one undo step, pushed when it is stored
 
     def make_job(self, context):
         return make_detect_job(context)

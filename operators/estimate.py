@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import bpy
 
-from .common import Job, ModalJobMixin, apply_solved_to_scene, cache_dir_of, check_runtime, settings_of, video_path
+from .common import (
+    Job,
+    ModalJobMixin,
+    apply_solved_to_scene,
+    cache_dir_of,
+    check_runtime,
+    frame_rate_follows_video,
+    set_scene_frame_rate,
+    settings_of,
+    target_rig,
+    video_path,
+)
 from ..blender.preferences import get_preferences
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    """What the worker hands to the finish step."""
+
+    pipeline: Any  # a :class:`~video_mocap.pipeline.stages.PipelineResult`
+    follow_video_fps: bool  # keyed one frame per video frame: the scene takes the video's frame rate
 
 
 def make_estimate_job(context: bpy.types.Context) -> Job:
@@ -13,22 +35,29 @@ def make_estimate_job(context: bpy.types.Context) -> Job:
     from ..pipeline import stages as pipeline
     from .common import pipeline_settings
 
-    video = video_path(settings_of(context))
-    settings = pipeline_settings(context)
+    props = settings_of(context)
+    video = video_path(props)
+    target_rig(props)  # a rig that can't be keyed right is refused before the networks run
+    follow_video_fps = frame_rate_follows_video(context)
+    settings = pipeline_settings(context, follow_video_fps=follow_video_fps)
     check_runtime()
     cache_dir = cache_dir_of(get_preferences(context))
 
     def work(progress, cancel):
-        return pipeline.run_pipeline(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
+        result = pipeline.run_pipeline(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
+        return EstimateResult(result, follow_video_fps)
 
     return Job(work)
 
 
-def finish_estimate(context: bpy.types.Context, result) -> bpy.types.Object:
-    """Key the target armature from a :class:`~video_mocap.pipeline.stages.PipelineResult` (main thread, one step)."""
+def finish_estimate(context: bpy.types.Context, outcome: EstimateResult) -> bpy.types.Object:
+    """Key the target armature from the worker's result (main thread, one step, one undo step)."""
     from ..blender.overlay import remember_track
 
+    result = outcome.pipeline
     obj = apply_solved_to_scene(context, result.solved)
+    if outcome.follow_video_fps:
+        set_scene_frame_rate(context.scene, result.solved.fps)
     settings_of(context).last_motion = str(result.motion_path or "")
     remember_track(result.track.video or video_path(settings_of(context)), result.track)
     for other in context.view_layer.objects:
@@ -50,8 +79,9 @@ class VIDEO_MOCAP_OT_estimate(ModalJobMixin, bpy.types.Operator):
 
     def finish(self, context, result):
         obj = finish_estimate(context, result)
-        source = "3D motion from the cache" if result.from_cache else f"{result.motion.model} lifter"
-        self.report({"INFO"}, f"Video Mocap: keyed {result.motion.num_frames} frames on '{obj.name}' ({source}).")
+        motion = result.pipeline.motion
+        source = "3D motion from the cache" if result.pipeline.from_cache else f"{motion.model} lifter"
+        self.report({"INFO"}, f"Video Mocap: keyed {motion.num_frames} frames on '{obj.name}' ({source}).")
         return {"FINISHED"}
 
 

@@ -1,20 +1,28 @@
-"""The Mocap panel, drawn the same in the 3D Viewport sidebar and in the Movie Clip Editor.
+"""The Mocap tab, the same in the 3D Viewport sidebar and in the Movie Clip Editor.
 
+A parent panel ("Video Mocap": the run buttons) with four sub-panels (Clip, Person, 3D Pose,
+Animation). One set of draw functions draws them; :func:`make_panels` makes the panel classes of
+one editor from them (as Blender's bundled add-ons share panels between editors through a mixin).
 Panels only draw ``scene.video_mocap`` and the operators' buttons; they never change data.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import bpy
 
 from ..inference import runtime
 from ..blender.preferences import draw_runtime
+from ..blender.properties import rig_scale_problem
 
 CATEGORY = "Mocap"
+#: the editors that show the tab: (space type, class-name prefix)
+EDITORS = (("VIEW_3D", "VIEW3D"), ("CLIP_EDITOR", "CLIP"))
 
 
-def draw_source(layout: bpy.types.UILayout, props) -> None:
-    layout.label(text="Clip", icon="FILE_MOVIE")
+def draw_clip(layout: bpy.types.UILayout, props, space_type: str) -> None:
     layout.row().prop(props, "source", expand=True)
     if props.source == "CLIP":
         layout.prop(props, "clip")
@@ -26,10 +34,11 @@ def draw_source(layout: bpy.types.UILayout, props) -> None:
     sub.active = props.use_frame_range
     sub.prop(props, "frame_start")
     sub.prop(props, "frame_end")
+    if space_type == "CLIP_EDITOR":
+        layout.prop(props, "show_overlay")
 
 
-def draw_person(layout: bpy.types.UILayout, props) -> None:
-    layout.label(text="Person", icon="USER")
+def draw_person(layout: bpy.types.UILayout, props, space_type: str) -> None:
     layout.operator("video_mocap.detect_people", icon="VIEWZOOM")
     if len(props.people) == 0:
         layout.label(text="Automatic: the main subject (Detect People to choose)")
@@ -37,8 +46,7 @@ def draw_person(layout: bpy.types.UILayout, props) -> None:
         layout.prop(props, "person", text="")
 
 
-def draw_lifter(layout: bpy.types.UILayout, props) -> None:
-    layout.label(text="3D Pose", icon="ARMATURE_DATA")
+def draw_pose(layout: bpy.types.UILayout, props, space_type: str) -> None:
     layout.prop(props, "model")
     layout.prop(props, "device")
     row = layout.row(align=True)
@@ -48,25 +56,29 @@ def draw_lifter(layout: bpy.types.UILayout, props) -> None:
     sub.prop(props, "fov_deg", text="FOV")
 
 
-def draw_rig(layout: bpy.types.UILayout, props) -> None:
-    layout.label(text="Animation", icon="ACTION")
+def draw_animation(layout: bpy.types.UILayout, props, space_type: str) -> None:
     layout.prop(props, "smoothing", slider=True)
     row = layout.row()
     row.active = props.smoothing > 0.0
     row.prop(props, "smoothing_method")
     layout.prop(props, "foot_lock")
+    layout.prop(props, "scene_frame_rate")
     layout.prop(props, "target")
     if props.target == "EXISTING":
         layout.prop(props, "target_rig")
         layout.prop(props, "mapping_preset")
+        if props.target_rig is not None and rig_scale_problem(props.target_rig) is not None:
+            layout.label(text="Non-uniform rig scale: apply it (Ctrl+A > Scale)", icon="ERROR")
     else:
         layout.prop(props, "armature_name")
 
 
-def draw_run(layout: bpy.types.UILayout, props) -> None:
-    from ..blender.jobs import job_running
+def draw_run(layout: bpy.types.UILayout, props, space_type: str) -> None:
+    from ..blender.jobs import job_cancelling, job_running
 
-    if job_running():
+    if job_cancelling():
+        layout.label(text="Cancelling: the current step ends first", icon="CANCEL")
+    elif job_running():
         layout.label(text="Running: see the status bar (Esc cancels)", icon="TIME")
     ready = runtime.missing_packages_message() is None
     col = layout.column(align=True)
@@ -80,41 +92,82 @@ def draw_run(layout: bpy.types.UILayout, props) -> None:
         draw_runtime(layout.box())
 
 
-def draw_mocap(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-    """Every control of the Mocap tab, in order: clip, person, 3D pose, animation, run."""
-    props = context.scene.video_mocap
+@dataclass(frozen=True)
+class Section:
+    """One sub-panel of the tab."""
+
+    key: str  # class-name suffix
+    label: str
+    icon: str
+    draw: Callable[[bpy.types.UILayout, object, str], None]
+
+
+#: the sub-panels, top to bottom
+SECTIONS = (
+    Section("clip", "Clip", "FILE_MOVIE", draw_clip),
+    Section("person", "Person", "USER", draw_person),
+    Section("pose", "3D Pose", "ARMATURE_DATA", draw_pose),
+    Section("animation", "Animation", "ACTION", draw_animation),
+)
+
+
+def _split(layout: bpy.types.UILayout) -> bpy.types.UILayout:
     layout.use_property_split = True
     layout.use_property_decorate = False
-    for section in (draw_source, draw_person, draw_lifter, draw_rig, draw_run):
-        section(layout.box(), props)
+    return layout
 
 
-class _MocapPanel:
-    bl_label = "Video Mocap"
+class MocapPanelMixin:
+    """What every panel of the tab shares (the editor comes from :func:`make_panels`)."""
+
+    bl_region_type = "UI"
     bl_category = CATEGORY
 
     @classmethod
     def poll(cls, context):
         return context.scene is not None and hasattr(context.scene, "video_mocap")
 
-    def draw(self, context):
-        draw_mocap(self.layout, context)
 
+class MocapMainMixin(MocapPanelMixin):
+    """The parent panel: what runs, and the buttons that run it."""
 
-class VIEW3D_PT_video_mocap(_MocapPanel, bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-
-
-class CLIP_PT_video_mocap(_MocapPanel, bpy.types.Panel):
-    bl_space_type = "CLIP_EDITOR"
-    bl_region_type = "UI"
+    bl_label = "Video Mocap"
 
     def draw(self, context):
-        draw_mocap(self.layout, context)
-        self.layout.prop(context.scene.video_mocap, "show_overlay")
+        draw_run(_split(self.layout), context.scene.video_mocap, self.bl_space_type)
 
 
-CLASSES = (VIEW3D_PT_video_mocap, CLIP_PT_video_mocap)
+class MocapSectionMixin(MocapPanelMixin):
+    """A sub-panel drawing one :class:`Section`."""
+
+    section: Section
+
+    def draw_header(self, context):
+        self.layout.label(icon=self.section.icon)
+
+    def draw(self, context):
+        self.section.draw(_split(self.layout), context.scene.video_mocap, self.bl_space_type)
+
+
+def make_panels(space_type: str, prefix: str) -> tuple[type, ...]:
+    """The tab's panel classes for one editor: the parent ``<prefix>_PT_video_mocap``, then its sub-panels."""
+    parent_id = f"{prefix}_PT_video_mocap"
+    parent = type(parent_id, (MocapMainMixin, bpy.types.Panel), {"bl_space_type": space_type})
+    children = tuple(
+        type(
+            f"{parent_id}_{section.key}",
+            (MocapSectionMixin, bpy.types.Panel),
+            {"bl_space_type": space_type, "bl_parent_id": parent_id, "bl_label": section.label, "section": section},
+        )
+        for section in SECTIONS
+    )
+    return (parent, *children)
+
+
+PANELS = {space_type: make_panels(space_type, prefix) for space_type, prefix in EDITORS}
+VIEW3D_PT_video_mocap = PANELS["VIEW_3D"][0]
+CLIP_PT_video_mocap = PANELS["CLIP_EDITOR"][0]
+
+CLASSES = tuple(cls for panels in PANELS.values() for cls in panels)
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -72,10 +72,27 @@ class RecordingLayout:
         return call
 
 
+def sub_panels(cls) -> list:
+    """The registered panels whose parent is ``cls``, in registration order (Blender draws them so)."""
+    from video_mocap.panels.mocap import CLASSES
+
+    return [panel for panel in CLASSES if getattr(panel, "bl_parent_id", None) == cls.__name__]
+
+
 def draw(cls, context) -> list:
+    """Draw ``cls`` and its sub-panels as Blender shows the tab: the parent, then each child's header and body."""
     calls: list = []
-    cls.draw(SimpleNamespace(layout=RecordingLayout(calls, _icons())), context)
+    icons = _icons()
+    for panel in [cls, *sub_panels(cls)]:
+        if hasattr(panel, "draw_header"):
+            panel.draw_header(SimpleNamespace(layout=RecordingLayout(calls, icons), **_class_attributes(panel)), context)
+        panel.draw(SimpleNamespace(layout=RecordingLayout(calls, icons), **_class_attributes(panel)), context)
     return calls
+
+
+def _class_attributes(panel) -> dict:
+    """The panel's class attributes (``bl_space_type``, ``section``, ...) for the stand-in ``self``."""
+    return {name: getattr(panel, name) for name in dir(panel) if name.startswith(("bl_", "section"))}
 
 
 def _panels():
@@ -177,3 +194,110 @@ def test_panel_shows_a_running_job(addon_scene):
         job.release()
     labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
     assert not any(text.startswith("Running") for text in labels)
+
+
+SUB_PANEL_LABELS = ["Clip", "Person", "3D Pose", "Animation"]
+#: what each sub-panel draws (a part of it): one draw function per section, the same in both editors
+SECTION_PROPS = {
+    "Clip": {"source", "filepath", "use_frame_range", "frame_start", "frame_end"},
+    "Person": set(),
+    "3D Pose": {"model", "device", "fov_auto", "fov_deg"},
+    "Animation": {"smoothing", "smoothing_method", "foot_lock", "scene_frame_rate", "target", "armature_name"},
+}
+
+
+@pytest.mark.parametrize("panel_index", [0, 1], ids=["view3d", "clip_editor"])
+def test_sub_panels_are_registered_under_the_tab_in_both_editors(addon_scene, panel_index):
+    parent = _panels()[panel_index]
+    children = sub_panels(parent)
+    assert [child.bl_label for child in children] == SUB_PANEL_LABELS
+    for child in children:
+        registered = getattr(bpy.types, child.__name__)  # AttributeError when not registered
+        assert registered.bl_parent_id == parent.__name__
+        assert (child.bl_space_type, child.bl_region_type, child.bl_category) == (
+            parent.bl_space_type, "UI", "Mocap")
+        assert child.poll(bpy.context)
+        calls = draw(child, bpy.context)
+        assert calls, f"{child.__name__} draws nothing"
+        assert SECTION_PROPS[child.bl_label] <= {name for kind, name in calls if kind == "prop"}
+    person = next(child for child in children if child.bl_label == "Person")
+    assert ("operator", "video_mocap.detect_people") in draw(person, bpy.context)
+    parent_calls: list = []
+    parent.draw(SimpleNamespace(layout=RecordingLayout(parent_calls, _icons()), **_class_attributes(parent)),
+                bpy.context)
+    assert {name for kind, name in parent_calls if kind == "operator"} == {"video_mocap.estimate",
+                                                                          "video_mocap.apply"}
+    assert not [name for kind, name in parent_calls if kind == "prop"], "the parent holds the run buttons only"
+
+
+def test_both_editors_share_one_set_of_draw_functions(addon_scene):
+    view3d, clip = (sub_panels(parent) for parent in _panels())
+    assert [a.section.draw for a in view3d] == [b.section.draw for b in clip]
+    assert _panels()[0].draw is _panels()[1].draw
+
+
+def test_panel_warns_about_a_non_uniform_rig_scale(addon_scene):
+    props = addon_scene.video_mocap
+    rig = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    addon_scene.collection.objects.link(rig)
+    props.target, props.target_rig = "EXISTING", rig
+
+    def warnings() -> list[str]:
+        return [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label" and "scale" in text]
+
+    assert warnings() == []
+    rig.scale = (1.0, 2.0, 1.0)
+    bpy.context.view_layer.update()
+    assert warnings() == ["Non-uniform rig scale: apply it (Ctrl+A > Scale)"]
+
+
+def test_panel_shows_a_cancelled_job_winding_down(addon_scene):
+    import threading
+
+    from video_mocap.operators.common import Job
+
+    gate = threading.Event()
+    job = Job(lambda progress, cancel: gate.wait(timeout=60))
+    job.start()
+    try:
+        job.cancel()
+        job.release(wait_s=0.0)
+        labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
+        assert any(text.startswith("Cancelling") for text in labels)
+        assert not any(text.startswith("Running") for text in labels)
+    finally:
+        gate.set()
+    job._thread.join(timeout=30)
+    labels = [text for kind, text in draw(_panels()[0], bpy.context) if kind == "label"]
+    assert not any(text.startswith(("Cancelling", "Running")) for text in labels)
+
+
+def test_python_packages_folder_leaves_sys_path_on_unregister(addon_scene, tmp_path):
+    import sys
+
+    import addon_utils
+
+    from video_mocap.blender.preferences import get_preferences
+
+    first = tmp_path / "venv_a" / "lib" / "python3.11" / "site-packages"
+    second = tmp_path / "venv_b" / "lib" / "python3.11" / "site-packages"
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    prefs = get_preferences(bpy.context)
+    prefs.python_packages = str(first.parents[2])  # the venv itself
+    prefs.python_packages = str(first.parents[2])  # set again: still one entry
+    assert sys.path.count(str(first)) == 1
+    prefs.python_packages = str(second)  # another folder replaces it
+    assert str(first) not in sys.path and sys.path.count(str(second)) == 1
+    addon_utils.disable("video_mocap", default_set=True)
+    assert str(second) not in sys.path, "disabling the add-on leaves sys.path as it was"
+
+    sys.path.append(str(first))  # an entry the add-on did not add is left alone
+    try:
+        addon_utils.enable("video_mocap", default_set=True)
+        get_preferences(bpy.context).python_packages = str(first)
+        addon_utils.disable("video_mocap", default_set=True)
+        assert sys.path.count(str(first)) == 1
+    finally:
+        sys.path.remove(str(first))
+        addon_utils.enable("video_mocap", default_set=True)
