@@ -303,3 +303,213 @@ def test_estimate_runs_the_networks(addon_scene, sample_clip, cache_dir):
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     arm = bpy.context.view_layer.objects.active
     assert keys_per_fcurve(arm) == {NUM_FRAMES}
+
+
+# ---------------------------------------------------------------------------------------
+# Undo, cancelling, rollback, frame rate, rig scale (issue 21 "Blender", issue 22 point 7)
+# ---------------------------------------------------------------------------------------
+def undo_in_window() -> set[str]:
+    """``ed.undo`` as a user's Ctrl+Z (background Blender needs a window in the context)."""
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window):
+        return bpy.ops.ed.undo()
+
+
+def test_operators_that_change_the_scene_have_an_undo_step(addon_scene):
+    from video_mocap.operators import apply, detect, estimate
+
+    for cls in (detect.VIDEO_MOCAP_OT_detect_people, estimate.VIDEO_MOCAP_OT_estimate, apply.VIDEO_MOCAP_OT_apply):
+        assert "UNDO" in cls.bl_options, cls.__name__
+
+
+@pytest.mark.needs_torch
+def test_undo_of_detect_people_restores_the_people_list(addon_scene, sample_clip, cache_dir):
+    configure(addon_scene, sample_clip, frame_end=FRAME_START + 7)  # 8 frames: one detector batch
+    bpy.ops.ed.undo_push(message="before Detect People")
+    # called as the UI calls it (undo=True): Blender pushes the operator's undo step when it finishes
+    assert bpy.ops.video_mocap.detect_people("EXEC_DEFAULT", True) == {"FINISHED"}
+    props = bpy.context.scene.video_mocap
+    assert len(props.people) >= 1 and props.people_video
+    assert undo_in_window() == {"FINISHED"}
+    props = bpy.context.scene.video_mocap  # undo reloads the data: fetch it again
+    assert len(props.people) == 0 and props.people_video == "", "Ctrl+Z took the people list back"
+
+
+def _gated_job(gate):
+    """A job whose worker is in a long step (a model loading on a slow machine) until ``gate`` opens."""
+    from video_mocap.operators.common import Job
+
+    def work(progress, cancel):
+        gate.wait(timeout=60)
+        progress("detect", 1, 1)  # the next step: raises Cancelled once cancelled
+
+    return Job(work)
+
+
+def test_a_second_job_is_refused_while_a_cancelled_thread_runs(addon_scene, sample_clip):
+    import threading
+
+    from video_mocap.blender import jobs
+
+    configure(addon_scene, sample_clip)
+    before = scene_state()
+    gate = threading.Event()
+    driver = ModalDriver()
+    driver.op._job = job = _gated_job(gate)
+    job.start()
+    try:
+        assert driver.send(bpy.context, "ESC") == {"CANCELLED"}
+        assert job.alive, "the worker is still in its step"
+        assert jobs.job_running() and jobs.job_cancelling(), "the job counts until its thread has ended"
+        assert jobs.watch_cancelling_step() == jobs.WATCH_INTERVAL_S, "the status bar keeps saying 'cancelling'"
+        for start_another in (bpy.ops.video_mocap.estimate, bpy.ops.video_mocap.detect_people):
+            with pytest.raises(RuntimeError, match="still stopping the cancelled run"):
+                start_another()
+        assert scene_state() == before
+    finally:
+        gate.set()
+    job._thread.join(timeout=30)
+    assert not job.alive and isinstance(job.error, Cancelled), job.error
+    assert not jobs.job_running() and not jobs.job_cancelling()
+    assert jobs.watch_cancelling_step() is None, "the watcher stops once the thread has ended"
+    jobs.check_no_job()  # a new job may start now
+    assert scene_state() == before
+
+
+@pytest.mark.needs_torch
+def test_escape_on_a_real_job_holds_new_runs_until_its_thread_ends(addon_scene, sample_clip, cache_dir):
+    import threading
+
+    from video_mocap.blender import jobs
+    from video_mocap.operators.estimate import make_estimate_job
+
+    configure(addon_scene, sample_clip)
+    before = scene_state()
+    job = make_estimate_job(bpy.context)
+    gate, real_work = threading.Event(), job._work
+
+    def slow_first_step(progress, cancel):  # the detector loading on a busy machine: no cancel check in it
+        gate.wait(timeout=60)
+        return real_work(progress, cancel)
+
+    job._work = slow_first_step
+    driver = ModalDriver()
+    driver.op._job = job
+    job.start()
+    try:
+        assert driver.send(bpy.context, "ESC") == {"CANCELLED"}
+        assert any("cancelled" in message for _, message in driver.reports)
+        assert jobs.job_running(), "Esc does not release a job whose thread still runs"
+        with pytest.raises(RuntimeError, match="still stopping the cancelled run"):
+            bpy.ops.video_mocap.estimate()
+    finally:
+        gate.set()
+    job._thread.join(timeout=120)
+    assert isinstance(job.error, Cancelled), job.error
+    assert not jobs.job_running()
+    assert scene_state() == before
+    assert not list(cache_dir.rglob("motions/*.npz"))
+
+
+def test_rollback_snapshot_keys_on_session_uid(addon_scene):
+    import gc
+
+    from video_mocap.operators.common import _data_snapshot, _remove_new_data
+
+    old = bpy.data.objects.new("Old", bpy.data.armatures.new("Old"))
+    snapshot = _data_snapshot()
+    assert snapshot["objects"] == {o.session_uid for o in bpy.data.objects}
+    assert snapshot["armatures"] == {a.session_uid for a in bpy.data.armatures}
+    old_uid = old.session_uid
+    del old
+    gc.collect()  # the Python wrappers are gone (their id() may be reused); the data-blocks are not
+    new = bpy.data.objects.new("New", bpy.data.armatures.new("New"))
+    new.animation_data_create().action = bpy.data.actions.new("NewAction")
+    del new
+    _remove_new_data(snapshot)
+    assert [o.name for o in bpy.data.objects] == ["Old"] and bpy.data.objects["Old"].session_uid == old_uid
+    assert [a.name for a in bpy.data.armatures] == ["Old"]
+    assert len(bpy.data.actions) == 0
+
+
+DEFAULT_ARMATURE = "MocapArmature"
+
+
+def seed_last_motion(scene, video, cache_dir, shared_dir) -> None:
+    """Seed the motion cache and point Apply to Armature at it (no networks, no OpenCV: runs on bpy 4.2)."""
+    from video_mocap.operators.common import pipeline_settings
+
+    scene.video_mocap.last_motion = str(seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, shared_dir))
+
+
+def key_frames(obj) -> np.ndarray:
+    from video_mocap.blender.compat import action_fcurve_collection
+
+    curve = action_fcurve_collection(obj.animation_data.action, obj)[0]
+    return np.array([k.co[0] for k in curve.keyframe_points])
+
+
+def test_a_new_scene_takes_the_video_frame_rate_in_one_undo_step(addon_scene, sample_clip, cache_dir, shared_dir):
+    configure(addon_scene, sample_clip)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert (addon_scene.render.fps, addon_scene.video_mocap.scene_frame_rate) == (24, "AUTO")  # a new scene
+    bpy.ops.ed.undo_push(message="before Apply")
+    assert bpy.ops.video_mocap.apply("EXEC_DEFAULT", True) == {"FINISHED"}
+    scene = bpy.context.scene
+    assert scene.render.fps == 30 and scene.render.fps_base == pytest.approx(1.0), "the sample clip is 30 fps"
+    arm = bpy.context.view_layer.objects.active
+    frames = key_frames(arm)
+    assert len(frames) == NUM_FRAMES and np.allclose(frames, np.round(frames)), "one key per video frame"
+    assert np.allclose(np.diff(frames), 1.0)
+
+    assert undo_in_window() == {"FINISHED"}
+    scene = bpy.context.scene
+    assert scene.render.fps == 24 and DEFAULT_ARMATURE not in bpy.data.objects, "one undo step takes it all back"
+
+
+def test_keep_scene_frame_rate_resamples_the_motion(addon_scene, sample_clip, cache_dir, shared_dir):
+    configure(addon_scene, sample_clip, scene_frame_rate="SCENE")
+    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    assert addon_scene.render.fps == 24
+    frames = key_frames(bpy.context.view_layer.objects.active)
+    assert np.allclose(np.diff(frames), 24 / 30), "30 fps keyed into 24 fps: 0.8 scene frames apart"
+
+
+def test_auto_frame_rate_keeps_a_scene_already_set_up(addon_scene, sample_clip, cache_dir, shared_dir):
+    configure(addon_scene, sample_clip)
+    addon_scene.render.fps = 25  # someone chose the scene's frame rate
+    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    assert addon_scene.render.fps == 25
+    addon_scene.render.fps = 24  # the factory rate again, but the scene has animation now: still kept
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    assert addon_scene.render.fps == 24
+    addon_scene.video_mocap.scene_frame_rate = "VIDEO"
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
+    assert addon_scene.render.fps == 30
+
+
+def test_a_rig_with_non_uniform_scale_is_refused_and_the_scene_unchanged(addon_scene, sample_clip, cache_dir,
+                                                                          shared_dir):
+    configure(addon_scene, sample_clip)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    rig = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    addon_scene.collection.objects.link(rig)
+    rig.scale = (1.0, 1.0, 2.0)
+    props = addon_scene.video_mocap
+    props.target, props.target_rig = "EXISTING", rig
+    before = scene_state()
+    for run in (bpy.ops.video_mocap.apply, bpy.ops.video_mocap.estimate):  # Estimate: before the networks
+        with pytest.raises(RuntimeError, match=r"non-uniform scale \(1, 1, 2\).*Ctrl\+A > Scale") as caught:
+            run()
+        assert "'Rig'" in str(caught.value)
+        assert scene_state() == before and rig.animation_data is None
+        assert tuple(rig.scale) == (1.0, 1.0, 2.0)
+
+    parent = bpy.data.objects.new("Parent", None)  # the scale may come from a parent
+    addon_scene.collection.objects.link(parent)
+    rig.scale, rig.parent, parent.scale = (1.0, 1.0, 1.0), parent, (3.0, 1.0, 1.0)
+    bpy.context.view_layer.update()
+    with pytest.raises(RuntimeError, match="from its parent 'Parent'.*Select 'Parent' and apply its scale"):
+        bpy.ops.video_mocap.apply()
