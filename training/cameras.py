@@ -58,6 +58,13 @@ class CameraConfig:
     )
     height_m: tuple[float, float] = (0.3, 3.0)
     pitch_deg: tuple[float, float] = (-35.0, 15.0)
+    #: probability of a steep high camera (tripod on a balcony, gym gallery, CCTV): its pitch is drawn
+    #: from ``steep_pitch_deg`` and kept, the height follows up to ``steep_height_max_m``. With the ranges
+    #: above alone a camera looking down 30 deg is rare (it needs to be more than 3 m up at the usual
+    #: distances, so the height clip flattens it); 0 = none (the shipped weights' training)
+    steep_prob: float = 0.0
+    steep_pitch_deg: tuple[float, float] = (-40.0, -20.0)
+    steep_height_max_m: float = 8.0
     roll_std_deg: float = 6.0
     roll_max_deg: float = 25.0
     #: fraction of the image the subject's extent fills (the larger of height/width ratios)
@@ -215,16 +222,25 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
         else rng.uniform(0.0, 2.0 * math.pi, batch)
     )
     pitch_lo, pitch_hi = np.radians(config.pitch_deg)
+    # steep high cameras: their own pitch range and a higher height limit (no draw when steep_prob is 0:
+    # the random stream, hence every seeded evaluation's windows, is then as before)
+    steep = np.zeros(batch, dtype=bool)
+    steep_pitch = np.zeros(batch)
+    if config.steep_prob > 0 and config.fixed_pitch_deg is None:
+        steep = rng.random(batch) < config.steep_prob
+        steep_pitch = rng.uniform(*np.radians(config.steep_pitch_deg), batch)
+    pitch_lo = np.where(steep, math.radians(config.steep_pitch_deg[0]), pitch_lo)
+    pitch_hi = np.where(steep, math.radians(config.steep_pitch_deg[1]), pitch_hi)
     pitch = (
         np.full(batch, math.radians(config.fixed_pitch_deg))
         if config.fixed_pitch_deg is not None
-        else rng.uniform(pitch_lo, pitch_hi, batch)
+        else np.where(steep, steep_pitch, rng.uniform(np.radians(config.pitch_deg[0]), np.radians(config.pitch_deg[1]), batch))
     )
     # camera height above the floor: aim at the subject centre with this pitch, clipped to the allowed range
     floor = joints_world[:, :, list(skeleton.FEET), 1].min(axis=(1, 2)) - ANKLE_HEIGHT_M
     centre = track[:, 0].copy()
     cam_height = centre[:, 1] - floor - distance * np.sin(pitch)
-    cam_height = np.clip(cam_height, *config.height_m)
+    cam_height = np.clip(cam_height, config.height_m[0], np.where(steep, config.steep_height_max_m, config.height_m[1]))
     if config.fixed_height_m is not None:
         cam_height = np.full(batch, float(config.fixed_height_m))
     if config.fixed_pitch_deg is None:

@@ -42,6 +42,25 @@ JOINTMAP_DIR = Path(__file__).resolve().parent / "jointmaps"
 DERIVED_JOINTS: tuple[str, ...] = ("pelvis", "spine")
 WEIGHT_SUM_TOLERANCE = 1e-3
 UP_AXES: tuple[str, ...] = ("y", "z")
+#: the detector's skeleton measured on real multi-view video, and each source's bone scales
+#: onto it (written by ``python -m video_mocap.training.calibrate_skeleton``)
+DETECTOR_SKELETON_FILE = JOINTMAP_DIR / "detector_skeleton.json"
+
+_J = skeleton.JOINT_INDEX
+#: the measured proportions: name -> the joint pairs whose distance it is (sides averaged)
+SKELETON_MEASURES: dict[str, tuple[tuple[int, int], ...]] = {
+    "shoulder_width": ((_J["left_shoulder"], _J["right_shoulder"]),),
+    "hip_width": ((_J["left_hip"], _J["right_hip"]),),
+    "upper_arm": ((_J["left_shoulder"], _J["left_elbow"]), (_J["right_shoulder"], _J["right_elbow"])),
+    "forearm": ((_J["left_elbow"], _J["left_wrist"]), (_J["right_elbow"], _J["right_wrist"])),
+    "thigh": ((_J["left_hip"], _J["left_knee"]), (_J["right_hip"], _J["right_knee"])),
+    "shin": ((_J["left_knee"], _J["left_ankle"]), (_J["right_knee"], _J["right_ankle"])),
+    "torso": ((skeleton.PELVIS, _J["thorax"]),),
+    "nose": ((_J["thorax"], _J["neck_nose"]),),
+    "head": ((_J["thorax"], _J["head"]),),
+}
+#: ratios are to the leg (thigh + shin): knees and ankles are joint centres for a detector and for mocap alike
+RATIO_REFERENCE: tuple[str, ...] = ("thigh", "shin")
 
 
 @dataclass
@@ -73,7 +92,7 @@ class JointMap:
 
 
 def builtin_jointmaps() -> list[str]:
-    return sorted(p.stem for p in JOINTMAP_DIR.glob("*.json"))
+    return sorted(p.stem for p in JOINTMAP_DIR.glob("*.json") if p.name != DETECTOR_SKELETON_FILE.name)
 
 
 def load_jointmap(name_or_path: str | os.PathLike) -> JointMap:
@@ -185,6 +204,99 @@ def apply_detector_semantics(joints: np.ndarray, hip_width_scale: float) -> np.n
     spine, thorax = skeleton.JOINT_INDEX["spine"], skeleton.JOINT_INDEX["thorax"]
     out[..., spine, :] = 0.5 * (out[..., skeleton.PELVIS, :] + out[..., thorax, :])
     return out
+
+
+def skeleton_lengths(joints: np.ndarray) -> dict[str, np.ndarray]:
+    """(..., 17, 3) joints -> {measure: (...) length in metres} for every :data:`SKELETON_MEASURES` entry
+    (two-sided measures are the mean of the sides; NaN where a joint is NaN)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    return {
+        name: np.mean([np.linalg.norm(joints[..., a, :] - joints[..., b, :], axis=-1) for a, b in pairs], axis=0)
+        for name, pairs in SKELETON_MEASURES.items()
+    }
+
+
+def skeleton_medians(joints: np.ndarray) -> dict[str, float]:
+    """(T, 17, 3) -> {measure: median length (m)} over the frames where it is finite."""
+    return {name: float(np.nanmedian(values)) for name, values in skeleton_lengths(joints).items()}
+
+
+def skeleton_ratios(medians: dict[str, float]) -> dict[str, float]:
+    """Median lengths -> the same divided by the leg (median thigh + median shin): proportions that do not
+    depend on the person's size."""
+    leg = sum(medians[name] for name in RATIO_REFERENCE)
+    return {name: value / leg for name, value in medians.items()}
+
+
+def _move(out: np.ndarray, joints: tuple[int, ...], delta: np.ndarray) -> None:
+    for j in joints:
+        out[..., j, :] += delta
+
+
+def apply_bone_scales(joints: np.ndarray, scales: dict[str, float]) -> np.ndarray:
+    """Scale a source's bones onto the detector's proportions (the ``bone_scales`` of
+    :data:`DETECTOR_SKELETON_FILE`), in this order, each on the result of the previous:
+
+    - ``torso``: the thorax moves along pelvis -> thorax, carrying the whole upper body;
+    - ``shoulder_width`` / ``hip_width``: the two shoulders (hips) move apart about their midpoint,
+      alone: the keypoint sits on the surface, the elbow (knee) joint does not move;
+    - ``upper_arm``, ``forearm``, ``thigh``, ``shin``: the distal joint moves along the bone,
+      carrying the rest of the limb;
+    - ``nose`` and ``head``: the point moves along thorax -> point.
+
+    Missing names are 1. Spine is set again to mid(pelvis, thorax).
+
+    Args:
+        joints: (..., 17, 3) with detector semantics (hips already widened).
+    Returns:
+        (..., 17, 3) float32 copy.
+    """
+    out = np.array(joints, dtype=np.float64, copy=True)
+    j = skeleton.JOINT_INDEX
+
+    def along(parent: int, child: int, carried: tuple[int, ...], scale: float) -> None:
+        if scale != 1.0:
+            _move(out, carried, (scale - 1.0) * (out[..., child, :] - out[..., parent, :]))
+
+    upper = tuple(j[n] for n in ("thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
+                                 "right_shoulder", "right_elbow", "right_wrist"))
+    along(skeleton.PELVIS, j["thorax"], upper, scales.get("torso", 1.0))
+    for left, right, key in (("left_shoulder", "right_shoulder", "shoulder_width"), ("left_hip", "right_hip", "hip_width")):
+        scale = scales.get(key, 1.0)
+        if scale != 1.0:
+            half = 0.5 * (out[..., j[left], :] - out[..., j[right], :])
+            out[..., j[left], :] += (scale - 1.0) * half
+            out[..., j[right], :] -= (scale - 1.0) * half
+    for side in ("left", "right"):
+        shoulder, elbow, wrist = (j[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist"))
+        hip, knee, ankle = (j[f"{side}_{n}"] for n in ("hip", "knee", "ankle"))
+        along(shoulder, elbow, (elbow, wrist), scales.get("upper_arm", 1.0))
+        along(elbow, wrist, (wrist,), scales.get("forearm", 1.0))
+        along(hip, knee, (knee, ankle), scales.get("thigh", 1.0))
+        along(knee, ankle, (ankle,), scales.get("shin", 1.0))
+    along(j["thorax"], j["neck_nose"], (j["neck_nose"],), scales.get("nose", 1.0))
+    along(j["thorax"], j["head"], (j["head"],), scales.get("head", 1.0))
+    out[..., skeleton.PELVIS, :] = 0.5 * (out[..., j["left_hip"], :] + out[..., j["right_hip"], :])
+    out[..., j["spine"], :] = 0.5 * (out[..., skeleton.PELVIS, :] + out[..., j["thorax"], :])
+    return out.astype(np.float32)
+
+
+def load_detector_skeleton(path: str | os.PathLike = DETECTOR_SKELETON_FILE) -> dict:
+    """The measured detector skeleton (``{"detector": {...}, "sources": {...}, ...}``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoMocapError(f"{path} not found: run `python -m video_mocap.training.calibrate_skeleton` to measure "
+                              "the detector's skeleton.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise VideoMocapError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}.") from None
+
+
+def source_bone_scales(source: str, path: str | os.PathLike = DETECTOR_SKELETON_FILE) -> dict[str, float]:
+    """A training source's bone scales onto the detector's skeleton ({} = none calibrated for it)."""
+    data = load_detector_skeleton(path)
+    return {k: float(v) for k, v in data.get("sources", {}).get(source, {}).get("bone_scales", {}).items()}
 
 
 def map_positions(

@@ -36,7 +36,15 @@ from ..core import skeleton
 from ..core.progress import ProgressFn
 from ..core.atomic import save_npz_atomic, write_text_atomic
 from .bvh import read_bvh
-from .jointmap import JointMap, apply_detector_semantics, bvh_to_h36m, load_jointmap, resample
+from .jointmap import (
+    JointMap,
+    apply_bone_scales,
+    apply_detector_semantics,
+    bvh_to_h36m,
+    load_jointmap,
+    resample,
+    source_bone_scales,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +119,9 @@ class DataConfig:
     #: or a 3D sequence ``.npz``. All go to training.
     extra_sources: dict[str, str] = field(default_factory=dict)
     extra_jointmap: str = "bandai"
+    #: map bandai, hdm05 and deepmimic onto the detector's measured proportions (the bone scales of
+    #: ``training/jointmaps/detector_skeleton.json``); False = only hips and nose, as before issue 23
+    detector_bones: bool = True
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
@@ -266,22 +277,35 @@ def _with_detector_nose(clips: list[Clip]) -> list[Clip]:
     return clips
 
 
-def load_hdm05(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> list[Clip]:
-    """HDM05 clips (labels: actor, content = motion class, take), with detector hips and nose."""
-    return _with_detector_nose(
+def _with_bone_scales(clips: list[Clip], bone_scales: dict[str, float] | None) -> list[Clip]:
+    """Apply a source's bone scales onto the detector's proportions (None or {} = leave the bones)."""
+    if bone_scales:
+        for clip in clips:
+            clip.joints = apply_bone_scales(clip.joints, bone_scales)
+    return clips
+
+
+def load_hdm05(
+    path: str | os.PathLike, fps: float = DEFAULT_FPS, bone_scales: dict[str, float] | None = None
+) -> list[Clip]:
+    """HDM05 clips (labels: actor, content = motion class, take), with detector hips and nose, and
+    ``bone_scales`` (:func:`jointmap.source_bone_scales`) when given."""
+    return _with_bone_scales(_with_detector_nose(
         load_sequence_npz(
             path, "hdm05", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=hdm05_labels
         )
-    )
+    ), bone_scales)
 
 
-def load_deepmimic(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> list[Clip]:
-    """DeepMimic clips (label: content), with detector hips and nose."""
-    return _with_detector_nose(
+def load_deepmimic(
+    path: str | os.PathLike, fps: float = DEFAULT_FPS, bone_scales: dict[str, float] | None = None
+) -> list[Clip]:
+    """DeepMimic clips (label: content), with detector hips and nose, and ``bone_scales`` when given."""
+    return _with_bone_scales(_with_detector_nose(
         load_sequence_npz(
             path, "deepmimic", fps, hip_width_scale=skeleton.HIP_WIDTH_DETECTOR_OVER_JOINT, labeler=deepmimic_labels
         )
-    )
+    ), bone_scales)
 
 
 # ---------------------------------------------------------------------------------------
@@ -481,8 +505,11 @@ def bandai_part_folder(config: DataConfig, part: str) -> Path:
     return folder
 
 
-def load_bandai(config: DataConfig, part: str, progress: ProgressFn | None = None) -> list[Clip]:
-    """One Bandai part as clips, labelled from its CSV (content, style, part)."""
+def load_bandai(
+    config: DataConfig, part: str, progress: ProgressFn | None = None, bone_scales: dict[str, float] | None = None
+) -> list[Clip]:
+    """One Bandai part as clips, labelled from its CSV (content, style, part); ``bone_scales`` applied
+    after the (cached) joint map when given."""
     folder = bandai_part_folder(config, part)
     labels: dict[str, dict] = {}
     for csv_name in ("labels-part1.csv", "labels-part2.csv"):
@@ -494,7 +521,7 @@ def load_bandai(config: DataConfig, part: str, progress: ProgressFn | None = Non
     )
     for clip in clips:
         clip.labels["part"] = part
-    return clips
+    return _with_bone_scales(clips, bone_scales)
 
 
 def load_all_sources(config: DataConfig, progress: ProgressFn | None = None) -> dict[str, list[Clip]]:
@@ -507,17 +534,22 @@ def load_all_sources(config: DataConfig, progress: ProgressFn | None = None) -> 
         raise VideoMocapError(f"data.sources: unknown source(s) {unknown}; known: {', '.join(SOURCE_NAMES)}.")
     train: list[Clip] = []
     val: list[Clip] = []
+
+    def scales(source: str) -> dict[str, float] | None:
+        return source_bone_scales(source) if config.detector_bones else None
+
     if "bandai" in config.sources:
         for part in config.bandai_train_parts:
-            train += load_bandai(config, part, progress)
+            train += load_bandai(config, part, progress, scales("bandai"))
         for part in config.bandai_val_parts:
-            val += load_bandai(config, part, progress)
+            val += load_bandai(config, part, progress, scales("bandai"))
     if "hdm05" in config.sources:
         held_out = set(config.hdm05_val_actors)
-        for clip in load_hdm05(config.hdm05_path, config.fps):
+        for clip in load_hdm05(config.hdm05_path, config.fps, scales("hdm05")):
             (val if clip.labels.get("actor") in held_out else train).append(clip)
     if "deepmimic" in config.sources:
-        (val if config.deepmimic_val else train).extend(load_deepmimic(config.deepmimic_path, config.fps))
+        (val if config.deepmimic_val else train).extend(
+            load_deepmimic(config.deepmimic_path, config.fps, scales("deepmimic")))
     for name, raw_path in config.extra_sources.items():
         path = config.resolve(raw_path)
         if not path.exists():
