@@ -16,6 +16,8 @@ fi
 .venv/bin/python -m pip install -q \
   "bpy==5.0.1" "torch==2.14.1" "torchvision==0.29.1" "numpy<2" "opencv-python==4.11.0.86" \
   ultralytics "lap>=0.5.12" onnxruntime onnx onnxscript onnxslim safetensors scipy tqdm pyyaml tensorboard pytest
+# Ray (optional at run time): `video-mocap estimate ... --cluster ray` runs one task per clip on a Ray cluster.
+.venv/bin/python -m pip install -q "ray[client]==2.60.0" "numpy<2"
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
 if [ "${1:-}" = "--bpy42" ]; then

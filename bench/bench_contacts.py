@@ -66,7 +66,7 @@ def filmed_track(joints_yup: np.ndarray, fps: float, rng: np.random.Generator):
 
     rel, root = view_from_camera(joints_yup, yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG,
                                  distance_m=VIEW_DISTANCE_M)
-    focal = camera.focal_from_fov(WIDTH)
+    focal = camera.default_focal(WIDTH, HEIGHT)
     pixels = camera.project(rel + root[:, None, :], focal, WIDTH, HEIGHT)
     pixels = pixels + rng.normal(scale=PIXEL_NOISE_STD, size=pixels.shape)
     scores = np.ones(pixels.shape[:2], dtype=np.float32)

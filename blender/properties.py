@@ -18,7 +18,7 @@ from bpy.props import (
 )
 from bpy.types import PropertyGroup
 
-from ..core.camera import DEFAULT_HORIZONTAL_FOV_DEG
+from ..core.camera import DEFAULT_FOV_DEG
 from ..core.lifters import DEFAULT_LIFTER, LIFTERS
 from .preferences import DEVICE_ITEMS as PREFS_DEVICE_ITEMS
 from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 AUTO_PERSON = "AUTO"
 NO_PRESET = "NONE"
-DEFAULT_FOV_DEG = DEFAULT_HORIZONTAL_FOV_DEG
 MIN_FOV_DEG = 5.0
 MAX_FOV_DEG = 170.0
 DEFAULT_ARMATURE_NAME = "MocapArmature"
@@ -166,7 +165,7 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     )
     fov_auto: BoolProperty(
         name="Auto Field of View",
-        description="Use the video's focal length when known, otherwise a default",
+        description="Use the video's focal length when known, otherwise 60° across the frame's long side (portrait clips: vertically)",
         default=True,
     )
     fov_deg: FloatProperty(

@@ -13,7 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..core.camera import DEFAULT_HORIZONTAL_FOV_DEG
+from ..core.camera import DEFAULT_FOV_DEG
 from ..core.filters import DEFAULT_METHOD as DEFAULT_SMOOTHING_METHOD, METHODS as SMOOTHING_METHODS
 from ..core.lifters import DEFAULT_LIFTER
 from ..core.progress import ProgressFn
@@ -47,7 +47,7 @@ def add_person_option(parser: argparse.ArgumentParser, help: str) -> None:
 def add_fov_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fov", type=float, default=None,
                         help="horizontal field of view in degrees (default: the track's focal length, else "
-                        f"{DEFAULT_HORIZONTAL_FOV_DEG:g})")
+                        f"{DEFAULT_FOV_DEG:g} across the frame's long side)")
 
 
 def add_no_flip_option(parser: argparse.ArgumentParser) -> None:

@@ -66,6 +66,12 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
     add_weights_option(parser, "lifter weights: a .safetensors file or a folder holding <model>.safetensors")
     add_cache_dir_option(parser, "cache folder (default: the user cache)")
+    cluster = parser.add_argument_group("cluster (one Ray task per clip; see the README)")
+    cluster.add_argument("--cluster", default=None, metavar="ray[://HOST:PORT]",
+                         help="run the clips on Ray: 'ray' (RAY_ADDRESS, else a local instance with this machine's "
+                              "CPUs) or ray://HEAD:10001; up-to-date outputs are skipped, so a rerun resumes")
+    cluster.add_argument("--cpus-per-clip", type=float, default=1.0, help="CPUs each clip's task needs (default: 1)")
+    cluster.add_argument("--gpus-per-clip", type=float, default=0.0, help="GPUs each clip's task needs (default: 0)")
     return parser
 
 
@@ -148,6 +154,14 @@ def run_clip(video: Path, output: Path, settings, cache_dir: Path | None) -> Pat
     return write_output(result, output, name=video.stem)
 
 
+def failure_reason(exc: Exception, video) -> str:
+    """The reason a clip failed, as its ``FAILED <video>: <reason>`` line says it (serial and cluster batches)."""
+    if isinstance(exc, VideoMocapError):
+        return str(exc)
+    log.debug("unexpected error on %s", video, exc_info=exc)  # the traceback goes to the log
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
 def _say(line: str, error: bool = False) -> None:
     """One line beside tqdm's bars (they are redrawn below it)."""
     from tqdm import tqdm
@@ -159,19 +173,20 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
     args = build_parser(prog).parse_args(argv)
     outputs = output_paths(args.videos, args.output, args.format, folder_format)
     settings = _settings(args)
+    if args.cluster is not None:
+        from .estimate_cluster import run_on_cluster
+
+        return run_on_cluster(args, args.videos, outputs, settings, _say)
     outcomes: list[ClipOutcome] = []
     for video, output in zip(args.videos, outputs):
         outcome = ClipOutcome(video)
         try:
             outcome.output = run_clip(video, output, settings, args.cache_dir)
             _say(f"ok      {video} -> {outcome.output}")
-        except VideoMocapError as exc:
-            outcome.error = str(exc)
         except (Cancelled, KeyboardInterrupt):
             raise
-        except Exception as exc:  # one broken clip must not stop the batch; the traceback goes to the log
-            log.debug("unexpected error on %s", video, exc_info=True)
-            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+        except Exception as exc:  # one broken clip must not stop the batch
+            outcome.error = failure_reason(exc, video)
         if outcome.error is not None:
             _say(f"FAILED  {video}: {outcome.error}", error=True)
         outcomes.append(outcome)

@@ -11,7 +11,12 @@ import math
 
 import numpy as np
 
-DEFAULT_HORIZONTAL_FOV_DEG = 60.0
+#: the field of view assumed on the frame's LONG side when the user gives none (:func:`default_focal`):
+#: a camera's lens does not change when the phone is held upright, so a portrait clip has this field
+#: of view vertically. The 4 calibrated cameras of the balance recording (bench/data) have 59.4-59.7
+#: degrees on their long side; phone main cameras about 65-70, camcorders zoomed in less. The panel's
+#: manual field of view starts from it too.
+DEFAULT_FOV_DEG = 60.0
 
 
 def normalize_screen(keypoints_px: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -29,7 +34,12 @@ def denormalize_screen(keypoints_norm: np.ndarray, width: int, height: int) -> n
     return np.asarray(keypoints_norm, dtype=np.float32) * half_width + centre
 
 
-def focal_from_fov(width: int, horizontal_fov_deg: float = DEFAULT_HORIZONTAL_FOV_DEG) -> float:
+def default_focal(width: int, height: int, long_side_fov_deg: float = DEFAULT_FOV_DEG) -> float:
+    """Focal length in pixels when nothing is known: ``long_side_fov_deg`` across the longer image side."""
+    return focal_from_fov(max(width, height), long_side_fov_deg)
+
+
+def focal_from_fov(width: int, horizontal_fov_deg: float) -> float:
     """Focal length in pixels for an image ``width`` pixels wide and a horizontal field of view."""
     if not 1.0 < horizontal_fov_deg < 179.0:
         raise ValueError(f"horizontal field of view must be in (1, 179) degrees, got {horizontal_fov_deg}")

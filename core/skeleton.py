@@ -187,7 +187,8 @@ def detector_hips(joints: np.ndarray, scale: float = HIP_WIDTH_DETECTOR_OVER_JOI
 
 
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """(..., 17, 3) joints -> (..., 16) bone lengths in ``BONES`` order."""
+    """(..., 17, 3) joints -> (..., 16) the length of each bone in ``BONES`` order, frame by frame
+    (the rig's constant lengths: ``rigging.solve.rig_bone_lengths``)."""
     parents = np.array([p for p, _ in BONES])
     children = np.array([c for _, c in BONES])
     return np.linalg.norm(joints[..., children, :] - joints[..., parents, :], axis=-1)

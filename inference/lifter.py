@@ -384,9 +384,9 @@ def inputs_of(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int
     return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
 
 
-def focal_of(width: int, focal_px: float | None, fov_deg: float | None) -> float:
-    """Focal length in pixels: ``fov_deg`` when given (the user's override), else the track's
-    ``focal_px``, else ``camera.DEFAULT_HORIZONTAL_FOV_DEG``."""
+def focal_of(width: int, height: int, focal_px: float | None, fov_deg: float | None) -> float:
+    """Focal length in pixels: ``fov_deg`` when given (the user's override, horizontal), else the
+    track's ``focal_px``, else :func:`camera.default_focal` (``DEFAULT_FOV_DEG`` on the long side)."""
     if fov_deg is not None:
         try:
             return camera.focal_from_fov(width, fov_deg)
@@ -394,7 +394,7 @@ def focal_of(width: int, focal_px: float | None, fov_deg: float | None) -> float
             raise VideoMocapError(f"--fov: {exc}") from None
     if focal_px is not None and focal_px > 0:
         return float(focal_px)
-    return camera.focal_from_fov(width, camera.DEFAULT_HORIZONTAL_FOV_DEG)
+    return camera.default_focal(width, height)
 
 
 def lift_track(
@@ -411,7 +411,7 @@ def lift_track(
     Focal length: see :func:`focal_of`. The motion's extras record ``focal_px``, ``width`` and
     ``height`` so later stages can re-project.
     """
-    focal = focal_of(track.width, track.focal_px, fov_deg)
+    focal = focal_of(track.width, track.height, track.focal_px, fov_deg)
     joints = lift_sequence(lifter, track_inputs(track), flip=flip, progress=progress, cancel=cancel)
     root = recover_root(joints, track.keypoints, track.scores, focal, track.width, track.height)
     return Motion3D(
@@ -452,7 +452,7 @@ def lift_track_file(
     with TrackFile(track_path) as track, atomic_path(motion_path, suffix=".npz") as tmp, \
             zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         total = track.num_frames
-        focal = focal_of(track.width, track.focal_px, fov_deg)
+        focal = focal_of(track.width, track.height, track.focal_px, fov_deg)
         lifting = WindowedLift(lifter, total, flip=flip, progress=progress, cancel=cancel)
         root_raw = np.empty((total, 3), dtype=np.float32)
 

@@ -42,7 +42,7 @@ def track_and_motion(clip_yup: np.ndarray, frame_start: int, num_frames: int) ->
     matching camera-frame 3D motion, ``num_frames`` long (the clip played back and forth)."""
     joints_yup = _ping_pong(clip_yup, num_frames)
     rel, root = view_from_camera(joints_yup, yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG)
-    focal = camera.focal_from_fov(SAMPLE_WIDTH)
+    focal = camera.default_focal(SAMPLE_WIDTH, SAMPLE_HEIGHT)
     pixels = camera.project(rel + root[:, None, :], focal, SAMPLE_WIDTH, SAMPLE_HEIGHT)
     frames = np.arange(frame_start, frame_start + num_frames)
     scores = np.ones(pixels.shape[:2], dtype=np.float32)

@@ -274,10 +274,10 @@ def rest_axes(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # skeleton from joints
 # ---------------------------------------------------------------------------------------
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """(J,) robust bone lengths of (T, 17, 3) joints: per-bone medians, left/right averaged.
-
-    Index = bone index; bone 0 (root) gets :data:`ROOT_BONE_LENGTH_M`.
+def rig_bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """The armature's constant bone lengths from (T, 17, 3) joints: (J,) per-bone medians over the
+    frames, left and right averaged, one per ``BONE_NAMES`` (bone 0, the root, gets
+    :data:`ROOT_BONE_LENGTH_M`). Per-frame lengths of the skeleton's bones: ``skeleton.bone_lengths``.
     """
     lengths = np.zeros(len(BONE_NAMES))
     lengths[0] = ROOT_BONE_LENGTH_M
@@ -457,7 +457,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     raw = world.apply(cam)  # (T, 17, 3)
     targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
 
-    lengths = bone_lengths(targets)
+    lengths = rig_bone_lengths(targets)
     if np.any(lengths[1:] < 1e-4):
         raise VideoMocapError("3D motion has zero-length bones (joints on top of each other); it cannot be rigged.")
     rest_dirs = np.stack([REST_DIRECTIONS[name] for name in BONE_NAMES])

@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -126,11 +126,15 @@ def model_config_dict(config: TrainConfig) -> dict:
     return config_to_dict(config_from_dict(config.model, merged))
 
 
-def lr_at(config: TrainConfig, step: int, progress: float) -> float:
-    """Linear warm-up, then exponential decay to ``lr * lr_final_ratio`` at progress 1."""
+def lr_at(config: TrainConfig, step: int, progress: float, base_lr: float | None = None) -> float:
+    """Linear warm-up, then exponential decay to ``lr * lr_final_ratio`` at progress 1.
+
+    ``base_lr``: the stage's peak rate (None: ``optim.lr``; pre-training has its own).
+    """
     opt = config.optim
+    lr = opt.lr if base_lr is None else base_lr
     warm = min(1.0, (step + 1) / opt.warmup_steps) if opt.warmup_steps > 0 else 1.0
-    return opt.lr * warm * opt.lr_final_ratio ** min(max(progress, 0.0), 1.0)
+    return lr * warm * opt.lr_final_ratio ** min(max(progress, 0.0), 1.0)
 
 
 def _progress(step: int, steps: int, elapsed: float, minutes: float) -> float:
@@ -400,6 +404,31 @@ def _compute_loss(config: TrainConfig, model, batch: dict):
     return losses.mlp_loss(pred, batch["target3d"], config.loss)
 
 
+@dataclass
+class _Stage:
+    """One stage of a run (pre-training or training) as :meth:`Trainer._run_stage` runs it."""
+
+    name: str  # "pretrain" | "train": the progress bar's and TensorBoard's label
+    label: str  # "pre-training" | "training": for messages
+    lr_setting: str  # the config field of ``lr``, for messages
+    step_field: str  # the RunState fields of the stage's step counter and elapsed seconds
+    elapsed_field: str
+    steps: int  # budget: steps and / or minutes (0 = no limit), whichever ends first
+    minutes: float
+    lr: float  # peak learning rate (warm-up and decay: lr_at)
+    batch_size: int
+    module: Any  # what runs forward (DDP-wrapped when distributed)
+    optimizer: Any
+    #: batch -> (loss, unweighted terms to log)
+    loss: Callable[[dict], tuple[Any, dict[str, float]]]
+    #: after each optimiser step: (step, progress) -> more values to log (EMA updates go here)
+    after_step: Callable[[int, float], dict[str, float]]
+    #: (loss, logged values) -> the progress bar's postfix
+    postfix: Callable[[float, dict], dict[str, str]]
+    checkpoint: Callable[[], None]
+    validate: Callable[[], None] | None = None
+
+
 class _PretrainStudent:
     """Adapter so DDP sees the pre-training pass as ``forward`` (built lazily as nn.Module)."""
 
@@ -652,54 +681,31 @@ class Trainer:
         if self._optim_state is not None:
             optimizer.load_state_dict(self._optim_state)
             self._optim_state = None
-        batch_size = pre.batch_size or cfg.batch_size
         generator = torch.Generator().manual_seed(cfg.seed + 7 + st.pretrain_step)
-        prefetch = _Prefetcher(lambda s=self._sampler(st.pretrain_step): s.sample(batch_size))
-        bar = self._bar(pre.steps, st.pretrain_step, f"pretrain {cfg.model}")
-        start = time.perf_counter() - st.pretrain_elapsed_s
-        try:
-            self.model.train()
-            while True:
-                elapsed = time.perf_counter() - start
-                done = (pre.steps and st.pretrain_step >= pre.steps) or (
-                    pre.minutes and elapsed >= pre.minutes * SECONDS_PER_MINUTE)
-                if self._should_stop(bool(done)):
-                    break
-                batch = _batch_to_torch(prefetch.next(), self.device)
-                x = batch["inputs"]
-                progress = _progress(st.pretrain_step, pre.steps, elapsed, pre.minutes)
-                lr = pre.lr * min(1.0, (st.pretrain_step + 1) / max(cfg.optim.warmup_steps, 1)) * (
-                    cfg.optim.lr_final_ratio ** progress)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with torch.no_grad():
-                    _, layers = self.teacher(x, return_layers=True)
-                    target = losses.distillation_target(layers, pre.top_k)
-                mask = losses.token_mask(tuple(x.shape[:3]), pre.mask_prob, generator).to(self.device)
-                pred = student(x, mask)
-                loss = losses.masked_distillation_loss(pred, target, mask)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-                optimizer.step()
-                if pre.tau_ramp_steps > 0:
-                    tau = losses.tau_at(st.pretrain_step, pre.tau_ramp_steps, pre.tau_start, pre.tau_end)
-                else:  # over the stage's budget (steps or minutes, whichever ends it first)
-                    tau = pre.tau_start + min(progress, 1.0) * (pre.tau_end - pre.tau_start)
-                losses.ema_update(self.teacher, self.model, tau)
-                st.pretrain_step += 1
-                st.pretrain_elapsed_s = time.perf_counter() - start
-                bar.update(1)
-                if self.dist.is_main and st.pretrain_step % cfg.log_every == 0:
-                    value = float(loss.detach())
-                    bar.set_postfix(loss=f"{value:.4f}", tau=f"{tau:.5f}")
-                    self._scalars("pretrain", st.pretrain_step, {"loss": value, "tau": tau, "lr": lr})
-                if self.dist.is_main and st.pretrain_step % cfg.checkpoint_every == 0:
-                    save_checkpoint(self.out, st, self.model, optimizer, self.teacher)
-        finally:
-            bar.close()
-            prefetch.close()
+
+        def loss_of(batch: dict) -> tuple[Any, dict[str, float]]:
+            x = batch["inputs"]
+            with torch.no_grad():
+                _, layers = self.teacher(x, return_layers=True)
+                target = losses.distillation_target(layers, pre.top_k)
+            mask = losses.token_mask(tuple(x.shape[:3]), pre.mask_prob, generator).to(self.device)
+            return losses.masked_distillation_loss(student(x, mask), target, mask), {}
+
+        def after_step(step: int, progress: float) -> dict[str, float]:
+            if pre.tau_ramp_steps > 0:
+                tau = losses.tau_at(step, pre.tau_ramp_steps, pre.tau_start, pre.tau_end)
+            else:  # over the stage's budget (steps or minutes, whichever ends it first)
+                tau = pre.tau_start + min(progress, 1.0) * (pre.tau_end - pre.tau_start)
+            losses.ema_update(self.teacher, self.model, tau)
+            return {"tau": tau}
+
+        self._run_stage(_Stage(
+            name="pretrain", label="pre-training", lr_setting="pretrain.lr", step_field="pretrain_step", elapsed_field="pretrain_elapsed_s", steps=pre.steps,
+            minutes=pre.minutes, lr=pre.lr, batch_size=pre.batch_size or cfg.batch_size, module=student,
+            optimizer=optimizer, loss=loss_of, after_step=after_step,
+            postfix=lambda loss, logged: {"loss": f"{loss:.4f}", "tau": f"{logged['tau']:.5f}"},
+            checkpoint=lambda: save_checkpoint(self.out, st, self.model, optimizer, self.teacher),
+        ))
         log.info("pre-training done: %d steps in %.1f min", st.pretrain_step, st.pretrain_elapsed_s / 60)
         st.stage = "train"
         self.teacher = None
@@ -708,8 +714,6 @@ class Trainer:
 
     def train(self) -> None:
         """Supervised training with periodic validation and checkpoints."""
-        import torch
-
         cfg, st = self.config, self.state
         model = self._wrap_ddp(self.model)
         optimizer = self._optimizer(self.model.named_parameters(), cfg.optim.lr)
@@ -723,58 +727,86 @@ class Trainer:
         validated = self.model if ema is None else ema.module
         if st.init_weights and st.last_val_step < 0 and self.dist.is_main:
             self._validate_and_keep_best(validated)  # the starting weights are the first best
-        prefetch = _Prefetcher(lambda s=self._sampler(st.step): s.sample(cfg.batch_size))
-        bar = self._bar(cfg.steps, st.step, f"train {cfg.model}")
-        start = time.perf_counter() - st.elapsed_s
-        try:
-            model.train()
-            while True:
-                elapsed = time.perf_counter() - start
-                done = (cfg.steps and st.step >= cfg.steps) or (
-                    cfg.minutes and elapsed >= cfg.minutes * SECONDS_PER_MINUTE)
-                if self._should_stop(bool(done)):
-                    break
-                batch = _batch_to_torch(prefetch.next(), self.device)
-                lr = lr_at(cfg, st.step, _progress(st.step, cfg.steps, elapsed, cfg.minutes))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss, parts = _compute_loss(cfg, model, batch)
-                loss_value = float(loss.detach())
-                if not np.isfinite(loss_value):
-                    raise VideoMocapError(
-                        f"training diverged at step {st.step} (loss {loss_value}); lower optim.lr or raise warmup_steps."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-                optimizer.step()
-                if ema is not None:
-                    ema.update_parameters(self.model)
-                st.step += 1
-                st.elapsed_s = time.perf_counter() - start
-                bar.update(1)
-                if not self.dist.is_main:
-                    continue
-                if st.step % cfg.log_every == 0:
-                    bar.set_postfix(loss=f"{loss_value:.4f}", mpjpe_mm=f"{parts['mpjpe'] * 1000:.1f}")
-                    self._scalars("train", st.step, {"loss": loss_value, "lr": lr, **parts})
-                if st.step % cfg.val.every_steps == 0:
-                    self._validate_and_keep_best(validated)
-                    model.train()
-                if st.step % cfg.checkpoint_every == 0:
-                    save_checkpoint(self.out, st, self.model, optimizer, ema=ema)
-        finally:
-            bar.close()
-            prefetch.close()
+
+        def after_step(step: int, progress: float) -> dict[str, float]:
+            if ema is not None:
+                ema.update_parameters(self.model)
+            return {}
+
+        self._run_stage(_Stage(
+            name="train", label="training", lr_setting="optim.lr", step_field="step", elapsed_field="elapsed_s", steps=cfg.steps, minutes=cfg.minutes,
+            lr=cfg.optim.lr, batch_size=cfg.batch_size, module=model, optimizer=optimizer,
+            loss=lambda batch: _compute_loss(cfg, model, batch), after_step=after_step,
+            postfix=lambda loss, parts: {"loss": f"{loss:.4f}", "mpjpe_mm": f"{parts['mpjpe'] * 1000:.1f}"},
+            checkpoint=lambda: save_checkpoint(self.out, st, self.model, optimizer, ema=ema),
+            validate=lambda: self._validate_and_keep_best(validated),
+        ))
         if self.dist.is_main:
             if st.last_val_step != st.step:
                 self._validate_and_keep_best(validated)
             st.stage = "done"
             save_checkpoint(self.out, st, self.model, optimizer, ema=ema)
-        if self.dist.is_main:
             log.info("training done: %d steps in %.1f min; best validation MPJPE %.1f mm at step %d",
                      st.step, st.elapsed_s / 60, st.best_metric, st.best_step)
+
+    def _run_stage(self, stage: "_Stage") -> None:
+        """The one training loop of both stages: until the stage's budget ends (all ranks agreeing),
+        sample, set the learning rate, step the optimiser on ``stage.loss``, then log, validate and
+        checkpoint on the config's schedules (rank 0 alone). The step counter and the elapsed time
+        live in the run state (``stage.step_field``, ``stage.elapsed_field``), so a resumed run
+        carries on where its checkpoint stopped.
+        """
+        import torch
+
+        cfg, st = self.config, self.state
+        step = getattr(st, stage.step_field)
+        prefetch = _Prefetcher(lambda s=self._sampler(step): s.sample(stage.batch_size))
+        bar = self._bar(stage.steps, step, f"{stage.name} {cfg.model}")
+        start = time.perf_counter() - getattr(st, stage.elapsed_field)
+        try:
+            stage.module.train()
+            while True:
+                step = getattr(st, stage.step_field)
+                elapsed = time.perf_counter() - start
+                done = (stage.steps and step >= stage.steps) or (
+                    stage.minutes and elapsed >= stage.minutes * SECONDS_PER_MINUTE)
+                if self._should_stop(bool(done)):
+                    break
+                batch = _batch_to_torch(prefetch.next(), self.device)
+                progress = _progress(step, stage.steps, elapsed, stage.minutes)
+                lr = lr_at(cfg, step, progress, base_lr=stage.lr)
+                for group in stage.optimizer.param_groups:
+                    group["lr"] = lr
+                loss, logged = stage.loss(batch)
+                loss_value = float(loss.detach())
+                if not np.isfinite(loss_value):
+                    raise VideoMocapError(
+                        f"{stage.label} diverged at step {step} (loss {loss_value}); lower {stage.lr_setting} or raise "
+                        "optim.warmup_steps."
+                    )
+                stage.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+                stage.optimizer.step()
+                logged = {**logged, **stage.after_step(step, progress)}
+                step += 1
+                setattr(st, stage.step_field, step)
+                setattr(st, stage.elapsed_field, time.perf_counter() - start)
+                bar.update(1)
+                if not self.dist.is_main:
+                    continue
+                if step % cfg.log_every == 0:
+                    bar.set_postfix(**stage.postfix(loss_value, logged))
+                    self._scalars(stage.name, step, {"loss": loss_value, "lr": lr, **logged})
+                if stage.validate is not None and step % cfg.val.every_steps == 0:
+                    stage.validate()
+                    stage.module.train()
+                if step % cfg.checkpoint_every == 0:
+                    stage.checkpoint()
+        finally:
+            bar.close()
+            prefetch.close()
 
     def _scalars(self, prefix: str, step: int, values: dict) -> None:
         if self.writer is None:
