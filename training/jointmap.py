@@ -23,6 +23,12 @@ The *semantics* are applied here once for every rig, following ``inference/skele
 hips are widened with :func:`skeleton.detector_hips` (pelvis = hip midpoint) and the spine
 is the midpoint of pelvis and thorax, exactly as the COCO -> H36M 2D mapping builds it.
 The JSON only holds rig names and offsets.
+
+Then the *proportions* (issue 23): the detector's skeleton is measured on real multi-view video
+(``training/calibrate_skeleton.py`` writes :data:`DETECTOR_SKELETON_FILE`), and each training source
+gets bone scales onto it (:func:`apply_bone_scales`: shoulder and hip width, upper arm, forearm,
+thigh, shin, torso, nose and head from the thorax), applied by ``training.sources`` when
+``data.detector_bones`` is on (:func:`source_bone_scales`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Sources (``../shared/data/mocap/`` beside the repo by default):
   mocap joint centres and get the detector widening like every rig, and their nose (on the
   head's axis) is moved where a detector sees it (:func:`detector_nose`).
 
+With ``data.detector_bones`` (the default) every source's bones are then scaled onto the
+detector's measured proportions (``training/jointmaps/detector_skeleton.json``, issue 23).
+
 3D sequence file format (``.npz``): one float array (T, 17, 3) per clip key, H36M-17 order,
 metres, Y up, plus a scalar ``fps``.
 """
