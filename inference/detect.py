@@ -33,7 +33,7 @@ from ..core.formats import Track2D
 from .onnx_backend import DETECTOR_PRECISIONS
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.skeleton import MIN_JOINT_SCORE, NUM_JOINTS, coco_to_h36m
-from .devices import torch_device
+from .devices import DEFAULT_DEVICE, torch_device
 from .video import VideoInfo, iter_frames, probe_video
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class DetectConfig:
     change the cached detections)."""
 
     model: str = str(SHIPPED_MODEL)
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:0" | "mps"
+    device: str = DEFAULT_DEVICE  # see inference/devices.py
     person: int | None = None  # track id to keep; None = the longest & largest track
     batch_size: int = 8
     conf: float = 0.25

@@ -65,6 +65,8 @@ def check_runtime() -> None:
 
 
 def resolve_device(props, prefs) -> str:
+    """The panel's device choice (or the preferences') as a device string, ``"auto"``, ``"cpu"`` or
+    ``"cuda"``; the stages resolve it with :mod:`video_mocap.inference.devices`."""
     choice = props.device if props.device != "PREFS" else (prefs.device if prefs is not None else "AUTO")
     return choice.lower()
 

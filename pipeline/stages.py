@@ -27,6 +27,7 @@ from ..core.formats import Motion3D, Track2D
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.lifters import DEFAULT_LIFTER, USER_LIFTERS
 from ..inference.detect import DETECT_SUBDIR  # the 2D stage's cache (and the file-hash index) in the cache folder
+from ..inference.devices import DEFAULT_DEVICE
 from ..inference.weights import WEIGHTS_SUFFIX, default_weights_path
 from ..core.filters import METHODS as SMOOTHING_METHODS
 
@@ -71,7 +72,7 @@ class PipelineSettings:
     detect: "DetectConfig" = field(default_factory=_default_detect_config)
     model: str = DEFAULT_LIFTER
     weights: Path | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     fov_deg: float | None = None
     flip: bool = True
     solve: "SolveConfig" = field(default_factory=_default_solve_config)
@@ -111,7 +112,7 @@ class PersonInfo:
 def make_settings(
     *,
     model: str = DEFAULT_LIFTER,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     person: int | None = None,
     frame_start: int = 0,
     frame_end: int | None = None,
