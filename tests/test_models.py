@@ -16,14 +16,20 @@ from video_mocap.inference.models import (  # noqa: E402
     config_to_dict,
     preset_config,
 )
-from video_mocap.inference.models.dtgcn import distillation_target  # noqa: E402
-from video_mocap.inference.models.layers import finetune_loss, mpjpe, n_mpjpe, velocity_error  # noqa: E402
 from video_mocap.inference.models.posemoe import temporal_consistency_loss  # noqa: E402
+from video_mocap.training.config import LossConfig  # noqa: E402
+from video_mocap.training.losses import distillation_target, dtgcn_finetune_loss, mpjpe, n_mpjpe  # noqa: E402
+from video_mocap.training.losses import velocity as velocity_error  # noqa: E402
 
 #: short clip for forward passes of every preset (the paper presets are slow at 243 frames)
 SHORT_T = 9
 PAPER_POSEMOE_PARAMS = 17.9e6
 PARAM_TOLERANCE = 0.05
+
+
+def finetune_loss(pred, target):
+    """The DTGCN fine-tuning loss the training uses (MPJPE + 0.5 N-MPJPE + 20 velocity), total only."""
+    return dtgcn_finetune_loss(pred, target, LossConfig())[0]
 
 
 def _count(model) -> int:

@@ -21,7 +21,7 @@ detached float), for logging.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
@@ -70,13 +70,6 @@ def pose2d_error(pred2d: torch.Tensor, target2d: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(pred2d - target2d, dim=-1).mean()
 
 
-def default_temporal_consistency(pred: torch.Tensor) -> torch.Tensor:
-    """Mean joint acceleration magnitude of (B, T, J, 3) predictions (0 when T < 3)."""
-    if pred.shape[-3] < 3:
-        return pred.new_zeros(())
-    return torch.linalg.vector_norm(torch.diff(pred, n=2, dim=-3), dim=-1).mean()
-
-
 def _parts(**terms: torch.Tensor) -> dict[str, float]:
     return {name: float(value.detach()) for name, value in terms.items()}
 
@@ -87,7 +80,7 @@ def posemoe_loss(
     target3d: torch.Tensor,
     target2d: torch.Tensor,
     weights: LossConfig,
-    temporal_fn=default_temporal_consistency,
+    temporal_fn: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """PoseMoE loss.
 

@@ -19,6 +19,7 @@ from typing import Any, Union
 
 from torch import nn
 
+from ...core.config_dict import from_dict
 from ...core.errors import VideoMocapError
 from ...core.lifters import LIFTER_NAMES
 from .dtgcn import DTGCN, DTGCNConfig
@@ -59,19 +60,11 @@ def _check_name(name: str) -> str:
 
 
 def config_from_dict(name: str, values: dict[str, Any]) -> Config:
-    """Config dataclass of model ``name`` from a dict; unknown keys -> :class:`VideoMocapError`."""
-    cls = _CONFIG_CLASSES[_check_name(name)]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise VideoMocapError(
-            f"{name} config has unknown keys {unknown}; known keys: {sorted(known)}. "
-            "Was it written for another model or another version?"
-        )
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise VideoMocapError(f"{name} config is invalid: {exc}") from None
+    """Config dataclass of model ``name`` from a dict (a model card's ``config``), read by the one
+    strict loader (:func:`~video_mocap.core.config_dict.from_dict`): unknown keys or values of the
+    wrong type -> :class:`VideoMocapError`."""
+    return from_dict(_CONFIG_CLASSES[_check_name(name)], dict(values),
+                     source=f"{name} config (written for another model or another version?)")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

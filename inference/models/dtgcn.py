@@ -18,9 +18,9 @@ Layout::
 
 Pre-training (masked self-distillation, done by the training engineer): the student sees
 inputs whose masked tokens are replaced by Gaussian noise (:meth:`DTGCN.forward_pretrain`)
-and regresses the EMA teacher's target, :func:`distillation_target` of the teacher's
-per-block outputs (``forward(x, return_layers=True)``): the average of the top-K=8 layer
-outputs, each normalised. Fine-tuning loss: :func:`~.layers.finetune_loss`
+and regresses the EMA teacher's target, ``training.losses.distillation_target`` of the
+teacher's per-block outputs (``forward(x, return_layers=True)``): the average of the top-K=8
+layer outputs, each normalised. Fine-tuning loss: ``training.losses.dtgcn_finetune_loss``
 (MPJPE + 0.5 N-MPJPE + 20 velocity).
 
 Choices where the paper summary is silent (*ours*, following MotionAGFormer / MotionBERT):
@@ -37,17 +37,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...core.skeleton import BONES, NUM_JOINTS, PELVIS
-from .layers import finetune_loss  # noqa: F401  (re-exported: the DTGCN fine-tuning loss)
 from .layers import AttentionBlock, GCNBlock, Mlp, drop_path_rates, init_weights, normalized_adjacency
 
 #: channels of each input joint: normalised x, y and the detector score
 IN_CHANNELS = 3
-#: layers averaged into the self-distillation target (paper: top-K = 8)
-DISTILL_TOP_K = 8
 
 
 @dataclass
@@ -140,13 +136,3 @@ class DTGCN(nn.Module):
     def fusion_weights(self) -> torch.Tensor:
         """(N, 2) current (transformer, gcn) fusion weights of every block."""
         return torch.stack([block.fusion_weights() for block in self.blocks])
-
-
-def distillation_target(layers: list[torch.Tensor], top_k: int = DISTILL_TOP_K) -> torch.Tensor:
-    """Teacher target: mean of the last ``top_k`` layer outputs, each layer-normalised.
-
-    layers: list of (B, T, J, C) -> (B, T, J, C). Uses all layers when fewer than ``top_k``.
-    """
-    chosen = layers[-top_k:]
-    normed = [F.layer_norm(layer.float(), layer.shape[-1:]) for layer in chosen]
-    return torch.stack(normed).mean(dim=0)

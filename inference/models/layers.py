@@ -1,4 +1,4 @@
-"""Building blocks shared by the lifters: attention, MLP, drop path, graph convolution, losses.
+"""Building blocks shared by the lifters: attention, MLP, drop path, graph convolution.
 
 Every lifter works on pose-sequence features laid out as ``(B, T, J, C)``: batch, frames,
 joints, channels. Spatial blocks attend over the ``J`` joints of one frame; temporal blocks
@@ -19,8 +19,6 @@ Axis = Literal["spatial", "temporal"]
 
 #: std of truncated-normal init for linear layers and embeddings (ViT / MotionBERT default)
 INIT_STD = 0.02
-#: numerical floor for norms in losses
-EPS = 1e-8
 
 
 def init_weights(module: nn.Module) -> None:
@@ -54,11 +52,6 @@ def from_tokens(x: torch.Tensor, axis: Axis, batch: int, frames: int, joints: in
     if axis == "spatial":
         return x.reshape(batch, frames, joints, c)
     return x.reshape(batch, joints, frames, c).permute(0, 2, 1, 3)
-
-
-def zero_root(pose: torch.Tensor, root: int = 0) -> torch.Tensor:
-    """(B, T, J, 3) -> same, with joint ``root`` moved to the origin (root-relative)."""
-    return pose - pose[:, :, root : root + 1, :]
 
 
 # ---------------------------------------------------------------------------------------
@@ -274,42 +267,3 @@ def resize_temporal(embedding: torch.Tensor, frames: int) -> torch.Tensor:
     seq = embedding[:, :, 0, :].transpose(1, 2)  # (1, C, T0)
     seq = F.interpolate(seq, size=frames, mode="linear", align_corners=True)
     return seq.transpose(1, 2)[:, :, None, :]
-
-
-# ---------------------------------------------------------------------------------------
-# losses shared by the lifters
-# ---------------------------------------------------------------------------------------
-def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean per-joint position error: (..., J, 3) x2 -> scalar (same units as the input)."""
-    return torch.linalg.vector_norm(pred - target, dim=-1).mean()
-
-
-def n_mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Scale-normalised MPJPE (Rhodin et al. 2018): (B, T, J, 3) x2 -> scalar.
-
-    ``pred`` is scaled per frame by the least-squares factor that best fits ``target``.
-    """
-    dot = (pred * target).sum(dim=(-1, -2), keepdim=True)
-    norm = (pred * pred).sum(dim=(-1, -2), keepdim=True).clamp_min(EPS)
-    return mpjpe(dot / norm * pred, target)
-
-
-def velocity_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean error of frame-to-frame joint velocities: (B, T, J, 3) x2 -> scalar (0 when T < 2)."""
-    if pred.shape[1] < 2:
-        return pred.new_zeros(())
-    return mpjpe(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1])
-
-
-#: DTGCN fine-tuning loss weights (paper): MPJPE + 0.5 N-MPJPE + 20 velocity
-FINETUNE_N_MPJPE_WEIGHT = 0.5
-FINETUNE_VELOCITY_WEIGHT = 20.0
-
-
-def finetune_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """DTGCN fine-tuning loss ``MPJPE + 0.5 N-MPJPE + 20 velocity``: (B, T, J, 3) x2 -> scalar."""
-    return (
-        mpjpe(pred, target)
-        + FINETUNE_N_MPJPE_WEIGHT * n_mpjpe(pred, target)
-        + FINETUNE_VELOCITY_WEIGHT * velocity_error(pred, target)
-    )
