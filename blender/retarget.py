@@ -18,7 +18,14 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from .armature import DEFAULT_INTERPOLATION, write_action
-from ..rigging.retarget import TargetSkeleton, load_preset, resolve_mapping, retarget_motion
+from ..rigging.retarget import (
+    TargetSkeleton,
+    load_preset,
+    load_preset_options,
+    resolve_feet,
+    resolve_mapping,
+    retarget_motion,
+)
 from ..rigging.solve import SolvedMotion
 
 log = logging.getLogger(__name__)
@@ -77,13 +84,15 @@ def retarget(rig, solved: SolvedMotion, preset: str | os.PathLike | None = None,
         raise VideoMocapError(f"Expected a solved motion, got {type(solved).__name__}.")
     solved.validate()
     wanted = {**load_preset(preset), **(mapping or {})}
+    options = load_preset_options(preset)
     target = target_skeleton(rig)
     resolved = resolve_mapping(wanted, target.bone_names, target.parents)
-    result = retarget_motion(solved, target, resolved)
+    feet = resolve_feet(options.feet, target.bone_names, target.parents, resolved)
+    result = retarget_motion(solved, target, resolved, feet=feet, keep_rest_direction=options.keep_rest_direction)
     channels = {name: {"rotation_quaternion": q} for name, q in result.rotations.items()}
     channels.setdefault(result.root_bone, {})["location"] = result.root_locations
     write_action(rig, solved.frames, channels, action_name=f"{rig.name}_VideoMocap", interpolation=interpolation)
     switched = _switch_rigify_limbs_to_fk(rig)
-    log.info("retargeted %d frames onto '%s' (%d bones, scale %.3f, %d limbs set to FK)",
-             solved.num_frames, rig.name, len(result.rotations), result.scale, switched)
+    log.info("retargeted %d frames onto '%s' (%d bones, feet %s, scale %.3f, %d limbs set to FK)",
+             solved.num_frames, rig.name, len(result.rotations), sorted(feet.values()), result.scale, switched)
     return rig

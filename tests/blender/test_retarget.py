@@ -17,6 +17,18 @@ FPS = 30.0
 CLIP = "HDM_bk_sneak2StepsLStart_005_120"
 #: target bone directions vs the source's (degrees)
 DIRECTION_TOL_DEG = 1.0
+#: thighs and shins: moved by the foot IK onto the (scaled) solved ankles, so rigs of other
+#: proportions bend their knees a little differently (tests/blender/test_rigs.py checks the feet)
+LEG_TOL_DEG = 20.0
+LEG_BONES = ("thigh.L", "shin.L", "thigh.R", "shin.R")
+
+
+def upper_body(mapping: dict[str, str]) -> dict[str, str]:
+    return {s: d for s, d in mapping.items() if s not in LEG_BONES}
+
+
+def legs(mapping: dict[str, str]) -> dict[str, str]:
+    return {s: d for s, d in mapping.items() if s in LEG_BONES}
 #: frames checked (every STEP-th)
 STEP = 7
 
@@ -115,14 +127,17 @@ def test_mixamo_a_pose_rig_follows_source(empty_scene, solved, preset):
         "shoulder.L": "LeftShoulder",
         "upper_arm.L": "LeftArm", "forearm.L": "LeftForeArm", "shoulder.R": "RightShoulder",
         "upper_arm.R": "RightArm", "forearm.R": "RightForeArm"}.items()}
-    assert check_follows(rig, solved, mapping) < DIRECTION_TOL_DEG
-    # root: the solved trajectory scaled by the leg ratio, from the object's origin
+    assert check_follows(rig, solved, upper_body(mapping)) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, legs(mapping)) < LEG_TOL_DEG
+    # root: the solved trajectory scaled by the leg ratio, from the rig's rest position
     target_leg = 0.01 * (np.linalg.norm([0, 43, 1]) + np.linalg.norm([0, 43, 3]))
     scale = target_leg / (solved.info["bone_lengths"][2] + solved.info["bone_lengths"][3])
+    rest_hips = np.array(rig.matrix_world) @ np.append(np.array(rig.data.bones["mixamorig:Hips"].head_local), 1.0)
     for k in (0, solved.num_frames - 1):
         bpy.context.scene.frame_set(int(solved.frames[k]))
         hips = np.array(rig.matrix_world) @ np.append(np.array(rig.pose.bones["mixamorig:Hips"].head), 1.0)
-        np.testing.assert_allclose(hips[:3], np.array([0.5, 0.2, 0.0]) + scale * solved.root_world[k], atol=1e-3)
+        np.testing.assert_allclose(hips[:3], rest_hips[:3] + scale * (solved.root_world[k] - solved.rest_heads[0]),
+                                   atol=1e-3)
 
 
 def test_rigify_metarig_follows_source(empty_scene, solved):
@@ -139,7 +154,8 @@ def test_rigify_metarig_follows_source(empty_scene, solved):
     from video_mocap.rigging.retarget import load_preset
 
     mapping = load_preset("rigify_metarig")
-    assert check_follows(rig, solved, mapping) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, upper_body(mapping)) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, legs(mapping)) < LEG_TOL_DEG
     # automatic matching alone cannot tell which metarig bone is the pelvis: a clear error
     with pytest.raises(VideoMocapError, match="pelvis"):
         blender_retarget.retarget(rig, solved, preset="auto")
@@ -163,12 +179,15 @@ def test_generated_rigify_rig_fk_controls_follow_source(empty_scene, solved):
     blender_retarget.retarget(rig, solved, preset="rigify")
     from video_mocap.rigging.retarget import load_preset
 
-    mapping = {src: dst for src, dst in load_preset("rigify").items() if dst}
-    assert check_follows(rig, solved, mapping) < DIRECTION_TOL_DEG
+    # the torso and chest controls lie horizontal: they turn with the pelvis and chest (not along them)
+    mapping = {src: dst for src, dst in load_preset("rigify").items() if dst and src not in ("pelvis", "chest")}
+    assert check_follows(rig, solved, upper_body(mapping)) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, legs(mapping)) < LEG_TOL_DEG
     # the deforming bones follow the controls
     deform = {"thigh.L": "DEF-thigh.L", "shin.R": "DEF-shin.R", "upper_arm.L": "DEF-upper_arm.L",
               "forearm.R": "DEF-forearm.R"}
-    assert check_follows(rig, solved, deform) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, upper_body(deform)) < DIRECTION_TOL_DEG
+    assert check_follows(rig, solved, legs(deform)) < LEG_TOL_DEG
     assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 1.0
 
 
