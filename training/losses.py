@@ -70,8 +70,10 @@ def pose2d_error(pred2d: torch.Tensor, target2d: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(pred2d - target2d, dim=-1).mean()
 
 
-def _parts(**terms: torch.Tensor) -> dict[str, float]:
-    return {name: float(value.detach()) for name, value in terms.items()}
+def _weighted(weights: LossConfig, model: str, **terms: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """``sum(weights.<model>_<name> * term)`` and each term's unweighted value (a float, for logging)."""
+    total = sum(getattr(weights, f"{model}_{name}") * value for name, value in terms.items())
+    return total, {name: float(value.detach()) for name, value in terms.items()}
 
 
 def posemoe_loss(
@@ -89,23 +91,14 @@ def posemoe_loss(
         target3d: (B, T, J, 3); target2d: (B, T, J, 2) clean normalised 2D.
         temporal_fn: the model module's ``temporal_consistency_loss`` (pred -> scalar).
     """
-    loss_3d = mpjpe(pred, target3d)
-    loss_2d = pose2d_error(aux["pose2d"], target2d)
-    loss_depth = (aux["depth"] - target3d[..., 2]).abs().mean()
-    loss_temporal = temporal_fn(pred)
-    loss_velocity = velocity(pred, target3d)
-    loss_bone = bone_length_error(pred, target3d)
-    total = (
-        weights.posemoe_mpjpe * loss_3d
-        + weights.posemoe_pose2d * loss_2d
-        + weights.posemoe_depth * loss_depth
-        + weights.posemoe_temporal * loss_temporal
-        + weights.posemoe_velocity * loss_velocity
-        + weights.posemoe_bone * loss_bone
-    )
-    return total, _parts(
-        mpjpe=loss_3d, pose2d=loss_2d, depth=loss_depth, temporal=loss_temporal, velocity=loss_velocity,
-        bone=loss_bone,
+    return _weighted(
+        weights, "posemoe",
+        mpjpe=mpjpe(pred, target3d),
+        pose2d=pose2d_error(aux["pose2d"], target2d),
+        depth=(aux["depth"] - target3d[..., 2]).abs().mean(),
+        temporal=temporal_fn(pred),
+        velocity=velocity(pred, target3d),
+        bone=bone_length_error(pred, target3d),
     )
 
 
@@ -113,25 +106,13 @@ def dtgcn_finetune_loss(
     pred: torch.Tensor, target3d: torch.Tensor, weights: LossConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """DTGCN fine-tuning: ``MPJPE + 0.5 N-MPJPE + 20 velocity`` (weights from ``LossConfig``)."""
-    loss_3d = mpjpe(pred, target3d)
-    loss_n = n_mpjpe(pred, target3d)
-    loss_velocity = velocity(pred, target3d)
-    loss_bone = bone_length_error(pred, target3d)
-    total = (
-        weights.dtgcn_mpjpe * loss_3d
-        + weights.dtgcn_n_mpjpe * loss_n
-        + weights.dtgcn_velocity * loss_velocity
-        + weights.dtgcn_bone * loss_bone
-    )
-    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n, velocity=loss_velocity, bone=loss_bone)
+    return _weighted(weights, "dtgcn", mpjpe=mpjpe(pred, target3d), n_mpjpe=n_mpjpe(pred, target3d),
+                     velocity=velocity(pred, target3d), bone=bone_length_error(pred, target3d))
 
 
 def mlp_loss(pred: torch.Tensor, target3d: torch.Tensor, weights: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """MLP baseline: ``MPJPE + 0.5 N-MPJPE`` per frame."""
-    loss_3d = mpjpe(pred, target3d)
-    loss_n = n_mpjpe(pred, target3d)
-    total = weights.mlp_mpjpe * loss_3d + weights.mlp_n_mpjpe * loss_n
-    return total, _parts(mpjpe=loss_3d, n_mpjpe=loss_n)
+    return _weighted(weights, "mlp", mpjpe=mpjpe(pred, target3d), n_mpjpe=n_mpjpe(pred, target3d))
 
 
 # ---------------------------------------------------------------------------------------
