@@ -31,8 +31,6 @@ from ..core import skeleton
 
 J = skeleton.JOINT_INDEX
 PELVIS = skeleton.PELVIS
-_BONE_PARENT = np.array([p for p, _ in skeleton.BONES])
-_BONE_CHILD = np.array([c for _, c in skeleton.BONES])
 _BONE_OF_CHILD = {c: i for i, (_, c) in enumerate(skeleton.BONES)}
 UP = np.array([0.0, 1.0, 0.0])
 
