@@ -21,7 +21,8 @@ import numpy as np
 
 from . import common
 
-HDM05 = common.SHARED / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
+#: the shared HDM05 file, or on a clone without it the committed fixture (it holds both clips)
+HDM05 = common.hdm05_file()
 CLIPS = ("HDM_mm_jogLeftCircle4StepsRstart_011_120", "HDM_bk_sneak2StepsLStart_005_120")
 FPS = 30.0
 NOISE_WHITE_M = 0.012

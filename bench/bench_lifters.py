@@ -95,12 +95,14 @@ def _run_child(model_name: str, preset: str, args: argparse.Namespace) -> dict:
 
 
 def _table(rows: list[dict], args: argparse.Namespace) -> str:
+    sizes = ["--threads", str(args.threads), "--batch", str(args.batch), "--repeats", str(args.repeats)]
     lines = [
         "# Lifter benchmark",
         "",
-        f"Command: `{common.command('bench_lifters', ['--threads', str(args.threads), '--batch', str(args.batch), '--repeats', str(args.repeats)])}`",
+        f"Command: `{common.command('bench_lifters', sizes)}`",
         "",
-        f"Machine: {common.machine()} (Python {platform.python_version()}); {args.threads} torch threads; figures are medians of "
+        f"Machine: {common.machine()} (Python {platform.python_version()}); {args.threads} torch threads; "
+        "figures are medians of "
         f"{args.repeats} calls on batches of {args.batch} windows, random-init weights (speed does not "
         "depend on the values). Other engineers were using the same 2 cores, so frames/s are lower bounds.",
         "",

@@ -126,9 +126,9 @@ def child(args: argparse.Namespace) -> int:
 
 
 def run_child(track: Path, weights: Path, backend: str, path: str, flip: bool, threads: int) -> dict:
-    cmd = common.module_command("bench_memory", ["--child", "--track", str(track), "--motion", str(track.with_suffix(".motion.npz")),
-                                                 "--weights", str(weights), "--backend", backend, "--path", path,
-                                                 "--threads", str(threads)])
+    cmd = common.module_command("bench_memory", [
+        "--child", "--track", str(track), "--motion", str(track.with_suffix(".motion.npz")), "--weights", str(weights),
+        "--backend", backend, "--path", path, "--threads", str(threads)])
     if flip:
         cmd.append("--flip")
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=common.REPO)

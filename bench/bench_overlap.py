@@ -74,8 +74,8 @@ def run(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.clip_stride)))
         return 0
     start = time.perf_counter()
-    procs = [subprocess.Popen(common.module_command("bench_overlap", ["--child", model, "--clip-stride", str(args.clip_stride)]), cwd=common.REPO,
-                              stdout=subprocess.PIPE, text=True) for model in args.models]
+    procs = [subprocess.Popen(common.module_command("bench_overlap", ["--child", model, "--clip-stride", str(args.clip_stride)]),
+                              cwd=common.REPO, stdout=subprocess.PIPE, text=True) for model in args.models]
     results = []
     for model, proc in zip(args.models, procs):
         out, _ = proc.communicate()

@@ -25,9 +25,6 @@ from . import common
 from .common import SAMPLE
 from .targets import T_REAPPLY_S
 
-#: the HDM05 mocap seeded when no trained weights exist: the shared data's, else the committed test fixture
-HDM05_FILES = (common.SHARED / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz",
-               common.REPO / "tests" / "data" / "hdm05_fixture.npz")
 SAMPLE_FRAMES = 230
 
 
@@ -63,7 +60,7 @@ def run(argv: list[str] | None = None) -> int:
     else:
         from video_mocap.pipeline.mocap_seed import seed_motion_cache
 
-        hdm05 = next((p for p in HDM05_FILES if p.is_file()), HDM05_FILES[0])
+        hdm05 = common.hdm05_file()
         source = f"cache seeded with real mocap ({hdm05.name}; no trained weights at {weights})"
         seed_motion_cache(SAMPLE, pipeline_settings(bpy.context), cache, hdm05)
         assert bpy.ops.video_mocap.estimate() == {"FINISHED"}

@@ -119,22 +119,11 @@ def panel(points_m: np.ndarray, label: str, reference_m: np.ndarray | None = Non
 
 
 def read_frames(video: Path, wanted: list[int]) -> dict[int, np.ndarray]:
-    import cv2
+    """The frames ``wanted`` of ``video`` as the 2D stage decodes them (displayed orientation)."""
+    from video_mocap.inference.video import iter_frames
 
-    cap = cv2.VideoCapture(str(video))
-    frames: dict[int, np.ndarray] = {}
-    index = 0
-    try:
-        while len(frames) < len(wanted):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index in wanted:
-                frames[index] = frame
-            index += 1
-    finally:
-        cap.release()
-    return frames
+    last = max(wanted)
+    return {index: frame.copy() for index, frame in iter_frames(video, 0, last + 1) if index in wanted}
 
 
 def crop_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:

@@ -38,12 +38,16 @@ NUMERIC_KINDS = "iuf"
 class Track2D:
     """One person's 2D track in H36M-17 order.
 
-    keypoints: (T, 17, 2) float32 pixels, x right, y down.
+    keypoints: (T, 17, 2) float32 pixels, x right, y down (the displayed frame: rotation
+        metadata applied; ``width`` x ``height`` is the displayed size).
     scores: (T, 17) float32 in [0, 1] (0 = joint missing / filled by interpolation).
     frame_indices: (T,) int64 index of each row in the source video.
     """
 
     keypoints: np.ndarray
+    times_s: optional (T,) float64 presentation time of each row's frame in seconds (the
+        video's own timestamps; strictly increasing). A variable-frame-rate clip is timed by
+        them; None (files written before they existed) = ``frame_indices / fps``.
     scores: np.ndarray
     frame_indices: np.ndarray
     fps: float
@@ -55,6 +59,7 @@ class Track2D:
 
     def __post_init__(self) -> None:
         self.keypoints = numeric_array(self.keypoints, TRACK_WHAT, "keypoints").astype(np.float32)
+    times_s: np.ndarray | None = None
         self.scores = numeric_array(self.scores, TRACK_WHAT, "scores").astype(np.float32)
         self.frame_indices = numeric_array(self.frame_indices, TRACK_WHAT, "frame_indices").astype(np.int64)
         check_track_layout(self.keypoints.shape, self.scores.shape, self.frame_indices.shape,
@@ -63,6 +68,11 @@ class Track2D:
 
     @property
     def num_frames(self) -> int:
+        self.times_s = check_times(self.times_s, self.keypoints.shape[0], TRACK_WHAT)
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
+        return frame_times_of(self.times_s, self.frame_indices, self.fps)
         return int(self.keypoints.shape[0])
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -70,6 +80,8 @@ class Track2D:
         return save_npz_atomic(
             path,
             keypoints=self.keypoints,
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
             scores=self.scores,
             frame_indices=self.frame_indices,
             fps=np.float32(self.fps),
@@ -96,6 +108,7 @@ class Track2D:
         )
 
 
+            times_s=data.get("times_s"),
 @dataclass
 class Motion3D:
     """Lifted 3D motion.
@@ -109,6 +122,13 @@ class Motion3D:
     root: np.ndarray
     frame_indices: np.ndarray
     fps: float
+    frame_indices: (T,) int64 video frame of each row.
+    times_s: optional (T,) float64 seconds of each row's video frame (from the 2D track's
+        ``times_s``; strictly increasing): the solve keys a variable-frame-rate clip by them.
+        None (older files) = ``frame_indices / fps``.
+    extras: more arrays, by name: ``focal_px``, ``width``, ``height`` (the camera the root was
+        fitted with) and, for a panning camera, :data:`CAMERA_ROTATION` (T, 3, 3): each frame's
+        camera axes -> the first frame's (``inference.camera_motion``; the solve takes it out).
     model: str
     scores: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
@@ -118,6 +138,7 @@ class Motion3D:
         self.root = numeric_array(self.root, MOTION_WHAT, "root").astype(np.float32)
         self.frame_indices = numeric_array(self.frame_indices, MOTION_WHAT, "frame_indices").astype(np.int64)
         if self.scores is not None:
+    times_s: np.ndarray | None = None
             self.scores = numeric_array(self.scores, MOTION_WHAT, "scores")
         t = self.joints3d.shape[0] if self.joints3d.ndim == 3 else -1
         if self.joints3d.shape != (t, NUM_JOINTS, 3) or t < 1:
@@ -136,6 +157,11 @@ class Motion3D:
         return int(self.joints3d.shape[0])
 
     def save(self, path: str | os.PathLike) -> Path:
+        self.times_s = check_times(self.times_s, t, "3D motion")
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
+        return frame_times_of(self.times_s, self.frame_indices, self.fps)
         extra = {} if self.scores is None else {"scores": np.asarray(self.scores, dtype=np.float32)}
         extra.update(self.extras)
         return save_npz_atomic(
@@ -144,6 +170,8 @@ class Motion3D:
             root=self.root,
             frame_indices=self.frame_indices,
             fps=np.float32(self.fps),
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
             model=np.str_(self.model),
             **extra,
         )
@@ -151,7 +179,7 @@ class Motion3D:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Motion3D":
         data = _load_npz(path, "3D motion", ("joints3d", "root", "frame_indices", "fps", "model"))
-        known = {"joints3d", "root", "frame_indices", "fps", "model", "scores"}
+        known = {"joints3d", "root", "frame_indices", "fps", "model", "scores", "times_s"}
         return cls(
             joints3d=data["joints3d"],
             root=data["root"],
@@ -166,6 +194,7 @@ class Motion3D:
 def check_track_layout(
     keypoints_shape: tuple[int, ...],
     scores_shape: tuple[int, ...],
+            times_s=data.get("times_s"),
     frame_indices_shape: tuple[int, ...],
     fps: float,
     width: int,
@@ -193,6 +222,28 @@ def numeric_array(value: object, what: str, key: str) -> np.ndarray:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise VideoMocapError(f"{what}: '{key}' is not an array of numbers ({exc}); write the file again.") from None
+def check_times(times_s: np.ndarray | None, t: int, what: str) -> np.ndarray | None:
+    """Validate optional per-row timestamps: None, or (t,) finite, strictly increasing seconds
+    (returned as float64); a clear error otherwise."""
+    if times_s is None:
+        return None
+    times = np.asarray(times_s, dtype=np.float64)
+    if times.shape != (t,):
+        raise VideoMocapError(f"{what}: 'times_s' must have shape ({t},), got {times.shape}; write the file again.")
+    if not np.isfinite(times).all() or (t > 1 and not np.all(np.diff(times) > 0)):
+        raise VideoMocapError(
+            f"{what}: 'times_s' must be finite, strictly increasing seconds; write the file again."
+        )
+    return times
+
+
+def frame_times_of(times_s: np.ndarray | None, frame_indices: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) seconds of each row: ``times_s`` when given, else ``frame_indices / fps``."""
+    if times_s is not None:
+        return np.asarray(times_s, dtype=np.float64)
+    return np.asarray(frame_indices, dtype=np.float64) / float(fps)
+
+
     if array.dtype.kind not in NUMERIC_KINDS:
         raise VideoMocapError(
             f"{what}: '{key}' holds {array.dtype.name} values, not numbers; write the file again with numeric arrays."
@@ -394,6 +445,7 @@ class TrackFile:
         except (zipfile.BadZipFile, ValueError, TypeError, OSError, EOFError) as exc:
             self.close()
             raise VideoMocapError(f"{TRACK_WHAT} file {self.path} is not a readable .npz ({exc}); write it again.") from None
+            self.times_s = self._archive["times_s"] if "times_s" in self._archive.files else None
         except VideoMocapError:
             self.close()
             raise
@@ -401,6 +453,7 @@ class TrackFile:
     def iter_blocks(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(keypoints (n, 17, 2), scores (n, 17)) float32, ``rows`` frames at a time, in order."""
         keypoints = NpzArrayReader(self._archive.zip, "keypoints", TRACK_WHAT)
+            self.times_s = check_times(self.times_s, self.num_frames, TRACK_WHAT)
         scores = NpzArrayReader(self._archive.zip, "scores", TRACK_WHAT)
         try:
             while keypoints.rows_read < self.num_frames:

@@ -17,7 +17,8 @@ so that a lifter trained on mocap sees the same points at run time:
  7  spine           midpoint of pelvis and thorax
  8  thorax          midpoint of the two shoulders
  9  neck_nose       COCO nose
-10  head            mean of the eyes and ears: about ear level, *not* the top of the head
+10  head            mean of the eyes and ears: about ear level, *not* the top of the head;
+                    from the face points that are *seen*, with their own scores (below)
 11  left_shoulder   COCO left shoulder
 12  left_elbow      COCO left elbow
 13  left_wrist      COCO left wrist
@@ -25,6 +26,16 @@ so that a lifter trained on mocap sees the same points at run time:
 15  right_elbow     COCO right elbow
 16  right_wrist     COCO right wrist
 ==  ==============  ====================================================================
+
+The head in profile: a side-on detector sees one eye and one ear; the hidden pair gets low
+scores. The head joint is then the mean of the *seen* eye centre and ear centre (each the mean
+of its seen points), scored by the lower of those two centres' scores, so it stays a confident
+ear-level point in profile (where the far eye and ear project close to the near ones). With no
+eye or no ear seen it is the other pair's centre; with no face point seen it is the plain mean
+of all four, scored by their lowest score (missing). The nose and the head are then missing
+together only when the face is not seen (a back view): the 2D stage fills such joints from the
+neck (``inference.detect.fill_gaps``), and the solve keeps a long-missing head in its rest
+orientation relative to the neck.
 
 Mocap rigs put hip joints at the centres of the femoral heads, narrower than a
 detector's hip keypoints (which sit near the greater trochanters).
@@ -140,6 +151,49 @@ COCO_SOURCES: tuple[tuple[int, ...], ...] = tuple(
 MIN_JOINT_SCORE = 0.3
 
 
+#: the two pairs of face points the head joint is built from (COCO indices)
+FACE_PAIRS: tuple[tuple[int, int], tuple[int, int]] = (
+    (_C["left_eye"], _C["right_eye"]),
+    (_C["left_ear"], _C["right_ear"]),
+)
+
+
+def head_from_face(keypoints_coco: np.ndarray, scores_coco: np.ndarray,
+                   min_score: float = MIN_JOINT_SCORE) -> tuple[np.ndarray, np.ndarray]:
+    """The head joint from the face points that are seen (see the module notes).
+
+    Args:
+        keypoints_coco: (..., 17, C) COCO keypoints; scores_coco: (..., 17) confidences.
+        min_score: a face point scored at least this is seen.
+    Returns:
+        (..., C) head positions and (..., ) scores: the mean of the seen eye centre and ear
+        centre, scored by the lower of their scores (a centre's score = the mean of its seen
+        points'); one pair's centre when the other is not seen; where no face point is seen,
+        the mean of all four, scored by their minimum.
+    """
+    points = np.asarray(keypoints_coco, dtype=np.float32)
+    scores = np.asarray(scores_coco, dtype=np.float32)
+    centres, centre_scores, centre_seen = [], [], []
+    for pair in FACE_PAIRS:
+        seen = scores[..., list(pair)] >= min_score  # (..., 2)
+        count = seen.sum(axis=-1)
+        weight = seen / np.maximum(count, 1)[..., None]
+        centres.append(np.einsum("...k,...kc->...c", weight, points[..., list(pair), :]))
+        centre_scores.append(np.sum(weight * scores[..., list(pair)], axis=-1))
+        centre_seen.append(count > 0)
+    seen_both = centre_seen[0] & centre_seen[1]
+    either = centre_seen[0] | centre_seen[1]
+    head = np.where(seen_both[..., None], 0.5 * (centres[0] + centres[1]),
+                    np.where(centre_seen[0][..., None], centres[0], centres[1]))
+    score = np.where(seen_both, np.minimum(centre_scores[0], centre_scores[1]),
+                     np.where(centre_seen[0], centre_scores[0], centre_scores[1]))
+    face = [k for pair in FACE_PAIRS for k in pair]
+    fallback = points[..., face, :].mean(axis=-2)
+    head = np.where(either[..., None], head, fallback).astype(np.float32)
+    score = np.where(either, score, scores[..., face].min(axis=-1)).astype(np.float32)
+    return head, score
+
+
 def coco_to_h36m(keypoints_coco: np.ndarray, scores_coco: np.ndarray | None = None):
     """Map COCO-17 keypoints to H36M-17.
 
@@ -149,13 +203,17 @@ def coco_to_h36m(keypoints_coco: np.ndarray, scores_coco: np.ndarray | None = No
 
     Returns:
         (..., 17, C) H36M keypoints, and (..., 17) scores (the minimum over the COCO
-        keypoints each joint is built from) when ``scores_coco`` is given.
+        keypoints each joint is built from) when ``scores_coco`` is given. With scores, the
+        head is built from the face points that are seen (:func:`head_from_face`); without,
+        it is the plain mean of eyes and ears (``COCO_TO_H36M_WEIGHTS``, as for 3D rigs).
     """
     keypoints = np.einsum("hk,...kc->...hc", COCO_TO_H36M_WEIGHTS, np.asarray(keypoints_coco, dtype=np.float32))
     if scores_coco is None:
         return keypoints
     scores_coco = np.asarray(scores_coco, dtype=np.float32)
     scores = np.stack([scores_coco[..., list(src)].min(axis=-1) for src in COCO_SOURCES], axis=-1)
+    head = JOINT_INDEX["head"]
+    keypoints[..., head, :], scores[..., head] = head_from_face(keypoints_coco, scores_coco)
     return keypoints, scores
 
 

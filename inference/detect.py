@@ -7,8 +7,9 @@ Flow of :func:`detect_video`:
    frame by frame and in order, to ultralytics' own ``BYTETracker``, which gives stable person ids.
 3. Raw detections of every track (COCO-17 keypoints, boxes) are cached as one ``.npz`` per
    (video content, detection settings) in :func:`default_cache_dir`; a re-run is instant.
-4. Per track: COCO-17 -> H36M-17 (:func:`~video_mocap.core.skeleton.coco_to_h36m`), low-confidence
-   joints count as missing and :func:`fill_gaps` interpolates them (score 0 there).
+4. Per track: COCO-17 -> H36M-17 (:func:`~video_mocap.core.skeleton.coco_to_h36m`; the head from
+   the face points seen), low-confidence joints count as missing and :func:`fill_gaps` fills
+   them (score 0 there): short gaps interpolated, longer ones than ``max_gap_frames`` from the body.
 5. :func:`choose_subject` picks the subject (the largest, longest track unless a ``person`` id is given).
 
 torch and ultralytics are imported lazily: this module imports with numpy alone.
@@ -34,7 +35,7 @@ from .onnx_backend import DETECTOR_PRECISIONS
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.skeleton import MIN_JOINT_SCORE, NUM_JOINTS, coco_to_h36m
 from .devices import DEFAULT_DEVICE, torch_device
-from .video import VideoInfo, iter_frames, probe_video
+from .video import VideoInfo, iter_timed_frames, probe_video, usable_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ TRACKER_CONFIG = "bytetrack.yaml"
 #: the frame rate the tracker's ``track_buffer`` (frames a lost person is remembered) is tuned for;
 #: it is scaled to the clip's rate so that a person stays remembered for the same time
 TRACKER_REFERENCE_FPS = 30.0
-#: bump when the cached arrays change meaning
-CACHE_VERSION = 1
+#: bump when the cached arrays change meaning (2: displayed orientation, per-frame timestamps)
+CACHE_VERSION = 2
 #: environment variable that overrides the cache folder
 CACHE_ENV = "VIDEO_MOCAP_CACHE"
 _HASH_CHUNK = 1 << 20
@@ -77,7 +78,7 @@ class DetectConfig:
     imgsz: int = 640
     frame_start: int = 0
     frame_end: int | None = None  # exclusive
-    max_gap_frames: int = 15  # gaps up to this are interpolated (scores 0 there); longer ones reported
+    max_gap_frames: int = 15  # gaps up to this are interpolated (scores 0 there); longer: from the body, reported
     allow_download: bool = False  # ultralytics may download a *named* model only if True
     backend: str = "auto"  # "auto" | "ultralytics" | "onnx"
     #: ONNX path only: "auto" (the int8 export when present), "int8" or "fp32" (see onnx_backend)
@@ -116,17 +117,23 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def fill_gaps(
     keypoints: np.ndarray, scores: np.ndarray, max_gap: int, min_score: float = MIN_JOINT_SCORE
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Interpolate missing joints over time.
+    """Fill missing joints: short gaps interpolated over time, long ones from the body.
 
     A joint is missing where its score is below ``min_score`` or its position is not finite.
-    Each joint is interpolated linearly between its valid neighbours (held at the ends of the
-    track); a joint never valid in the whole track copies its parent (the pelvis: the mean of the
-    other joints). Filled values get score 0 so the lifter knows.
+    A run of up to ``max_gap`` missing frames is interpolated linearly between the joint's valid
+    neighbours (held at the ends of the track). A longer run is *not* interpolated (that would
+    freeze the joint at one image point for seconds, e.g. a head in profile): there the joint
+    copies its parent, as a joint never valid in the whole track does (the pelvis: the mean of
+    the joints seen in that frame), which is what the lifter was trained to read as missing.
+    Frames where no joint at all is seen (the subject left or was lost) are interpolated
+    whatever their length, and the runs longer than ``max_gap`` are reported. Filled values get
+    score 0 so the lifter knows.
 
     Args:
         keypoints: (T, 17, 2) pixel positions.
         scores: (T, 17) confidences.
-        max_gap: whole-frame gaps (no valid joint) longer than this are reported.
+        max_gap: longest run of missing frames of a joint that is interpolated; whole-frame gaps
+            (no valid joint) longer than this are reported.
         min_score: joints below this score count as missing.
 
     Returns:
@@ -148,8 +155,10 @@ def fill_gaps(
     if not valid.any():
         raise VideoMocapError("No joint is detected with enough confidence in any frame of this track.")
     frames = np.arange(keypoints.shape[0])
-    long_gaps = [(a, b) for a, b in _runs(~valid.any(axis=1)) if b - a + 1 > max_gap]
+    nobody = ~valid.any(axis=1)
+    long_gaps = [(a, b) for a, b in _runs(nobody) if b - a + 1 > max_gap]
     never = []
+    from_body = np.zeros_like(valid)  # (T, 17): long per-joint gaps, filled from the parent
     for j in range(NUM_JOINTS):
         ok = valid[:, j]
         if not ok.any():
@@ -159,10 +168,22 @@ def fill_gaps(
             continue
         for c in range(2):
             keypoints[~ok, j, c] = np.interp(frames[~ok], frames[ok], keypoints[ok, j, c])
+        for a, b in _runs(~ok):
+            if b - a + 1 > max_gap:
+                from_body[a : b + 1, j] = True
+    from_body &= ~nobody[:, None]
     seen = [k for k in range(NUM_JOINTS) if k not in never]
-    for j in never:  # parents come before children in H36M order: a parent is filled first
+    for j in range(NUM_JOINTS):  # parents come before children in H36M order: a parent is filled first
         parent = PARENTS[j]
-        keypoints[:, j] = keypoints[:, parent] if parent >= 0 else keypoints[:, seen].mean(axis=1)
+        if j in never:
+            keypoints[:, j] = keypoints[:, parent] if parent >= 0 else keypoints[:, seen].mean(axis=1)
+        elif from_body[:, j].any():
+            rows = from_body[:, j]
+            if parent >= 0:
+                keypoints[rows, j] = keypoints[rows, parent]
+            else:
+                weights = valid[rows][..., None].astype(np.float32)
+                keypoints[rows, j] = (keypoints[rows] * weights).sum(axis=1) / weights.sum(axis=1)
     scores[~valid] = 0.0
     return keypoints, scores, long_gaps
 
@@ -353,7 +374,9 @@ class _RawDetections:
     """Flat per-detection arrays of all tracks (what the cache stores).
 
     track_id (N,), frame (N,), keypoints (N, 17, 2) COCO px, keypoint_scores (N, 17),
-    boxes (N, 4) xyxy px, box_scores (N,); frames_decoded = frames actually read.
+    boxes (N, 4) xyxy px, box_scores (N,); frames_decoded = frames actually read;
+    decoded_frames (F,) int64 and decoded_times_s (F,) float64: each decoded frame's index and
+    own timestamp (seconds).
     """
 
     track_id: np.ndarray
@@ -363,6 +386,8 @@ class _RawDetections:
     boxes: np.ndarray
     box_scores: np.ndarray
     frames_decoded: int
+    decoded_frames: np.ndarray
+    decoded_times_s: np.ndarray
 
     def save(self, path: Path) -> None:
         save_npz_atomic(path, **{k: np.asarray(v) for k, v in asdict(self).items()})
@@ -433,9 +458,12 @@ def _run_detection(
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
     total = max(end - config.frame_start, 0)
     rows: dict[str, list[np.ndarray]] = {
-        name: [] for name in _RawDetections.__dataclass_fields__ if name != "frames_decoded"
+        name: [] for name in _RawDetections.__dataclass_fields__
+        if name not in ("frames_decoded", "decoded_frames", "decoded_times_s")
     }
     decoded = 0
+    decoded_frames: list[int] = []
+    decoded_times: list[float] = []
 
     def flush(indices: list[int], frames: list[np.ndarray]) -> None:
         if onnx_detector is not None:
@@ -471,7 +499,9 @@ def _run_detection(
     batch_idx: list[int] = []
     batch: list[np.ndarray] = []
     report(progress, "detect", 0, total)
-    for index, frame in iter_frames(video, config.frame_start, end, expected=info.num_frames):
+    for index, time_s, frame in iter_timed_frames(video, config.frame_start, end, expected=info.num_frames):
+        decoded_frames.append(index)
+        decoded_times.append(time_s)
         batch_idx.append(index)
         batch.append(frame)
         decoded += 1
@@ -496,7 +526,20 @@ def _run_detection(
         boxes=cat("boxes", (4,), np.float32),
         box_scores=cat("box_scores", (), np.float32),
         frames_decoded=decoded,
+        decoded_frames=np.asarray(decoded_frames, dtype=np.int64),
+        decoded_times_s=usable_timestamps(  # from the first frame's time: frame 0 is at 0 s
+            np.asarray(decoded_times) - info.start_time_s, np.asarray(decoded_frames), info.fps
+        ),
     )
+
+
+def _times_of(raw: _RawDetections, indices: np.ndarray, fps: float) -> np.ndarray:
+    """(n,) seconds of the video frames ``indices`` (decoded frames' own timestamps)."""
+    at = np.searchsorted(raw.decoded_frames, indices)
+    if raw.decoded_frames.size and np.all(at < raw.decoded_frames.size):
+        if np.array_equal(raw.decoded_frames[at], indices):
+            return raw.decoded_times_s[at]
+    return indices.astype(np.float64) / float(fps)
 
 
 def _build_tracks(raw: _RawDetections, info: VideoInfo, video: Path, max_gap: int
@@ -519,10 +562,11 @@ def _build_tracks(raw: _RawDetections, info: VideoInfo, video: Path, max_gap: in
         except VideoMocapError:
             log.info("Track %d has no confident joint; dropped.", tid)
             continue
+        indices = np.arange(first, last + 1)
         tracks[int(tid)] = Track2D(
-            keypoints=keypoints, scores=scores, frame_indices=np.arange(first, last + 1),
+            keypoints=keypoints, scores=scores, frame_indices=indices,
             fps=info.fps, width=info.width, height=info.height, focal_px=None,
-            track_id=int(tid), video=str(video),
+            track_id=int(tid), video=str(video), times_s=_times_of(raw, indices, info.fps),
         )
         gaps[int(tid)] = [(first + a, first + b) for a, b in long_rows]
     return tracks, gaps

@@ -422,6 +422,7 @@ def lift_track(
         model=lifter.name,
         scores=track.scores,
         extras=_camera_extras(focal, track.width, track.height),
+        times_s=track.times_s,
     )
 
 
@@ -483,4 +484,6 @@ def lift_track_file(
         write_npz_array_blocks(archive, "scores", (total, NUM_JOINTS), np.float32,
                                (scores for _, scores in track.iter_blocks(block_frames)))
         write_npz_arrays(archive, **_camera_extras(focal, track.width, track.height))
+        if track.times_s is not None:  # each frame's own time (variable frame rate), see formats.Motion3D
+            write_npz_arrays(archive, times_s=track.times_s)
     return total

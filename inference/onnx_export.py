@@ -247,16 +247,10 @@ def export_detector(pt_path: str | os.PathLike = DEFAULT_DETECTOR_PT, out_dir: s
 def _check_frame() -> np.ndarray:
     """A frame to check the detector export on: the middle of the sample clip, else a fixed noise image."""
     if SAMPLE_CLIP.is_file():
-        import cv2
+        from .video import iter_frames  # the displayed frame, as the 2D stage decodes it
 
-        cap = cv2.VideoCapture(str(SAMPLE_CLIP))
-        try:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, CHECK_FRAME_INDEX)
-            ok, frame = cap.read()
-        finally:
-            cap.release()
-        if ok:
-            return frame
+        for _index, frame in iter_frames(SAMPLE_CLIP, CHECK_FRAME_INDEX, CHECK_FRAME_INDEX + 1):
+            return frame.copy()
     return np.random.default_rng(0).integers(0, 256, size=NOISE_FRAME_SHAPE, dtype=np.uint8)
 
 

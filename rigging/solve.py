@@ -115,6 +115,14 @@ SYMMETRIC_BONES = (("hip.R", "hip.L"), ("thigh.R", "thigh.L"), ("shin.R", "shin.
 #: vertical-ness above which a bone's rest Z axis points forward instead of up
 VERTICAL_COS = 0.7
 EPS = 1e-9
+#: the face bones: each ends at a joint that the 2D stage may miss for long stretches (a head in
+#: profile, a back view); there the bone keeps its rest orientation relative to its parent
+FACE_BONES = ("neck", "head")
+#: anatomical bounds of the face bones' lengths, as a fraction of the torso (pelvis -> spine ->
+#: thorax). Detector semantics (nose, ear-level head): HDM05 gives neck 0.23-0.35 and head
+#: 0.075-0.10 of the torso, DeepMimic 0.25 and 0.105; the bounds leave room for lifter error
+#: and keep a head the 2D lost from coming out as long as an arm.
+FACE_BONE_BOUNDS: dict[str, tuple[float, float]] = {"neck": (0.18, 0.45), "head": (0.05, 0.25)}
 
 
 @dataclass
@@ -128,6 +136,9 @@ class SolveConfig:
     frame_offset: int = 1  # scene frame of the first clip frame
     face: str = "-Y"  # subject's initial facing in Blender ("-Y" front view, "+Y", "+X", "-X", "camera")
 
+    #: a face joint (nose, head) missing in the 2D (score 0) for more frames than this (the 2D
+    #: stage's ``--max-gap``) keeps its bone's rest orientation relative to the parent bone
+    max_gap_frames: int = 15
 
 @dataclass
 class SolvedMotion:
@@ -138,7 +149,10 @@ class SolvedMotion:
         in the bone's rest axes (Blender's ``pose_bone.rotation_quaternion``), sign-continuous.
     root_world: (T, 3) pelvis position (the root bone's head).
     joints_world: (T, 17, 3) the armature's joints (forward kinematics of the above).
-    frames: (T,) scene frame numbers (float when the clip and scene fps differ).
+    frames: (T,) scene frame numbers (float when the clip and scene fps differ). A
+        variable-frame-rate motion (``Motion3D.times_s`` off a constant grid) is resampled
+        to a constant rate first, so T is then the number of keys, not of video frames;
+        ``info["times_s"]`` holds the video time (s) of each key.
     contacts: (T, 2) bool planted flags of (left, right) ankle (``skeleton.FEET`` order).
     """
 
@@ -297,13 +311,15 @@ def _frame(left_to_right_minus: np.ndarray, up: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z], axis=-1)
 
 
-def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray) -> np.ndarray:
+def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray, follow: np.ndarray | None = None) -> np.ndarray:
     """World delta rotations (T, J, 3, 3): bone rest orientation -> posed orientation.
 
     Args:
         joints: (T, 17, 3) target joints (Z up).
         rest_dirs: (J, 3) unit rest directions of the bones.
     """
+        follow: optional (T, J) bool: where True the bone follows its parent (local rotation =
+            rest), whatever its target (a joint the 2D lost for long).
     p = np.asarray(joints, dtype=np.float64)
     t = p.shape[0]
     d = np.zeros((t, len(BONE_NAMES), 3, 3))
@@ -341,6 +357,8 @@ def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray) -> np.ndarray:
         else:
             d[:, j] = swing_from(parent, j)
     return d
+        if follow is not None and j > 0 and follow[:, j].any():
+            d[follow[:, j], j] = parent[follow[:, j]]
 
 
 def rest_pose(lengths: np.ndarray, rest_dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,35 +421,112 @@ def deltas_from_rotations(rotations: np.ndarray, rest_heads: np.ndarray, rest_ta
 # ---------------------------------------------------------------------------------------
 # the solve
 # ---------------------------------------------------------------------------------------
-def _neck_head_rest(joints: np.ndarray) -> dict[str, np.ndarray]:
-    """Median directions of the neck and head bones in the chest frame (rest = chest frame identity)."""
+def _neck_head_rest(joints: np.ndarray, follow: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Median directions of the neck and head bones in the chest frame (rest = chest frame identity),
+    over the frames where the bone's joint is seen (``follow`` False; all frames if none is)."""
     p = joints
     chest = _frame(p[:, J["left_shoulder"]] - p[:, J["right_shoulder"]], p[:, J["thorax"]] - p[:, J["spine"]])
     out = {}
-    for name in ("neck", "head"):
+    for name in FACE_BONES:
         j = BONE_INDEX[name]
         local = np.einsum("tji,tj->ti", chest, _normalize(p[:, j] - p[:, PARENTS[j]]))
-        med = np.median(local, axis=0)
+        seen = np.ones(len(p), dtype=bool) if follow is None or follow[:, j].all() else ~follow[:, j]
+        med = np.median(local[seen], axis=0)
         out[name] = med / np.linalg.norm(med) if np.linalg.norm(med) > 1e-6 else UP
     return out
 
 
-def _constant_length_joints(targets: np.ndarray, rest_dirs: np.ndarray, lengths: np.ndarray):
+def face_bone_lengths(joints: np.ndarray, lengths: np.ndarray, follow: np.ndarray | None = None) -> np.ndarray:
+    """``lengths`` with the face bones' (:data:`FACE_BONES`) set to their median over the frames
+    where their joint is seen, clamped to :data:`FACE_BONE_BOUNDS` of the torso length."""
+    out = np.array(lengths, dtype=np.float64, copy=True)
+    torso = out[BONE_INDEX["spine"]] + out[BONE_INDEX["chest"]]
+    for name in FACE_BONES:
+        j = BONE_INDEX[name]
+        if follow is not None and not follow[:, j].all():
+            seen = ~follow[:, j]
+            out[j] = np.median(np.linalg.norm(joints[seen, j] - joints[seen, PARENTS[j]], axis=-1))
+        low, high = FACE_BONE_BOUNDS[name]
+        out[j] = float(np.clip(out[j], low * torso, high * torso))
+    return out
+
+
+def long_missing(scores: np.ndarray | None, num_frames: int, max_gap: int) -> np.ndarray | None:
+    """(T, J) bool: the face bones whose joint is missing (score 0) for more than ``max_gap``
+    frames in a row, from the 2D scores (T, 17); None without scores."""
+    if scores is None:
+        return None
+    scores = np.asarray(scores)
+    if scores.shape != (num_frames, skeleton.NUM_JOINTS):
+        return None
+    out = np.zeros((num_frames, len(BONE_NAMES)), dtype=bool)
+    for name in FACE_BONES:
+        j = BONE_INDEX[name]
+        missing = np.concatenate([[False], scores[:, j] <= 0.0, [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(missing))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a > max_gap:
+                out[a:b, j] = True
+    # a bone whose parent follows its parent follows too (the head of a missing nose)
+    out[:, BONE_INDEX["head"]] |= out[:, BONE_INDEX["neck"]]
+    return out
+
+
+def _constant_length_joints(targets: np.ndarray, rest_dirs: np.ndarray, lengths: np.ndarray,
+                            follow: np.ndarray | None = None):
     rest_heads, rest_tails = rest_pose(lengths, rest_dirs)
-    deltas = global_deltas(targets, rest_dirs)
+    deltas = global_deltas(targets, rest_dirs, follow)
     heads, tails = forward_kinematics(deltas, targets[:, 0], rest_heads, rest_tails)
     return joints_from_pose(heads, tails), deltas, rest_heads, rest_tails
 
 
-def _scene_frames(motion: Motion3D, config: SolveConfig) -> tuple[np.ndarray, float]:
+#: a clip is keyed on its own frames when every frame interval is ``1 / fps`` up to this
+#: fraction of a frame; otherwise (variable frame rate, dropped frames) the motion is resampled
+#: to a constant ``fps``, so that every key is one frame (a BVH has one frame time)
+UNIFORM_TIMING_TOLERANCE = 0.25
+
+
+def keyed_times(times_s: np.ndarray, fps: float) -> np.ndarray | None:
+    """The constant-rate times (s) to key a variable-frame-rate clip at, or None when its
+    frames are already ``1 / fps`` apart (keyed as they are).
+
+    Args:
+        times_s: (T,) strictly increasing seconds of the motion's frames.
+        fps: the clip's rate (for a variable-rate clip: its median frame interval's).
+    Returns:
+        (K,) times ``t0 + k / fps`` covering ``[t0, t_end]``, or None.
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    if times.size < 2:
+        return None
+    if np.all(np.abs(np.diff(times) * fps - 1.0) < UNIFORM_TIMING_TOLERANCE):
+        return None
+    count = int(np.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
+    return times[0] + np.arange(count) / fps
+
+
+def resample(values: np.ndarray, times_s: np.ndarray, new_times_s: np.ndarray) -> np.ndarray:
+    """Linear interpolation in time of (T, ...) ``values`` at ``times_s`` onto ``new_times_s``."""
+    flat = np.asarray(values, dtype=np.float64).reshape(len(times_s), -1)
+    out = np.stack([np.interp(new_times_s, times_s, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape((len(new_times_s),) + np.shape(values)[1:])
+
+
+def _scene_frames(motion: Motion3D, config: SolveConfig) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Scene frames of the keys, the constant-rate times they sample (None: the motion's own
+    frames), and the scene fps. A frame at time ``t`` goes to ``offset + (t - t0) * scene_fps``."""
     idx = motion.frame_indices
     if len(idx) > 1 and np.any(np.diff(idx) <= 0):
         raise VideoMocapError("3D motion: frame_indices must increase strictly; re-run the lifter.")
     fps = float(config.scene_fps) if config.scene_fps else float(motion.fps)
     if not fps > 0:
         raise VideoMocapError(f"Scene fps must be positive, got {config.scene_fps}.")
-    frames = config.frame_offset + (idx - idx[0]).astype(np.float64) * (fps / float(motion.fps))
-    return frames, fps
+    times = motion.frame_times()
+    # only measured timestamps are resampled (a motion without them keeps its frame-index keying)
+    grid = None if motion.times_s is None else keyed_times(times, float(motion.fps))
+    keyed = times if grid is None else grid
+    frames = config.frame_offset + (keyed - keyed[0]) * fps
+    return frames, grid, fps
 
 
 def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
@@ -450,7 +545,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         raise VideoMocapError(f"3D motion: expected (T, 17, 3) joints with T >= 1, got {joints3d.shape}.")
     if not (np.isfinite(joints3d).all() and np.isfinite(root).all()):
         raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
-    frames, fps = _scene_frames(motion, config)
+    frames, grid, fps = _scene_frames(motion, config)
 
     cam = joints3d + root[:, None, :]
     world = camera_to_world(cam, face=config.face)
@@ -458,12 +553,19 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
 
     lengths = rig_bone_lengths(targets)
+    follow = long_missing(motion.scores, len(raw), config.max_gap_frames)
+    if grid is not None:  # variable frame rate: the lifted frames, each at its own time, onto a constant rate
+        log.info("variable frame rate: %d frames resampled to %d keys at %.3f fps", len(raw), len(grid), motion.fps)
+        if follow is not None:
+            follow = resample(follow.astype(np.float64), motion.frame_times(), grid) > 0.5
+        raw = resample(raw, motion.frame_times(), grid)
     if np.any(lengths[1:] < 1e-4):
         raise VideoMocapError("3D motion has zero-length bones (joints on top of each other); it cannot be rigged.")
     rest_dirs = np.stack([REST_DIRECTIONS[name] for name in BONE_NAMES])
-    for name, direction in _neck_head_rest(targets).items():
+    for name, direction in _neck_head_rest(targets, follow).items():
         rest_dirs[BONE_INDEX[name]] = direction
-    fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths)
+    lengths = face_bone_lengths(targets, lengths, follow)
+    fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths, follow)
 
     feet = list(skeleton.FEET)
     contacts = footlock.detect_contacts(fixed[:, feet], float(motion.fps))
@@ -482,7 +584,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
                 fixed[:, hip], locked[:, k], fixed[:, knee], lengths[knee], lengths[ankle]
             )
             targets[:, knee], targets[:, ankle] = new_knee, reached
-        fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths)
+        fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths, follow)
 
     rotations = local_rotations(deltas, rest_heads, rest_tails)
     log.info(
@@ -500,7 +602,8 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         frames=frames,
         fps=fps,
         contacts=contacts,
-        info={"ground_tilt_deg": world.ground_tilt_deg, "bone_lengths": lengths},
+        info={"ground_tilt_deg": world.ground_tilt_deg, "bone_lengths": lengths,
+              "times_s": motion.frame_times() if grid is None else grid},
     )
 
 

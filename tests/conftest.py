@@ -1,4 +1,10 @@
-"""Shared fixtures: real data only (the sample clip, shipped YOLO weights, ../shared mocap)."""
+"""Shared fixtures: real data only (the sample clip, shipped YOLO weights, ../shared mocap).
+
+The shared data folder is ``../shared`` beside the repo, or ``VIDEO_MOCAP_SHARED``. Without it (a
+fresh clone) the HDM05 fixtures read ``tests/data/hdm05_fixture.npz`` (14 real HDM05 clips, CC BY-SA
+3.0, see ``tests/data/README.md``); only the tests that need the full data sets (``shared_dir``:
+Bandai, DeepMimic, all of HDM05) skip.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+#: the shared data beside the repo; ``VIDEO_MOCAP_SHARED`` overrides it (a missing folder = a fresh clone)
+SHARED = Path(os.environ.get("VIDEO_MOCAP_SHARED", REPO.parent / "shared"))
+HDM05_SHARED = SHARED / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
+#: a few whole HDM05 clips committed with the tests (used when the shared data is absent)
+HDM05_FIXTURE = REPO / "tests" / "data" / "hdm05_fixture.npz"
 SAMPLE_CLIP = REPO / "assets" / "sample" / "sports2d_walk.mp4"
 YOLO_WEIGHTS = REPO / "assets" / "models" / "yolo11n-pose.pt"
 
@@ -40,21 +50,28 @@ def yolo_weights() -> Path:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"../shared not found beside the repo ({SHARED}); mocap tests need it")
+        pytest.skip(f"shared data not found ({SHARED}; set VIDEO_MOCAP_SHARED): this test needs the full data sets")
     return SHARED
 
 
 @pytest.fixture(scope="session")
-def hdm05_clip(shared_dir):
-    """Loader of one HDM05 clip from ../shared: ``hdm05_clip(key) -> (T, 17, 3)`` float64, metres, Y up.
+def hdm05_file() -> Path:
+    """The HDM05 sequence file: the shared data's (all clips) or, without it, ``tests/data/hdm05_fixture.npz``."""
+    if HDM05_SHARED.is_file():
+        return HDM05_SHARED
+    assert HDM05_FIXTURE.is_file(), f"the committed HDM05 fixture is missing: {HDM05_FIXTURE}"
+    return HDM05_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def hdm05_clip(hdm05_file):
+    """Loader of one HDM05 clip (:func:`hdm05_file`): ``hdm05_clip(key) -> (T, 17, 3)`` float64, metres, Y up.
 
     A key missing from the file falls back to the first clip of the same actor and motion class.
     """
     import numpy as np
 
-    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
-    if not path.is_file():
-        pytest.skip(f"HDM05 mocap not found: {path}")
+    path = hdm05_file
 
     def load(key: str):
         with np.load(path) as data:

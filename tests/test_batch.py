@@ -33,11 +33,11 @@ def clips(sample_clip, tmp_path) -> list[Path]:
 
 
 @pytest.fixture
-def seeded_cache(sample_clip, shared_dir, tmp_path) -> Path:
+def seeded_cache(sample_clip, hdm05_file, tmp_path) -> Path:
     """The cache with the sample clip's motion for the CLI's settings (``--end 30``, defaults otherwise)."""
     cache = tmp_path / "cache"
     settings = pipeline.make_settings(frame_start=0, frame_end=NUM_FRAMES, foot_lock=True)
-    seed_motion_cache(sample_clip, settings, cache, shared_dir)
+    seed_motion_cache(sample_clip, settings, cache, hdm05_file)
     return cache
 
 

@@ -76,8 +76,36 @@ def test_coco_to_h36m_joint_by_joint():
     np.testing.assert_allclose(h36m[:, j["thorax"]], mid_sho, atol=1e-6)
     np.testing.assert_allclose(h36m[:, j["spine"]], 0.5 * (mid_hip + mid_sho), atol=1e-6)
     np.testing.assert_allclose(h36m[:, j["neck_nose"]], coco[:, c["nose"]], atol=1e-6)
-    head = coco[:, [c["left_eye"], c["right_eye"], c["left_ear"], c["right_ear"]]].mean(axis=1)
-    np.testing.assert_allclose(h36m[:, j["head"]], head, atol=1e-6)
+    face = [c["left_eye"], c["right_eye"], c["left_ear"], c["right_ear"]]
+    # without scores (3D rigs) the head is the plain mean of eyes and ears
+    np.testing.assert_allclose(skeleton.coco_to_h36m(coco)[:, j["head"]], coco[:, face].mean(axis=1), atol=1e-6)
+    # with scores: the mean of the seen eye centre and ear centre (here all seen)
+    seen = scores.copy()
+    seen[:, face] = [0.9, 0.8, 0.7, 0.6]
+    h36m, h_scores = skeleton.coco_to_h36m(coco, seen)
+    np.testing.assert_allclose(h36m[:, j["head"]], coco[:, face].mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(h_scores[:, j["head"]], 0.65, atol=1e-6)  # min(eye centre 0.85, ear centre 0.65)
+
+
+def test_head_in_profile_is_built_from_the_seen_side():
+    """Side-on, the detector sees the near eye and ear; the far ones score low. The head is the
+    mean of the near eye and ear with their own scores (not missing), and it is missing only
+    when no face point is seen."""
+    c = {n: i for i, n in enumerate(skeleton.COCO_NAMES)}
+    j = skeleton.JOINT_INDEX
+    coco = np.zeros((3, 17, 2), dtype=np.float32)
+    coco[:, c["right_eye"]], coco[:, c["right_ear"]] = (10.0, 20.0), (30.0, 22.0)
+    coco[:, c["left_eye"]], coco[:, c["left_ear"]] = (12.0, 20.0), (26.0, 21.0)
+    scores = np.full((3, 17), 0.9, dtype=np.float32)
+    scores[0, [c["left_eye"], c["left_ear"]]] = [0.1, 0.05]  # right profile
+    scores[1, [c["left_eye"], c["right_eye"]]] = [0.1, 0.1]  # eyes hidden (hair, from behind): ears only
+    scores[2, [c["left_eye"], c["right_eye"], c["left_ear"], c["right_ear"]]] = 0.1  # face unseen
+    h36m, h_scores = skeleton.coco_to_h36m(coco, scores)
+    np.testing.assert_allclose(h36m[0, j["head"]], (20.0, 21.0), atol=1e-5)
+    assert h_scores[0, j["head"]] == pytest.approx(0.9)
+    np.testing.assert_allclose(h36m[1, j["head"]], (28.0, 21.5), atol=1e-5)
+    assert h_scores[1, j["head"]] == pytest.approx(0.9)
+    assert h_scores[2, j["head"]] == pytest.approx(0.1) and h_scores[2, j["head"]] < skeleton.MIN_JOINT_SCORE
     for side in ("left", "right"):
         for h_name, c_name in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"),
                                ("shoulder", "shoulder"), ("elbow", "elbow"), ("wrist", "wrist")):

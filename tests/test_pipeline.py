@@ -76,9 +76,9 @@ def test_cancel_during_detection_caches_nothing(sample_clip, tmp_path):
     assert not list(tmp_path.rglob("*.npz")), "a cancelled run left cache files"
 
 
-def test_cached_motion_reapplies_without_networks(sample_clip, shared_dir, tmp_path):
+def test_cached_motion_reapplies_without_networks(sample_clip, hdm05_file, tmp_path):
     settings = _settings()
-    motion_path = seed_motion_cache(sample_clip, settings, tmp_path, shared_dir)
+    motion_path = seed_motion_cache(sample_clip, settings, tmp_path, hdm05_file)
     first = pipeline.run_pipeline(sample_clip, settings, cache_dir=tmp_path)
     assert first.from_cache and first.detect_result is None
     assert first.motion_path == motion_path
@@ -93,10 +93,10 @@ def test_cached_motion_reapplies_without_networks(sample_clip, shared_dir, tmp_p
     assert not np.allclose(again.solved.rotations, first.solved.rotations), "rig settings had no effect"
 
 
-def test_video_frame_origin_keeps_the_footage_timing(sample_clip, shared_dir, tmp_path):
+def test_video_frame_origin_keeps_the_footage_timing(sample_clip, hdm05_file, tmp_path):
     start, origin = 12, 100
     settings = _settings(frame_start=start, frame_end=start + NUM_FRAMES, frame_offset=1)
-    seed_motion_cache(sample_clip, settings, tmp_path, shared_dir)
+    seed_motion_cache(sample_clip, settings, tmp_path, hdm05_file)
     plain = pipeline.run_pipeline(sample_clip, settings, cache_dir=tmp_path)
     assert plain.solved.frames[0] == 1  # the first tracked frame on frame_offset
     settings.video_frame_origin = origin

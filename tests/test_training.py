@@ -173,12 +173,10 @@ def test_summary_pools_frames_and_lists_worst():
 # losses and a few real training steps of each model
 # ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def real_clips(shared_dir):
+def real_clips(hdm05_file):
     from video_mocap.training import sources
 
-    if not (shared_dir / HDM05).is_file():
-        pytest.skip("HDM05 sequence file missing from ../shared")
-    clips = sources.load_hdm05(shared_dir / HDM05)
+    clips = sources.load_hdm05(hdm05_file)
     return [c for c in clips if c.labels.get("actor") != "bk"]
 
 

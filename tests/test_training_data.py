@@ -73,11 +73,8 @@ def sample_clips(bandai_dir: Path, tmp_path_factory) -> list[Clip]:
 
 
 @pytest.fixture(scope="module")
-def hdm05_clips(shared_dir: Path) -> list[Clip]:
-    path = shared_dir / "data" / "mocap" / "hdm05" / "hdm05_h36m.npz"
-    if not path.is_file():
-        pytest.skip(f"HDM05 file not found: {path}")
-    return load_hdm05(path)
+def hdm05_clips(hdm05_file: Path) -> list[Clip]:
+    return load_hdm05(hdm05_file)
 
 
 def _standing_clip(sample_clips: list[Clip]) -> Clip:

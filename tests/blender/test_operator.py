@@ -52,10 +52,10 @@ def configure(scene, video, **overrides) -> None:
         setattr(props, name, value)
 
 
-def seed(scene, video, cache_dir, shared_dir) -> None:
+def seed(scene, video, cache_dir, hdm05_file) -> None:
     from video_mocap.operators.common import pipeline_settings
 
-    seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, shared_dir)
+    seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, hdm05_file)
 
 
 def keys_per_fcurve(obj) -> set[int]:
@@ -91,9 +91,9 @@ def test_empty_frame_range_reports_error(addon_scene, sample_clip):
 
 
 @pytest.mark.needs_torch
-def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip, cache_dir, hdm05_file):
     configure(addon_scene, sample_clip, smoothing=0.5)
-    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     props = addon_scene.video_mocap
     arm = bpy.context.view_layer.objects.active
@@ -112,11 +112,11 @@ def test_estimate_keys_an_armature_and_apply_reapplies(addon_scene, sample_clip,
 
 
 @pytest.mark.needs_torch
-def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, cache_dir, hdm05_file):
     clip = bpy.data.movieclips.load(str(sample_clip))
     clip.frame_start = 101
     configure(addon_scene, sample_clip, source="CLIP", clip=clip, filepath="")
-    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     arm = bpy.context.view_layer.objects.active
     from video_mocap.blender.compat import action_fcurve_collection
@@ -139,11 +139,11 @@ def test_movie_clip_source_keys_in_step_with_the_clip(addon_scene, sample_clip, 
 
 
 @pytest.mark.needs_torch
-def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_apply_retargets_onto_an_existing_rig(addon_scene, sample_clip, cache_dir, hdm05_file):
     import addon_utils
 
     configure(addon_scene, sample_clip)
-    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert bpy.ops.video_mocap.estimate() == {"FINISHED"}
     try:
         addon_utils.enable("rigify", default_set=True)  # factory settings of the next test reset it
@@ -214,9 +214,9 @@ class ModalDriver:
 
 
 @pytest.mark.needs_torch
-def test_modal_run_polls_then_changes_the_scene_once(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_modal_run_polls_then_changes_the_scene_once(addon_scene, sample_clip, cache_dir, hdm05_file):
     configure(addon_scene, sample_clip)
-    seed(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed(addon_scene, sample_clip, cache_dir, hdm05_file)
     before = scene_state()
     driver = ModalDriver()
     driver.start(bpy.context)
@@ -435,11 +435,11 @@ def test_rollback_snapshot_keys_on_session_uid(addon_scene):
 DEFAULT_ARMATURE = "MocapArmature"
 
 
-def seed_last_motion(scene, video, cache_dir, shared_dir) -> None:
+def seed_last_motion(scene, video, cache_dir, hdm05_file) -> None:
     """Seed the motion cache and point Apply to Armature at it (no networks, no OpenCV: runs on bpy 4.2)."""
     from video_mocap.operators.common import pipeline_settings
 
-    scene.video_mocap.last_motion = str(seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, shared_dir))
+    scene.video_mocap.last_motion = str(seed_motion_cache(video, pipeline_settings(bpy.context), cache_dir, hdm05_file))
 
 
 def key_frames(obj) -> np.ndarray:
@@ -449,9 +449,9 @@ def key_frames(obj) -> np.ndarray:
     return np.array([k.co[0] for k in curve.keyframe_points])
 
 
-def test_a_new_scene_takes_the_video_frame_rate_in_one_undo_step(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_a_new_scene_takes_the_video_frame_rate_in_one_undo_step(addon_scene, sample_clip, cache_dir, hdm05_file):
     configure(addon_scene, sample_clip)
-    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert (addon_scene.render.fps, addon_scene.video_mocap.scene_frame_rate) == (24, "AUTO")  # a new scene
     bpy.ops.ed.undo_push(message="before Apply")
     assert bpy.ops.video_mocap.apply("EXEC_DEFAULT", True) == {"FINISHED"}
@@ -467,19 +467,19 @@ def test_a_new_scene_takes_the_video_frame_rate_in_one_undo_step(addon_scene, sa
     assert scene.render.fps == 24 and DEFAULT_ARMATURE not in bpy.data.objects, "one undo step takes it all back"
 
 
-def test_keep_scene_frame_rate_resamples_the_motion(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_keep_scene_frame_rate_resamples_the_motion(addon_scene, sample_clip, cache_dir, hdm05_file):
     configure(addon_scene, sample_clip, scene_frame_rate="SCENE")
-    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     assert addon_scene.render.fps == 24
     frames = key_frames(bpy.context.view_layer.objects.active)
     assert np.allclose(np.diff(frames), 24 / 30), "30 fps keyed into 24 fps: 0.8 scene frames apart"
 
 
-def test_auto_frame_rate_keeps_a_scene_already_set_up(addon_scene, sample_clip, cache_dir, shared_dir):
+def test_auto_frame_rate_keeps_a_scene_already_set_up(addon_scene, sample_clip, cache_dir, hdm05_file):
     configure(addon_scene, sample_clip)
     addon_scene.render.fps = 25  # someone chose the scene's frame rate
-    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, hdm05_file)
     assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     assert addon_scene.render.fps == 25
     addon_scene.render.fps = 24  # the factory rate again, but the scene has animation now: still kept
@@ -491,9 +491,9 @@ def test_auto_frame_rate_keeps_a_scene_already_set_up(addon_scene, sample_clip, 
 
 
 def test_a_rig_with_non_uniform_scale_is_refused_and_the_scene_unchanged(addon_scene, sample_clip, cache_dir,
-                                                                          shared_dir):
+                                                                          hdm05_file):
     configure(addon_scene, sample_clip)
-    seed_last_motion(addon_scene, sample_clip, cache_dir, shared_dir)
+    seed_last_motion(addon_scene, sample_clip, cache_dir, hdm05_file)
     rig = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
     addon_scene.collection.objects.link(rig)
     rig.scale = (1.0, 1.0, 2.0)
