@@ -42,12 +42,12 @@ class Track2D:
         metadata applied; ``width`` x ``height`` is the displayed size).
     scores: (T, 17) float32 in [0, 1] (0 = joint missing / filled by interpolation).
     frame_indices: (T,) int64 index of each row in the source video.
-    """
-
-    keypoints: np.ndarray
     times_s: optional (T,) float64 presentation time of each row's frame in seconds (the
         video's own timestamps; strictly increasing). A variable-frame-rate clip is timed by
         them; None (files written before they existed) = ``frame_indices / fps``.
+    """
+
+    keypoints: np.ndarray
     scores: np.ndarray
     frame_indices: np.ndarray
     fps: float
@@ -56,32 +56,32 @@ class Track2D:
     focal_px: float | None = None
     track_id: int = -1
     video: str = ""
+    times_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = numeric_array(self.keypoints, TRACK_WHAT, "keypoints").astype(np.float32)
-    times_s: np.ndarray | None = None
         self.scores = numeric_array(self.scores, TRACK_WHAT, "scores").astype(np.float32)
         self.frame_indices = numeric_array(self.frame_indices, TRACK_WHAT, "frame_indices").astype(np.int64)
         check_track_layout(self.keypoints.shape, self.scores.shape, self.frame_indices.shape,
                            self.fps, self.width, self.height)
         check_track_values(self.keypoints, self.scores, self.width, self.height)
-
-    @property
-    def num_frames(self) -> int:
         self.times_s = check_times(self.times_s, self.keypoints.shape[0], TRACK_WHAT)
 
     def frame_times(self) -> np.ndarray:
         """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
         return frame_times_of(self.times_s, self.frame_indices, self.fps)
+
+    @property
+    def num_frames(self) -> int:
         return int(self.keypoints.shape[0])
 
     def save(self, path: str | os.PathLike) -> Path:
         extra = {} if self.focal_px is None else {"focal_px": np.float32(self.focal_px)}
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
         return save_npz_atomic(
             path,
             keypoints=self.keypoints,
-        if self.times_s is not None:
-            extra["times_s"] = self.times_s
             scores=self.scores,
             frame_indices=self.frame_indices,
             fps=np.float32(self.fps),
@@ -105,10 +105,10 @@ class Track2D:
             focal_px=numeric_scalar(data["focal_px"], TRACK_WHAT, "focal_px") if "focal_px" in data else None,
             track_id=int(numeric_scalar(data["track_id"], TRACK_WHAT, "track_id")) if "track_id" in data else -1,
             video=str(data["video"]) if "video" in data else "",
+            times_s=data.get("times_s"),
         )
 
 
-            times_s=data.get("times_s"),
 @dataclass
 class Motion3D:
     """Lifted 3D motion.
@@ -116,12 +116,6 @@ class Motion3D:
     joints3d: (T, 17, 3) float32 metres, root-relative (pelvis at 0), OpenCV camera axes
         (x right, y down, z forward).
     root: (T, 3) float32 camera-space pelvis position in metres.
-    """
-
-    joints3d: np.ndarray
-    root: np.ndarray
-    frame_indices: np.ndarray
-    fps: float
     frame_indices: (T,) int64 video frame of each row.
     times_s: optional (T,) float64 seconds of each row's video frame (from the 2D track's
         ``times_s``; strictly increasing): the solve keys a variable-frame-rate clip by them.
@@ -129,16 +123,22 @@ class Motion3D:
     extras: more arrays, by name: ``focal_px``, ``width``, ``height`` (the camera the root was
         fitted with) and, for a panning camera, :data:`CAMERA_ROTATION` (T, 3, 3): each frame's
         camera axes -> the first frame's (``inference.camera_motion``; the solve takes it out).
+    """
+
+    joints3d: np.ndarray
+    root: np.ndarray
+    frame_indices: np.ndarray
+    fps: float
     model: str
     scores: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+    times_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.joints3d = numeric_array(self.joints3d, MOTION_WHAT, "joints3d").astype(np.float32)
         self.root = numeric_array(self.root, MOTION_WHAT, "root").astype(np.float32)
         self.frame_indices = numeric_array(self.frame_indices, MOTION_WHAT, "frame_indices").astype(np.int64)
         if self.scores is not None:
-    times_s: np.ndarray | None = None
             self.scores = numeric_array(self.scores, MOTION_WHAT, "scores")
         t = self.joints3d.shape[0] if self.joints3d.ndim == 3 else -1
         if self.joints3d.shape != (t, NUM_JOINTS, 3) or t < 1:
@@ -151,27 +151,27 @@ class Motion3D:
             raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise VideoMocapError(f"3D motion: fps must be a finite positive number, got {self.fps}; write the file again.")
+        self.times_s = check_times(self.times_s, t, "3D motion")
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
+        return frame_times_of(self.times_s, self.frame_indices, self.fps)
 
     @property
     def num_frames(self) -> int:
         return int(self.joints3d.shape[0])
 
     def save(self, path: str | os.PathLike) -> Path:
-        self.times_s = check_times(self.times_s, t, "3D motion")
-
-    def frame_times(self) -> np.ndarray:
-        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
-        return frame_times_of(self.times_s, self.frame_indices, self.fps)
         extra = {} if self.scores is None else {"scores": np.asarray(self.scores, dtype=np.float32)}
         extra.update(self.extras)
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
         return save_npz_atomic(
             path,
             joints3d=self.joints3d,
             root=self.root,
             frame_indices=self.frame_indices,
             fps=np.float32(self.fps),
-        if self.times_s is not None:
-            extra["times_s"] = self.times_s
             model=np.str_(self.model),
             **extra,
         )
@@ -188,13 +188,13 @@ class Motion3D:
             model=str(data["model"]),
             scores=data.get("scores"),
             extras={k: v for k, v in data.items() if k not in known},
+            times_s=data.get("times_s"),
         )
 
 
 def check_track_layout(
     keypoints_shape: tuple[int, ...],
     scores_shape: tuple[int, ...],
-            times_s=data.get("times_s"),
     frame_indices_shape: tuple[int, ...],
     fps: float,
     width: int,
@@ -216,12 +216,6 @@ def check_track_layout(
     return t
 
 
-def numeric_array(value: object, what: str, key: str) -> np.ndarray:
-    """``value`` as an array, or a clear error when it does not hold numbers (strings, bytes, objects)."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise VideoMocapError(f"{what}: '{key}' is not an array of numbers ({exc}); write the file again.") from None
 def check_times(times_s: np.ndarray | None, t: int, what: str) -> np.ndarray | None:
     """Validate optional per-row timestamps: None, or (t,) finite, strictly increasing seconds
     (returned as float64); a clear error otherwise."""
@@ -244,6 +238,12 @@ def frame_times_of(times_s: np.ndarray | None, frame_indices: np.ndarray, fps: f
     return np.asarray(frame_indices, dtype=np.float64) / float(fps)
 
 
+def numeric_array(value: object, what: str, key: str) -> np.ndarray:
+    """``value`` as an array, or a clear error when it does not hold numbers (strings, bytes, objects)."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise VideoMocapError(f"{what}: '{key}' is not an array of numbers ({exc}); write the file again.") from None
     if array.dtype.kind not in NUMERIC_KINDS:
         raise VideoMocapError(
             f"{what}: '{key}' holds {array.dtype.name} values, not numbers; write the file again with numeric arrays."
@@ -435,6 +435,7 @@ class TrackFile:
             self.frame_indices = numeric_array(self._archive["frame_indices"], TRACK_WHAT, "frame_indices").astype(np.int64)
             self.focal_px = (numeric_scalar(self._archive["focal_px"], TRACK_WHAT, "focal_px")
                              if "focal_px" in self._archive.files else None)
+            self.times_s = self._archive["times_s"] if "times_s" in self._archive.files else None
             shapes = {}
             for key in ("keypoints", "scores"):
                 reader = NpzArrayReader(self._archive.zip, key, TRACK_WHAT)
@@ -442,10 +443,10 @@ class TrackFile:
                 reader.close()
             self.num_frames = check_track_layout(shapes["keypoints"], shapes["scores"], self.frame_indices.shape,
                                                  self.fps, self.width, self.height)
+            self.times_s = check_times(self.times_s, self.num_frames, TRACK_WHAT)
         except (zipfile.BadZipFile, ValueError, TypeError, OSError, EOFError) as exc:
             self.close()
             raise VideoMocapError(f"{TRACK_WHAT} file {self.path} is not a readable .npz ({exc}); write it again.") from None
-            self.times_s = self._archive["times_s"] if "times_s" in self._archive.files else None
         except VideoMocapError:
             self.close()
             raise
@@ -453,7 +454,6 @@ class TrackFile:
     def iter_blocks(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(keypoints (n, 17, 2), scores (n, 17)) float32, ``rows`` frames at a time, in order."""
         keypoints = NpzArrayReader(self._archive.zip, "keypoints", TRACK_WHAT)
-            self.times_s = check_times(self.times_s, self.num_frames, TRACK_WHAT)
         scores = NpzArrayReader(self._archive.zip, "scores", TRACK_WHAT)
         try:
             while keypoints.rows_read < self.num_frames:

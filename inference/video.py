@@ -55,13 +55,13 @@ class VideoInfo:
     num_frames: int
     duration: float
     variable_fps: bool = False
+    rotation_deg: int = 0
+    start_time_s: float = 0.0
 
 
 def check_video_file(path: str | os.PathLike) -> Path:
     """``path`` as a Path, or a clear error when it is missing, a folder or empty (no OpenCV needed)."""
     path = Path(path)
-    rotation_deg: int = 0
-    start_time_s: float = 0.0
     if not path.exists():
         raise VideoMocapError(f"Video not found: {path}. Check the path.")
     if path.is_dir():
@@ -153,11 +153,6 @@ def _open(path: Path):
     return cap
 
 
-def _interval_stats(timestamps_ms: list[float]) -> tuple[float, float] | None:
-    """Median frame interval (s) and relative spread from decoded timestamps; None if too few."""
-    ts = np.asarray(timestamps_ms, dtype=np.float64)
-    diffs = np.diff(ts)
-    diffs = diffs[diffs > 0]
 #: metadata rotation (clockwise degrees) -> the ``cv2.rotate`` code that applies it
 _ROTATE_CODES = {90: "ROTATE_90_CLOCKWISE", 180: "ROTATE_180", 270: "ROTATE_90_COUNTERCLOCKWISE"}
 
@@ -179,6 +174,11 @@ def _orient(cap) -> tuple[int, int | None]:
     return rotation, getattr(cv2, _ROTATE_CODES[rotation])
 
 
+def _interval_stats(timestamps_ms: list[float]) -> tuple[float, float] | None:
+    """Median frame interval (s) and relative spread from decoded timestamps; None if too few."""
+    ts = np.asarray(timestamps_ms, dtype=np.float64)
+    diffs = np.diff(ts)
+    diffs = diffs[diffs > 0]
     if diffs.size < MIN_FRAMES:
         return None
     median = float(np.median(diffs))
@@ -208,6 +208,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 first = cv2.rotate(first, rotate_code)
             height, width = first.shape[:2]
             timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
+            while len(timestamps) < PROBE_TIMESTAMP_FRAMES and cap.grab():
+                timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
     finally:
         cap.release()
 
@@ -234,8 +236,6 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     stats = _interval_stats(timestamps)
     if stats is not None:
         interval_s, spread = stats
-            while len(timestamps) < PROBE_TIMESTAMP_FRAMES and cap.grab():
-                timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
         variable = spread > VFR_RELATIVE_SPREAD
         if variable:
             fps = round(1.0 / interval_s, 3)
@@ -249,6 +249,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if not fps > 0:
         log.warning("%s: no frame rate in the header; assuming %.0f fps.", path, FALLBACK_FPS)
         fps = FALLBACK_FPS
+    duration = num_frames / fps
+    if variable and probed_all:
+        duration = (timestamps[-1] - timestamps[0]) / _MS_PER_S + 1.0 / fps
+    if rotation:
+        log.info("%s: rotation metadata %d deg applied; frames are %dx%d as displayed.", path, rotation, width, height)
     return VideoInfo(
         width=width, height=height, fps=float(fps), num_frames=int(num_frames),
         duration=float(duration), variable_fps=variable, rotation_deg=rotation,
@@ -290,16 +295,12 @@ def iter_timed_frames(
     """
     import cv2
 
-    duration = num_frames / fps
-    if variable and probed_all:
-        duration = (timestamps[-1] - timestamps[0]) / _MS_PER_S + 1.0 / fps
-    if rotation:
-        log.info("%s: rotation metadata %d deg applied; frames are %dx%d as displayed.", path, rotation, width, height)
     path = Path(path)
     if start < 0 or (end is not None and end <= start):
         raise VideoMocapError(f"Bad frame range [{start}, {end}): need 0 <= start < end.")
     cap = _open(path)
     try:
+        _rotation, rotate_code = _orient(cap)
         if expected is None:
             expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if expected > 0 and start >= expected:
@@ -327,7 +328,6 @@ def iter_timed_frames(
         cap.release()
 
     if decoded == 0:
-        _rotation, rotate_code = _orient(cap)
         raise VideoMocapError(
             f"No frame of {path} decodes in [{start}, {end}): the file is truncated or damaged, "
             "or the range is past its end."

@@ -114,7 +114,6 @@ SYMMETRIC_BONES = (("hip.R", "hip.L"), ("thigh.R", "thigh.L"), ("shin.R", "shin.
                    ("shoulder.R", "shoulder.L"), ("upper_arm.R", "upper_arm.L"), ("forearm.R", "forearm.L"))
 #: vertical-ness above which a bone's rest Z axis points forward instead of up
 VERTICAL_COS = 0.7
-EPS = 1e-9
 #: the face bones: each ends at a joint that the 2D stage may miss for long stretches (a head in
 #: profile, a back view); there the bone keeps its rest orientation relative to its parent
 FACE_BONES = ("neck", "head")
@@ -123,6 +122,7 @@ FACE_BONES = ("neck", "head")
 #: 0.075-0.10 of the torso, DeepMimic 0.25 and 0.105; the bounds leave room for lifter error
 #: and keep a head the 2D lost from coming out as long as an arm.
 FACE_BONE_BOUNDS: dict[str, tuple[float, float]] = {"neck": (0.18, 0.45), "head": (0.05, 0.25)}
+EPS = 1e-9
 
 
 @dataclass
@@ -135,10 +135,10 @@ class SolveConfig:
     scene_fps: float | None = None  # map clip fps to the scene's; None = keep clip fps
     frame_offset: int = 1  # scene frame of the first clip frame
     face: str = "-Y"  # subject's initial facing in Blender ("-Y" front view, "+Y", "+X", "-X", "camera")
-
     #: a face joint (nose, head) missing in the 2D (score 0) for more frames than this (the 2D
     #: stage's ``--max-gap``) keeps its bone's rest orientation relative to the parent bone
     max_gap_frames: int = 15
+
 
 @dataclass
 class SolvedMotion:
@@ -317,9 +317,9 @@ def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray, follow: np.ndarray 
     Args:
         joints: (T, 17, 3) target joints (Z up).
         rest_dirs: (J, 3) unit rest directions of the bones.
-    """
         follow: optional (T, J) bool: where True the bone follows its parent (local rotation =
             rest), whatever its target (a joint the 2D lost for long).
+    """
     p = np.asarray(joints, dtype=np.float64)
     t = p.shape[0]
     d = np.zeros((t, len(BONE_NAMES), 3, 3))
@@ -356,9 +356,9 @@ def global_deltas(joints: np.ndarray, rest_dirs: np.ndarray, follow: np.ndarray 
             d[:, j] = axis_angle_matrix(bone_dir, weight * angle) @ base
         else:
             d[:, j] = swing_from(parent, j)
-    return d
         if follow is not None and j > 0 and follow[:, j].any():
             d[follow[:, j], j] = parent[follow[:, j]]
+    return d
 
 
 def rest_pose(lengths: np.ndarray, rest_dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -550,21 +550,21 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     cam = joints3d + root[:, None, :]
     world = camera_to_world(cam, face=config.face)
     raw = world.apply(cam)  # (T, 17, 3)
-    targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
-
-    lengths = rig_bone_lengths(targets)
     follow = long_missing(motion.scores, len(raw), config.max_gap_frames)
     if grid is not None:  # variable frame rate: the lifted frames, each at its own time, onto a constant rate
         log.info("variable frame rate: %d frames resampled to %d keys at %.3f fps", len(raw), len(grid), motion.fps)
         if follow is not None:
             follow = resample(follow.astype(np.float64), motion.frame_times(), grid) > 0.5
         raw = resample(raw, motion.frame_times(), grid)
+    targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
+
+    lengths = rig_bone_lengths(targets)
     if np.any(lengths[1:] < 1e-4):
         raise VideoMocapError("3D motion has zero-length bones (joints on top of each other); it cannot be rigged.")
+    lengths = face_bone_lengths(targets, lengths, follow)
     rest_dirs = np.stack([REST_DIRECTIONS[name] for name in BONE_NAMES])
     for name, direction in _neck_head_rest(targets, follow).items():
         rest_dirs[BONE_INDEX[name]] = direction
-    lengths = face_bone_lengths(targets, lengths, follow)
     fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths, follow)
 
     feet = list(skeleton.FEET)
