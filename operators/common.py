@@ -180,6 +180,8 @@ class ModalJobMixin:
     Subclasses implement ``make_job(context) -> Job`` (on the main thread, reading the scene) and
     ``finish(context, result) -> set`` (on the main thread, the only place the scene changes).
     In background mode (``bpy.app.background``) ``invoke`` runs ``execute``, synchronously.
+    Esc cancels: the operator ends at once, the scene unchanged, but the job keeps counting
+    (:func:`job_running`) until its worker thread has ended, and starting another is refused until then.
     """
 
     _job: Job | None = None
