@@ -6,7 +6,8 @@
 Everything after ``--`` takes the options of ``video-mocap estimate`` (see ``cli/estimate.py``);
 the default format here is ``blend``. The package is imported from this script's folder, so this
 works from a source checkout and from an installed extension alike. A failed clip is reported in
-one line and the others go on; Blender exits with status 1 when any clip failed.
+one line and the others go on. Exit status as ``video-mocap estimate``'s (the README's table): 0 all
+written, 1 some clips failed, 2 every clip failed or bad usage.
 """
 
 from __future__ import annotations

@@ -81,17 +81,25 @@ def progress_bar(desc: str, unit: str, *, total: int | None = None, show_stage: 
     """A tqdm bar (on stderr) and the ``progress(stage, done, total)`` function that moves it.
 
     ``show_stage``: the bar's label becomes ``"<desc>: <stage>"`` as the stages go by;
-    ``enabled=False``: no bar (the function still accepts the reports).
+    ``enabled=False``: no bar (the function still accepts the reports). The bar appears with the
+    first report, so a command refused at the door prints its one error line and no bar.
     """
     from tqdm import tqdm
 
-    with tqdm(desc=desc, unit=unit, total=total, leave=leave, disable=not enabled, dynamic_ncols=True) as bar:
+    bars: list = []  # the bar, once the first report came
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if show_stage:
-                bar.set_description(f"{desc}: {stage}", refresh=False)
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+    def progress(stage: str, done: int, reported_total: int) -> None:
+        if not bars:
+            bars.append(tqdm(desc=desc, unit=unit, total=total, leave=leave, disable=not enabled, dynamic_ncols=True))
+        bar = bars[0]
+        if show_stage:
+            bar.set_description(f"{desc}: {stage}", refresh=False)
+        bar.total = reported_total
+        bar.n = done
+        bar.refresh()
 
+    try:
         yield progress
+    finally:
+        for bar in bars:
+            bar.close()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from ..inference.detect import DetectConfig, track_size, detect_video
+from ..core.atomic import check_writable_output, folder_problem
+from ..inference.detect import DETECT_SUBDIR, DetectConfig, default_cache_dir, detect_video, track_size
 from ..inference.onnx_backend import DETECTOR_PRECISIONS
 from .common import add_cache_dir_option, add_device_option, add_frame_range_options, add_person_option, progress_bar
 
 _DEFAULTS = DetectConfig()
+#: what ``detect -o`` writes
+TRACK_SUFFIXES = (".npz",)
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output is None and not args.list_tracks:
         parser.error("-o/--output is required (or use --list-tracks)")
+    if args.output is not None and not args.list_tracks:  # before any work: a run never fails at its end
+        check_writable_output(args.output, TRACK_SUFFIXES, "2D track file")
+    use_cache = not args.no_cache
+    cache_dir = args.cache_dir if args.cache_dir is not None else default_cache_dir() / DETECT_SUBDIR
+    problem = folder_problem(cache_dir) if use_cache else None
+    if problem is not None:
+        log.warning("the detection cache %s cannot be written (%s); going on without it.", cache_dir, problem)
+        use_cache = False
     config = DetectConfig(
         model=args.model, device=args.device, person=args.person, batch_size=args.batch, conf=args.conf,
         imgsz=args.imgsz, frame_start=args.start, frame_end=args.end, max_gap_frames=args.max_gap,
@@ -58,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         precision=args.precision,
     )
     with progress_bar("detect", "frame") as progress:
-        result = detect_video(args.video, config, progress=progress, cache_dir=args.cache_dir,
-                              use_cache=not args.no_cache)
+        result = detect_video(args.video, config, progress=progress, cache_dir=cache_dir, use_cache=use_cache)
 
     print(f"{'id':>4}  {'frames':>6}  {'first-last':>11}  {'height px':>9}")
     for tid, track in sorted(result.tracks.items()):

@@ -8,8 +8,9 @@
 folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per clip). ``.blend`` and
 ``.fbx`` need Blender's Python module (``bpy``); ``.bvh`` and ``.npz`` (the 3D motion file) do not.
 
-A clip that fails is reported in one line and the others go on; a summary follows, and the exit
-status is 1 when any clip failed. Every file is written atomically.
+Every output path is checked before any work. A clip that fails is reported in one line and the
+others go on; a summary follows. Exit status (the table in :mod:`video_mocap.cli`): 0 all written,
+1 some clips failed, 2 every clip failed or bad usage. Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.atomic import check_writable_output
 from ..core.errors import Cancelled, VideoMocapError
+from . import EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED
 from ..core.lifters import USER_LIFTERS
 from .common import (
     add_cache_dir_option,
@@ -40,7 +43,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("blend", "fbx", "bvh", "npz")
 #: formats that are written through Blender (need bpy)
 BLENDER_FORMATS = ("blend", "fbx")
-EXIT_FAILED = 1
 
 
 @dataclass
@@ -172,6 +174,8 @@ def _say(line: str, error: bool = False) -> None:
 def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", folder_format: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     outputs = output_paths(args.videos, args.output, args.format, folder_format)
+    for output in outputs:  # before any work: a clip never fails at its end for want of a writable output
+        check_writable_output(output, tuple(f".{fmt}" for fmt in FORMATS), "output file")
     settings = _settings(args)
     if args.cluster is not None:
         from .estimate_cluster import run_on_cluster
@@ -192,9 +196,12 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
         outcomes.append(outcome)
     failed = [o for o in outcomes if o.error is not None]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} clips done, {len(failed)} failed.")
-    for o in failed:
-        print(f"  failed: {o.video}", file=sys.stderr)
-    return EXIT_FAILED if failed else 0
+    if len(outcomes) > 1:  # one clip: its FAILED line says it all
+        for o in failed:
+            print(f"  failed: {o.video}", file=sys.stderr)
+    if not failed:
+        return EXIT_OK
+    return EXIT_BAD_INPUT if len(failed) == len(outcomes) else EXIT_SOME_FAILED
 
 
 if __name__ == "__main__":

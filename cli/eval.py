@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import save_npz_atomic
+from ..core.atomic import check_writable_output, save_npz_atomic
 from ..core.errors import VideoMocapError
 from ..training.evaluate import NOISE_CHOICES, evaluate_model, format_report, load_eval_clips, make_clips_for_eval
 from .common import add_device_option, add_no_flip_option, add_smoothing_options, add_weights_option, progress_bar
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         raise VideoMocapError(f"--weights {weights} not found.")
     if not 0.0 <= args.smoothing <= 1.0:
         raise VideoMocapError(f"--smoothing must be between 0 (off) and 1 (strong), got {args.smoothing}.")
+    if args.save_predictions:  # before any work
+        check_writable_output(args.save_predictions, (".npz",), "predictions file")
     lifter = load_lifter(card.model, weights=weights, device=args.device)
     t0 = time.perf_counter()
     clips = load_eval_clips(args.data, args.jointmap, args.select, hip_scale=args.hip_scale)

@@ -9,6 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..core.atomic import check_writable_folder
 from ..core.errors import VideoMocapError
 from ..core.lifters import LIFTER_NAMES
 from ..inference import runtime
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_writable_folder(args.out, "ONNX output folder")  # before any work
     written: list[Path] = []
     if not args.no_lifters:
         for name in args.models:

@@ -6,9 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.atomic import check_writable_output
 from ..core.formats import TrackFile
 from ..core.lifters import LIFTER_NAMES
 from .common import add_device_option, add_fov_option, add_lifter_option, add_no_flip_option, add_weights_option, progress_bar
+
+#: what ``lift -o`` writes
+MOTION_SUFFIXES = (".npz",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..inference.lifter import lift_track_file, load_lifter
 
-    TrackFile(args.track).close()  # a bad track file fails before the network loads
+    check_writable_output(args.output, MOTION_SUFFIXES, "3D motion file")  # before any work
+    with TrackFile(args.track) as track:  # a bad track file fails (and warns) before the network loads
+        track.check_liftable()
     lifter = load_lifter(args.model, weights=args.weights, device=args.device, backend=args.backend)
     with progress_bar(f"lift ({args.model})", "window") as progress:
         # streamed track file -> motion file: the memory of a few windows, whatever the length

@@ -12,6 +12,9 @@ import dataclasses
 import logging
 from typing import Any
 
+from pathlib import Path
+
+from ..core.atomic import check_writable_folder, check_writable_output
 from ..training.config import TrainConfig, load_config, validate
 
 log = logging.getLogger(__name__)
@@ -49,11 +52,24 @@ def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfi
     return validate(dataclasses.replace(config, **changes), source="command line")
 
 
+def check_outputs(config: TrainConfig) -> None:
+    """The run folder and the export path can be written: checked before any work (as the trainer
+    resolves them: ``export_path`` "" = in the run folder, "default" = the shipped weights)."""
+    from ..inference.weights import WEIGHTS_SUFFIX, default_weights_path
+
+    out = check_writable_folder(config.resolved_output_dir(), "run folder")
+    spec = config.export_path
+    export = (default_weights_path(config.model) if spec == "default" else Path(spec.format(model=config.model))
+              if spec else out / f"{config.model}{WEIGHTS_SUFFIX}")
+    check_writable_output(export, (WEIGHTS_SUFFIX,), "weights file")
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..training.train import train
 
     args = build_parser().parse_args(argv)
     config = apply_overrides(load_config(args.config), args)
+    check_outputs(config)
     result = train(config, resume=args.resume, show_progress=not args.quiet)
     if result.exported is not None:
         log.info("weights: %s", result.exported)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.atomic import folder_problem
 from ..core.errors import VideoMocapError
-from ..core.formats import Motion3D, Track2D
+from ..core.formats import Motion3D, Track2D, check_liftable
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.lifters import DEFAULT_LIFTER, USER_LIFTERS
 from ..inference.detect import DETECT_SUBDIR  # the 2D stage's cache (and the file-hash index) in the cache folder
@@ -232,11 +233,16 @@ def load_cached(cache_dir: Path, key: str) -> tuple[Track2D, Motion3D, Path] | N
         return None
 
 
-def store_cached(cache_dir: Path, key: str, track: Track2D, motion: Motion3D) -> Path:
-    """Write a cache entry (track first, so a motion file always has its track); returns the motion path."""
+def store_cached(cache_dir: Path, key: str, track: Track2D, motion: Motion3D) -> Path | None:
+    """Write a cache entry (track first, so a motion file always has its track); returns the motion
+    path, or None (with a warning) when it cannot be written: a cache never fails the clip."""
     motion_path, track_path = cache_paths(cache_dir, key)
-    track.save(track_path)
-    motion.save(motion_path)
+    try:
+        track.save(track_path)
+        motion.save(motion_path)
+    except OSError as exc:
+        log.warning("could not write the motion cache %s (%s); the result is not cached.", motion_path, exc)
+        return None
     return motion_path
 
 
@@ -279,8 +285,8 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
     from ..rigging.solve import solve
 
     if video_frame_origin is not None:
-        # the first frame's own time (a variable-rate clip's frames are timed by their timestamps)
-        first = int(round(video_frame_origin + float(motion.frame_times()[0]) * (config.scene_fps or motion.fps)))
+        ratio = (config.scene_fps or motion.fps) / motion.fps
+        first = int(round(video_frame_origin + float(motion.frame_indices[0]) * ratio))
         config = dataclasses.replace(config, frame_offset=first)
     return solve(motion, config)
 
@@ -297,12 +303,16 @@ def run_pipeline(
     Raises :class:`~video_mocap.core.errors.VideoMocapError` for bad input and
     :class:`~video_mocap.core.errors.Cancelled` when ``cancel`` is set (nothing is cached then).
     """
-    video = Path(video)
-    if not video.is_file():
-        raise VideoMocapError(f"Video not found: {video}. Check the path.")
+    from ..inference.video import check_video_file
+
+    video = check_video_file(video)
     cache = resolve_cache_dir(Path(cache_dir) if cache_dir is not None else None)
-    key = cache_key(video, settings, cache)
-    cached = load_cached(cache, key)
+    problem = folder_problem(cache)
+    if problem is not None:  # checked before any work: an unusable cache is a warning, never a failed clip
+        log.warning("the cache folder %s cannot be written (%s); going on without the cache (this result is "
+                    "not kept). Set another cache folder to keep results.", cache, problem)
+    key = cache_key(video, settings, cache) if problem is None else None
+    cached = load_cached(cache, key) if key is not None else None
     if cached is not None:
         track, motion, motion_path = cached
         log.info("3D motion from the cache: %s", motion_path)
@@ -312,9 +322,11 @@ def run_pipeline(
         from ..inference.lifter import lift_track, load_lifter
 
         detect_result = detect_video(
-            video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache / DETECT_SUBDIR
+            video, settings.detect, progress=progress, cancel=cancel, cache_dir=cache / DETECT_SUBDIR,
+            use_cache=key is not None,
         )
         track = detect_result.subject
+        check_liftable(track.keypoints, track.scores, f"the 2D track of {video.name}")  # before the lifter loads
         check_cancel(cancel)
         report(progress, STAGE_LOAD_LIFTER, 0, 1)
         lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device)
@@ -323,7 +335,7 @@ def run_pipeline(
             track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel
         )
         check_cancel(cancel)
-        motion_path = store_cached(cache, key, track, motion)
+        motion_path = store_cached(cache, key, track, motion) if key is not None else None
     report(progress, STAGE_SOLVE, 0, 1)
     solved = solve_motion(motion, settings.solve, settings.video_frame_origin)
     report(progress, STAGE_SOLVE, 1, 1)
