@@ -41,9 +41,13 @@ _KIND_NAMES = {"U": "text (str)", "S": "bytes", "O": "Python objects", "b": "tru
 class Track2D:
     """One person's 2D track in H36M-17 order.
 
-    keypoints: (T, 17, 2) float32 pixels, x right, y down.
+    keypoints: (T, 17, 2) float32 pixels, x right, y down (the displayed frame: rotation
+        metadata applied; ``width`` x ``height`` is the displayed size).
     scores: (T, 17) float32 in [0, 1] (0 = joint missing / filled by interpolation).
     frame_indices: (T,) int64 index of each row in the source video.
+    times_s: optional (T,) float64 presentation time of each row's frame in seconds (the
+        video's own timestamps; strictly increasing). A variable-frame-rate clip is timed by
+        them; None (files written before they existed) = ``frame_indices / fps``.
     """
 
     keypoints: np.ndarray
@@ -55,6 +59,7 @@ class Track2D:
     focal_px: float | None = None
     track_id: int = -1
     video: str = ""
+    times_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = numeric_array(self.keypoints, TRACK_WHAT, "keypoints").astype(np.float32)
@@ -63,6 +68,11 @@ class Track2D:
         check_track_layout(self.keypoints.shape, self.scores.shape, self.frame_indices.shape,
                            self.fps, self.width, self.height)
         check_track_values(self.keypoints, self.scores, self.width, self.height)
+        self.times_s = check_times(self.times_s, self.keypoints.shape[0], TRACK_WHAT)
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
+        return frame_times_of(self.times_s, self.frame_indices, self.fps)
 
     @property
     def num_frames(self) -> int:
@@ -70,6 +80,8 @@ class Track2D:
 
     def save(self, path: str | os.PathLike) -> Path:
         extra = {} if self.focal_px is None else {"focal_px": np.float32(self.focal_px)}
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
         return save_npz_atomic(
             path,
             keypoints=self.keypoints,
@@ -96,6 +108,7 @@ class Track2D:
             focal_px=numeric_scalar(data["focal_px"], TRACK_WHAT, "focal_px") if "focal_px" in data else None,
             track_id=int(numeric_scalar(data["track_id"], TRACK_WHAT, "track_id")) if "track_id" in data else -1,
             video=str(data["video"]) if "video" in data else "",
+            times_s=data.get("times_s"),
         )
 
 
@@ -106,6 +119,13 @@ class Motion3D:
     joints3d: (T, 17, 3) float32 metres, root-relative (pelvis at 0), OpenCV camera axes
         (x right, y down, z forward).
     root: (T, 3) float32 camera-space pelvis position in metres.
+    frame_indices: (T,) int64 video frame of each row.
+    times_s: optional (T,) float64 seconds of each row's video frame (from the 2D track's
+        ``times_s``; strictly increasing): the solve keys a variable-frame-rate clip by them.
+        None (older files) = ``frame_indices / fps``.
+    extras: more arrays, by name: ``focal_px``, ``width``, ``height`` (the camera the root was
+        fitted with) and, for a panning camera, :data:`CAMERA_ROTATION` (T, 3, 3): each frame's
+        camera axes -> the first frame's (``inference.camera_motion``; the solve takes it out).
     """
 
     joints3d: np.ndarray
@@ -115,6 +135,7 @@ class Motion3D:
     model: str
     scores: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+    times_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.joints3d = numeric_array(self.joints3d, MOTION_WHAT, "joints3d").astype(np.float32)
@@ -133,6 +154,11 @@ class Motion3D:
             raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise VideoMocapError(f"3D motion: fps must be a finite positive number, got {self.fps}; write the file again.")
+        self.times_s = check_times(self.times_s, t, "3D motion")
+
+    def frame_times(self) -> np.ndarray:
+        """(T,) seconds of each row: ``times_s``, or ``frame_indices / fps`` when absent."""
+        return frame_times_of(self.times_s, self.frame_indices, self.fps)
 
     @property
     def num_frames(self) -> int:
@@ -141,6 +167,8 @@ class Motion3D:
     def save(self, path: str | os.PathLike) -> Path:
         extra = {} if self.scores is None else {"scores": np.asarray(self.scores, dtype=np.float32)}
         extra.update(self.extras)
+        if self.times_s is not None:
+            extra["times_s"] = self.times_s
         return save_npz_atomic(
             path,
             joints3d=self.joints3d,
@@ -154,7 +182,7 @@ class Motion3D:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Motion3D":
         data = _load_npz(path, "3D motion", ("joints3d", "root", "frame_indices", "fps", "model"))
-        known = {"joints3d", "root", "frame_indices", "fps", "model", "scores"}
+        known = {"joints3d", "root", "frame_indices", "fps", "model", "scores", "times_s"}
         return cls(
             joints3d=data["joints3d"],
             root=data["root"],
@@ -163,6 +191,7 @@ class Motion3D:
             model=str(data["model"]),
             scores=data.get("scores"),
             extras={k: v for k, v in data.items() if k not in known},
+            times_s=data.get("times_s"),
         )
 
 
@@ -188,6 +217,28 @@ def check_track_layout(
             "write the file again with the video's frame rate and size."
         )
     return t
+
+
+def check_times(times_s: np.ndarray | None, t: int, what: str) -> np.ndarray | None:
+    """Validate optional per-row timestamps: None, or (t,) finite, strictly increasing seconds
+    (returned as float64); a clear error otherwise."""
+    if times_s is None:
+        return None
+    times = np.asarray(times_s, dtype=np.float64)
+    if times.shape != (t,):
+        raise VideoMocapError(f"{what}: 'times_s' must have shape ({t},), got {times.shape}; write the file again.")
+    if not np.isfinite(times).all() or (t > 1 and not np.all(np.diff(times) > 0)):
+        raise VideoMocapError(
+            f"{what}: 'times_s' must be finite, strictly increasing seconds; write the file again."
+        )
+    return times
+
+
+def frame_times_of(times_s: np.ndarray | None, frame_indices: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) seconds of each row: ``times_s`` when given, else ``frame_indices / fps``."""
+    if times_s is not None:
+        return np.asarray(times_s, dtype=np.float64)
+    return np.asarray(frame_indices, dtype=np.float64) / float(fps)
 
 
 def numeric_array(value: object, what: str, key: str) -> np.ndarray:
@@ -391,6 +442,7 @@ class TrackFile:
             self.frame_indices = numeric_array(self._archive["frame_indices"], TRACK_WHAT, "frame_indices").astype(np.int64)
             self.focal_px = (numeric_scalar(self._archive["focal_px"], TRACK_WHAT, "focal_px")
                              if "focal_px" in self._archive.files else None)
+            self.times_s = self._archive["times_s"] if "times_s" in self._archive.files else None
             shapes = {}
             for key in ("keypoints", "scores"):
                 reader = NpzArrayReader(self._archive.zip, key, TRACK_WHAT)
@@ -398,6 +450,7 @@ class TrackFile:
                 reader.close()
             self.num_frames = check_track_layout(shapes["keypoints"], shapes["scores"], self.frame_indices.shape,
                                                  self.fps, self.width, self.height)
+            self.times_s = check_times(self.times_s, self.num_frames, TRACK_WHAT)
         except (zipfile.BadZipFile, ValueError, TypeError, OSError, EOFError) as exc:
             self.close()
             raise VideoMocapError(f"{TRACK_WHAT} file {self.path} is not a readable .npz ({exc}); write it again.") from None

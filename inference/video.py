@@ -1,5 +1,10 @@
 """Streaming video decode with OpenCV: probe a clip, then iterate its frames one by one.
 
+Frames are the *displayed* ones: a clip's rotation metadata (phones record portrait video as
+landscape frames plus a rotation) is applied (``CAP_PROP_ORIENTATION_AUTO``, or by hand where
+the backend cannot), so frames, width and height are what a player shows. Each frame comes
+with its own timestamp (``CAP_PROP_POS_MSEC``): variable-frame-rate clips are timed by them.
+
 Never holds the whole video in memory. Every problem a user can fix (missing file, not a
 video, truncated download, a single frame) raises :class:`~video_mocap.core.errors.VideoMocapError`.
 """
@@ -42,7 +47,11 @@ class VideoInfo:
 
     ``num_frames`` is the number the container header announces (a truncated file may decode
     fewer; :func:`iter_frames` warns then). ``fps`` is the header rate, or for a
-    variable-frame-rate clip the average rate over the probed timestamps.
+    variable-frame-rate clip the rate of its median frame interval over the probed timestamps
+    (a phone clip that drops from 30 to 15 fps in low light: 30). ``width`` and ``height`` are
+    the displayed size, after ``rotation_deg`` (the clockwise rotation of the metadata, 0, 90,
+    180 or 270) is applied. ``start_time_s``: the first frame's timestamp (the 2D stage times
+    frames from it, so that frame 0 is at 0 s).
     """
 
     width: int
@@ -51,6 +60,8 @@ class VideoInfo:
     num_frames: int
     duration: float
     variable_fps: bool = False
+    rotation_deg: int = 0
+    start_time_s: float = 0.0
 
 
 def check_video_file(path: str | os.PathLike) -> Path:
@@ -147,6 +158,27 @@ def _open(path: Path):
     return cap
 
 
+#: metadata rotation (clockwise degrees) -> the ``cv2.rotate`` code that applies it
+_ROTATE_CODES = {90: "ROTATE_90_CLOCKWISE", 180: "ROTATE_180", 270: "ROTATE_90_COUNTERCLOCKWISE"}
+
+
+def _orient(cap) -> tuple[int, int | None]:
+    """Make ``cap`` deliver displayed frames: (metadata rotation in clockwise degrees, and the
+    ``cv2.rotate`` code to apply by hand, None when OpenCV rotates itself or nothing is to do).
+
+    OpenCV 4.11's FFmpeg backend reads the rotation (``CAP_PROP_ORIENTATION_META``) but does
+    not apply it unless ``CAP_PROP_ORIENTATION_AUTO`` is set; a backend that cannot gets the
+    frames rotated here.
+    """
+    import cv2
+
+    rotation = int(round(float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0))) % 360
+    auto = bool(cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)) and cap.get(cv2.CAP_PROP_ORIENTATION_AUTO) == 1
+    if rotation not in _ROTATE_CODES or auto:
+        return (rotation if rotation in _ROTATE_CODES else 0), None
+    return rotation, getattr(cv2, _ROTATE_CODES[rotation])
+
+
 def _interval_stats(timestamps_ms: list[float]) -> tuple[float, float] | None:
     """Median frame interval (s) and relative spread from decoded timestamps; None if too few."""
     ts = np.asarray(timestamps_ms, dtype=np.float64)
@@ -170,13 +202,19 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     path = Path(path)
     cap = _open(path)
     try:
-        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        rotation, rotate_code = _orient(cap)
+        width = height = 0
         header_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         header_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         timestamps: list[float] = []
-        while len(timestamps) < PROBE_TIMESTAMP_FRAMES and cap.grab():
+        ok, first = cap.read()  # the displayed size is the decoded (and rotated) frame's
+        if ok and first is not None:
+            if rotate_code is not None:
+                first = cv2.rotate(first, rotate_code)
+            height, width = first.shape[:2]
             timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
+            while len(timestamps) < PROBE_TIMESTAMP_FRAMES and cap.grab():
+                timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
     finally:
         cap.release()
 
@@ -205,12 +243,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         interval_s, spread = stats
         variable = spread > VFR_RELATIVE_SPREAD
         if variable:
-            span_s = (timestamps[-1] - timestamps[0]) / _MS_PER_S
-            fps = (len(timestamps) - 1) / span_s if span_s > 0 else 1.0 / interval_s
+            fps = round(1.0 / interval_s, 3)
             log.warning(
-                "%s has a variable frame rate (frame intervals vary by %.0f%%); using the average %.3f fps "
-                "(header says %.3f). Frame indices are kept; timing may drift slightly. "
-                "Re-encode at a constant rate for exact timing.",
+                "%s has a variable frame rate (frame intervals vary by %.0f%%): each frame is timed by its own "
+                "timestamp and the motion is keyed at %.3f fps (its median frame interval; the header says %.3f).",
                 path, 100.0 * spread, fps, header_fps,
             )
         elif not fps > 0:
@@ -218,16 +254,35 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if not fps > 0:
         log.warning("%s: no frame rate in the header; assuming %.0f fps.", path, FALLBACK_FPS)
         fps = FALLBACK_FPS
+    duration = num_frames / fps
+    if variable and probed_all:
+        duration = (timestamps[-1] - timestamps[0]) / _MS_PER_S + 1.0 / fps
+    if rotation:
+        log.info("%s: rotation metadata %d deg applied; frames are %dx%d as displayed.", path, rotation, width, height)
     return VideoInfo(
         width=width, height=height, fps=float(fps), num_frames=int(num_frames),
-        duration=num_frames / fps, variable_fps=variable,
+        duration=float(duration), variable_fps=variable, rotation_deg=rotation,
+        start_time_s=timestamps[0] / _MS_PER_S if np.isfinite(timestamps[0]) else 0.0,
     )
 
 
 def iter_frames(
     path: str | os.PathLike, start: int = 0, end: int | None = None, expected: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame_index, frame)`` for frames ``start <= index < end``, streaming.
+    """Yield ``(frame_index, frame)`` for frames ``start <= index < end``, streaming (displayed
+    orientation); :func:`iter_timed_frames` without the timestamps."""
+    for index, _time_s, frame in iter_timed_frames(path, start, end, expected):
+        yield index, frame
+
+
+def iter_timed_frames(
+    path: str | os.PathLike, start: int = 0, end: int | None = None, expected: int | None = None
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(frame_index, time_s, frame)`` for frames ``start <= index < end``, streaming.
+
+    ``time_s`` is the frame's own presentation time (``CAP_PROP_POS_MSEC``) in seconds, so a
+    variable-frame-rate clip is timed right (see :func:`usable_timestamps` for containers without
+    timestamps). Frames are in the displayed orientation (rotation metadata applied).
 
     Args:
         path: the video file.
@@ -237,7 +292,8 @@ def iter_frames(
             read from the file when None.
 
     Yields:
-        (index, (H, W, 3) uint8 BGR frame); OpenCV's own buffer, not copied.
+        (index, time_s, (H, W, 3) uint8 BGR frame); OpenCV's own buffer (not copied) when no
+        rotation is applied by hand.
 
     Raises:
         VideoMocapError: bad range, unreadable file, or no frame decodes in the range.
@@ -249,6 +305,7 @@ def iter_frames(
         raise VideoMocapError(f"Bad frame range [{start}, {end}): need 0 <= start < end.")
     cap = _open(path)
     try:
+        _rotation, rotate_code = _orient(cap)
         if expected is None:
             expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if expected > 0 and start >= expected:
@@ -268,7 +325,8 @@ def iter_frames(
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
-            yield index, frame
+            time_s = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / _MS_PER_S
+            yield index, time_s, (frame if rotate_code is None else cv2.rotate(frame, rotate_code))
             decoded += 1
             index += 1
     finally:
@@ -286,3 +344,14 @@ def iter_frames(
             "going on with the %d frames that decode.",
             path, wanted_end, index, decoded,
         )
+
+
+def usable_timestamps(times_s: np.ndarray, frame_indices: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) seconds of each decoded frame: the timestamps when they are usable (finite, strictly
+    increasing), else ``frame_indices / fps`` (containers without timestamps), with a warning."""
+    times = np.asarray(times_s, dtype=np.float64)
+    indices = np.asarray(frame_indices, dtype=np.int64)
+    if times.shape == indices.shape and np.isfinite(times).all() and (times.size < 2 or np.all(np.diff(times) > 0)):
+        return times
+    log.warning("The video's frame timestamps are missing or out of order; timing frames at %.3f fps.", fps)
+    return indices.astype(np.float64) / float(fps)

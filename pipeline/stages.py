@@ -285,8 +285,8 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
     from ..rigging.solve import solve
 
     if video_frame_origin is not None:
-        ratio = (config.scene_fps or motion.fps) / motion.fps
-        first = int(round(video_frame_origin + float(motion.frame_indices[0]) * ratio))
+        # the first frame's own time (a variable-rate clip's frames are timed by their timestamps)
+        first = int(round(video_frame_origin + float(motion.frame_times()[0]) * (config.scene_fps or motion.fps)))
         config = dataclasses.replace(config, frame_offset=first)
     return solve(motion, config)
 
