@@ -59,3 +59,15 @@ def project(points_cam: np.ndarray, focal_px: float, width: int, height: int) ->
     z = np.clip(points_cam[..., 2:3], 1e-6, None)
     centre = np.array([0.5 * width, 0.5 * height])
     return (focal_px * points_cam[..., :2] / z + centre).astype(np.float32)
+
+
+def to_first_camera(points_cam: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(T, ..., 3) points in each frame's camera axes -> the first frame's camera axes.
+
+    ``rotations``: (T, 3, 3) frame t's camera axes -> the first frame's (a panning camera's path,
+    see ``inference.camera_motion``).
+    """
+    points_cam = np.asarray(points_cam, dtype=np.float64)
+    flat = points_cam.reshape(points_cam.shape[0], -1, 3)
+    turned = np.einsum("tij,tnj->tni", np.asarray(rotations, dtype=np.float64), flat)
+    return turned.reshape(points_cam.shape)

@@ -111,6 +111,9 @@ class Track2D:
             times_s=data.get("times_s"),
         )
 
+#: the extras key of a moving camera's rotations in a 3D motion file (see :class:`Motion3D`)
+CAMERA_ROTATION = "camera_rotation"
+
 
 @dataclass
 class Motion3D:

@@ -16,7 +16,7 @@ homography ``K R K^-1`` whatever the depth. Per pair of consecutive frames:
 
 The per-pair rotations are chained into :attr:`CameraMotion.rotations`: for each frame of the
 track, the rotation from that frame's camera axes to the FIRST frame's camera axes (OpenCV axes:
-x right, y down, z forward). :func:`to_first_camera` applies it to camera-space points, so a
+x right, y down, z forward). ``core.camera.to_first_camera`` applies it to camera-space points, so a
 panning shot's root runs through one fixed frame (the first camera's), and the world solve then
 places that frame as usual. A clip whose camera does not move (median rotation per frame under
 :attr:`CameraMotionConfig.static_deg_per_frame` and total under
@@ -245,10 +245,3 @@ def estimate_camera_motion(
     return CameraMotion(rotations=rotations, frame_indices=frame_indices, moving=moving, weak_pairs=weak,
                         inliers=inliers)
 
-
-def to_first_camera(points_cam: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-    """(T, ..., 3) points in each frame's camera axes -> the first frame's camera axes."""
-    points_cam = np.asarray(points_cam, dtype=np.float64)
-    flat = points_cam.reshape(points_cam.shape[0], -1, 3)
-    turned = np.einsum("tij,tnj->tni", rotations, flat)
-    return turned.reshape(points_cam.shape)

@@ -78,6 +78,12 @@ class PipelineSettings:
     flip: bool = True
     solve: "SolveConfig" = field(default_factory=_default_solve_config)
     video_frame_origin: int | None = None
+    #: find a panning camera's rotation from the background and take it out of the motion
+    #: (``inference.camera_motion``; a static camera is detected and left as it is)
+    camera_motion: bool = True
+    #: lifter backend ("auto" | "torch" | "onnx", ``inference.runtime.choose_backend``); the
+    #: detector's is ``detect.backend``
+    lifter_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.model not in USER_LIFTERS:
@@ -127,6 +133,8 @@ def make_settings(
     scene_fps: float | None = None,
     frame_offset: int | None = None,
     video_frame_origin: int | None = None,
+    camera_motion: bool = True,
+    backend: str | None = None,
 ) -> PipelineSettings:
     """Build :class:`PipelineSettings` from the flat options the UI and the CLIs expose.
 
@@ -166,6 +174,8 @@ def make_settings(
 # ---------------------------------------------------------------------------------------
 # Cache keys
 # ---------------------------------------------------------------------------------------
+        camera_motion=camera_motion,
+        lifter_backend=backend or "auto",
 def _file_identity(path: str | os.PathLike | None, cache_dir: Path) -> str | None:
     """Content hash of a model/weights file when it exists, else its name (a download name like 'yolo11n-pose.pt')."""
     from ..inference.detect import file_sha256
@@ -207,6 +217,7 @@ def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+            "camera_motion": settings.camera_motion,
 def resolve_cache_dir(cache_dir: Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
@@ -297,6 +308,21 @@ def run_pipeline(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     cache_dir: str | os.PathLike | None = None,
+def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion3D,
+                      progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+    """Find the camera's rotation over the subject's frames (every tracked person masked out of the
+    background) and, when it moves, store it in ``motion.extras`` for the solve to take out."""
+    from ..core.formats import CAMERA_ROTATION
+    from ..inference.camera_motion import estimate_camera_motion
+
+    found = estimate_camera_motion(video, list(detect_result.tracks.values()), motion.frame_indices,
+                                   float(motion.extras["focal_px"]), progress=progress, cancel=cancel)
+    if found.moving:
+        pan, tilt, _ = found.pan_tilt_roll_deg()[-1]
+        log.info("the camera moves: pan %.1f°, tilt %.1f° by the last frame; taken out of the motion", pan, tilt)
+        motion.extras[CAMERA_ROTATION] = found.rotations.astype("float32")
+
+
 ) -> PipelineResult:
     """Video -> 2D track -> 3D motion (cached) -> solved motion.
 
@@ -341,6 +367,8 @@ def run_pipeline(
     report(progress, STAGE_SOLVE, 1, 1)
     check_cancel(cancel)
     return PipelineResult(
+        if settings.camera_motion:
+            add_camera_motion(video, detect_result, motion, progress=progress, cancel=cancel)
         track=track, motion=motion, detect_result=detect_result, solved=solved, motion_path=motion_path,
         from_cache=cached is not None,
     )

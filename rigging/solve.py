@@ -43,7 +43,8 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core import skeleton
-from ..core.formats import Motion3D
+from ..core.camera import to_first_camera
+from ..core.formats import CAMERA_ROTATION, Motion3D
 from ..core import filters
 from . import footlock
 from .world import ANKLE_HEIGHT_M, camera_to_world
@@ -548,6 +549,8 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
     frames, grid, fps = _scene_frames(motion, config)
 
     cam = joints3d + root[:, None, :]
+    if CAMERA_ROTATION in motion.extras:  # a panning camera: every frame into the first frame's camera axes
+        cam = to_first_camera(cam, motion.extras[CAMERA_ROTATION])
     world = camera_to_world(cam, face=config.face)
     raw = world.apply(cam)  # (T, 17, 3)
     follow = long_missing(motion.scores, len(raw), config.max_gap_frames)

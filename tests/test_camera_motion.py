@@ -13,7 +13,8 @@ from scipy.spatial.transform import Rotation
 
 from video_mocap.core.formats import Track2D
 from video_mocap.core.skeleton import NUM_JOINTS
-from video_mocap.inference.camera_motion import estimate_camera_motion, to_first_camera
+from video_mocap.core.camera import to_first_camera
+from video_mocap.inference.camera_motion import estimate_camera_motion
 
 WIDTH, HEIGHT, FOCAL, FPS = 640, 360, 500.0, 30.0
 FRAMES = 45
