@@ -2,7 +2,8 @@
 
     video-mocap estimate VIDEO... -o OUT [--model dtgcn|posemoe] [--device D] [--person ID]
                          [--start N] [--end N] [--fov DEG] [--smoothing S]
-                         [--smoothing-method savgol|one_euro] [--no-foot-lock]
+                         [--smoothing-method savgol|one_euro] [--no-foot-lock] [--static-camera]
+                         [--backend auto|torch|onnx] [--rig FILE.blend[:OBJECT] [--mapping PRESET]]
 
 ``OUT`` is a file (``.blend``, ``.fbx``, ``.bvh`` or ``.npz``, by extension) for one clip, or a
 folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per clip). ``.blend`` and
@@ -68,6 +69,9 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
     add_weights_option(parser, "lifter weights: a .safetensors file or a folder holding <model>.safetensors")
     add_cache_dir_option(parser, "cache folder (default: the user cache)")
+    parser.add_argument("--static-camera", action="store_true",
+                        help="skip the camera-motion step (by default a pan or tilt is found from the background "
+                        "and taken out; a static camera is detected and left as it is)")
     cluster = parser.add_argument_group("cluster (one Ray task per clip; see the README)")
     cluster.add_argument("--cluster", default=None, metavar="ray[://HOST:PORT]",
                          help="run the clips on Ray: 'ray' (RAY_ADDRESS, else a local instance with this machine's "
@@ -163,6 +167,8 @@ def failure_reason(exc: Exception, video) -> str:
     log.debug("unexpected error on %s", video, exc_info=exc)  # the traceback goes to the log
     return f"unexpected {type(exc).__name__}: {exc}"
 
+        backend=_backend(args.backend, args.model),
+        camera_motion=not args.static_camera,
 
 def _say(line: str, error: bool = False) -> None:
     """One line beside tqdm's bars (they are redrawn below it)."""
