@@ -105,6 +105,10 @@ def write_scene_file(solved, path: Path, name: str) -> Path:
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     obj = create_armature(solved, name=name, context=bpy.context)
+    if solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
+        from .camera import create_footage_camera
+
+        create_footage_camera(solved, context=bpy.context)
     if path.suffix.lower() == ".fbx":
         return export_armature(obj, path, context=bpy.context)
     with atomic_path(path, suffix=".blend") as tmp:

@@ -274,7 +274,7 @@ class ModalJobMixin:
 # ---------------------------------------------------------------------------------------
 # Changing the scene: all or nothing
 # ---------------------------------------------------------------------------------------
-_TRACKED_COLLECTIONS = ("objects", "armatures", "actions")
+_TRACKED_COLLECTIONS = ("objects", "armatures", "actions", "cameras")
 
 
 def _data_snapshot() -> dict[str, set[int]]:
@@ -310,6 +310,10 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
             from ..blender import retarget as blender_retarget
 
             obj = blender_retarget.retarget(rig, solved, preset=props.mapping_preset, context=context)
+        if solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
+            from ..blender.camera import create_footage_camera
+
+            create_footage_camera(solved, context=context)
     except BaseException:
         if rig is not None and rig.animation_data is not None:
             rig.animation_data.action = previous_action

@@ -47,7 +47,7 @@ from ..core.camera import to_first_camera
 from ..core.formats import CAMERA_ROTATION, Motion3D
 from ..core import filters
 from . import footlock
-from .world import ANKLE_HEIGHT_M, camera_to_world
+from .world import ANKLE_HEIGHT_M, WorldTransform, camera_to_world
 
 log = logging.getLogger(__name__)
 
@@ -590,6 +590,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         fixed, deltas, rest_heads, rest_tails = _constant_length_joints(targets, rest_dirs, lengths, follow)
 
     rotations = local_rotations(deltas, rest_heads, rest_tails)
+    camera = camera_path(world, motion, grid)
     log.info(
         "solved %d frames: ground tilt %.1f deg, %d/%d contact frames (left/right)",
         len(frames), world.ground_tilt_deg, int(contacts[:, 0].sum()), int(contacts[:, 1].sum()),
@@ -606,8 +607,31 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         fps=fps,
         contacts=contacts,
         info={"ground_tilt_deg": world.ground_tilt_deg, "bone_lengths": lengths,
-              "times_s": motion.frame_times() if grid is None else grid},
+              "times_s": motion.frame_times() if grid is None else grid, "camera": camera},
     )
+
+
+def camera_path(world: WorldTransform, motion: Motion3D, grid: np.ndarray | None) -> dict:
+    """The footage's camera in the solved world, per key (``SolvedMotion.info["camera"]``).
+
+    Returns: ``rotations`` (K, 3, 3) each key's camera axes (OpenCV: x right, y down, z forward)
+    in the world, ``position`` (3,) its centre, ``moving`` (the motion held a camera rotation), and
+    ``focal_px``, ``width``, ``height`` when the motion file records the camera it was fitted with.
+    """
+    per_frame = motion.extras.get(CAMERA_ROTATION)
+    frames = len(motion.frame_indices)
+    per_frame = np.tile(np.eye(3), (frames, 1, 1)) if per_frame is None else np.asarray(per_frame, dtype=np.float64)
+    if grid is not None:  # the keys of a variable-rate clip: each takes its nearest video frame's camera
+        times = motion.frame_times()
+        nearest = np.clip(np.searchsorted(times, grid), 1, frames - 1)
+        nearest -= (grid - times[nearest - 1]) < (times[nearest] - grid)
+        per_frame = per_frame[np.clip(nearest, 0, frames - 1)]
+    path = {"rotations": world.rotation @ per_frame, "position": np.asarray(world.translation, dtype=np.float64).copy(),
+            "moving": CAMERA_ROTATION in motion.extras}
+    for key in ("focal_px", "width", "height"):
+        if key in motion.extras:
+            path[key] = float(np.asarray(motion.extras[key]))
+    return path
 
 
 # ---------------------------------------------------------------------------------------
