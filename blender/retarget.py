@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -96,3 +98,101 @@ def retarget(rig, solved: SolvedMotion, preset: str | os.PathLike | None = None,
     log.info("retargeted %d frames onto '%s' (%d bones, feet %s, scale %.3f, %d limbs set to FK)",
              solved.num_frames, rig.name, len(result.rotations), sorted(feet.values()), result.scale, switched)
     return rig
+
+
+# ---------------------------------------------------------------------------------------
+# a studio's own rig from a .blend file (``video-mocap estimate --rig FILE.blend[:OBJECT]``)
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RigFile:
+    """An armature object in a .blend file, keyed with a mapping preset (or "auto")."""
+
+    path: Path
+    object_name: str | None = None
+    preset: str = "auto"
+
+
+def parse_rig_file(spec: str, preset: str | None = None) -> RigFile:
+    """``FILE.blend`` or ``FILE.blend:OBJECT`` -> :class:`RigFile` (not opened yet)."""
+    text = str(spec)
+    name = None
+    head, sep, tail = text.rpartition(":")
+    if sep and head.lower().endswith(".blend") and tail and not any(c in tail for c in "/\\"):
+        text, name = head, tail
+    return RigFile(Path(text).expanduser(), name, preset or "auto")
+
+
+def _open_rig(rig: RigFile):
+    """Open ``rig.path`` as the current Blender file and return its armature object; checked."""
+    if rig.path.suffix.lower() != ".blend":
+        raise VideoMocapError(f"--rig {rig.path}: give a Blender file (FILE.blend or FILE.blend:OBJECT).")
+    if not rig.path.is_file():
+        raise VideoMocapError(f"--rig: the file {rig.path} does not exist; give the path of the .blend holding the rig.")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(rig.path), load_ui=False)
+    except RuntimeError as exc:
+        raise VideoMocapError(f"--rig: Blender cannot open {rig.path} ({str(exc).strip()}).") from None
+    armatures = sorted(o.name for o in bpy.data.objects if o.type == "ARMATURE")
+    if rig.object_name is None:
+        if len(armatures) != 1:
+            found = ", ".join(armatures) or "none"
+            raise VideoMocapError(
+                f"--rig {rig.path}: {len(armatures)} armatures in the file ({found}); name one as {rig.path.name}:NAME."
+            )
+        return bpy.data.objects[armatures[0]]
+    obj = bpy.data.objects.get(rig.object_name)
+    if obj is None:
+        raise VideoMocapError(
+            f"--rig: no object '{rig.object_name}' in {rig.path}; its armatures: {', '.join(armatures) or 'none'}."
+        )
+    if obj.type != "ARMATURE":
+        raise VideoMocapError(
+            f"--rig: '{rig.object_name}' in {rig.path} is a {obj.type.lower()}, not an armature; "
+            f"its armatures: {', '.join(armatures) or 'none'}."
+        )
+    return obj
+
+
+def check_rig_file(rig: RigFile) -> str:
+    """Everything about ``rig`` that can fail, checked before any work: the file, the object, the
+    preset and that the preset (plus name matching) maps a humanoid. Returns the object's name.
+
+    Raises:
+        VideoMocapError: what is wrong and what to give instead.
+    """
+    load_preset(rig.preset)  # an unknown preset fails first, without opening anything
+    load_preset_options(rig.preset)
+    obj = _open_rig(rig)
+    target = target_skeleton(obj)
+    try:
+        resolve_mapping(load_preset(rig.preset), target.bone_names, target.parents)
+    except VideoMocapError as exc:
+        raise VideoMocapError(f"--rig '{obj.name}' with --mapping {rig.preset}: {exc}") from None
+    return obj.name
+
+
+def write_rig_file(solved: SolvedMotion, path: Path, rig: RigFile) -> Path:
+    """Key the rig of ``rig`` with ``solved`` and write ``path``: the rig's whole file as a .blend,
+    or the rig alone as .fbx / .bvh (Blender's exporters). The source .blend is not changed.
+
+    Headless only (the CLI and ``batch.py``): the current Blender file is replaced by the rig's.
+    """
+    from ..core.atomic import atomic_path
+    from .export import export_armature
+
+    obj = _open_rig(rig)
+    context = bpy.context
+    retarget(obj, solved, preset=rig.preset, context=context)
+    scene = context.scene
+    scene.frame_start = int(np.floor(solved.frames[0]))
+    scene.frame_end = int(np.ceil(solved.frames[-1]))
+    scene.render.fps = max(1, int(round(solved.fps)))
+    scene.render.fps_base = scene.render.fps / solved.fps
+    if path.suffix.lower() in (".fbx", ".bvh"):
+        return export_armature(obj, path, context=context)
+    with atomic_path(path, suffix=".blend") as tmp:
+        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
+        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        if "FINISHED" not in outcome:
+            raise VideoMocapError(f"Blender could not save {path}.")
+    return path

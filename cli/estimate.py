@@ -8,6 +8,8 @@
 ``OUT`` is a file (``.blend``, ``.fbx``, ``.bvh`` or ``.npz``, by extension) for one clip, or a
 folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per clip). ``.blend`` and
 ``.fbx`` need Blender's Python module (``bpy``); ``.bvh`` and ``.npz`` (the 3D motion file) do not.
+``--rig`` keys the studio's own armature (any humanoid: ``--mapping`` names the preset) instead
+of a new one; the rig, the preset and the mapping are checked before any clip is read.
 
 Every output path is checked before any work. A clip that fails is reported in one line and the
 others go on; a summary follows. Exit status (the table in :mod:`video_mocap.cli`): 0 all written,
@@ -67,11 +69,21 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     add_fov_option(parser)
     add_smoothing_options(parser, "how much the motion is smoothed")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin planted feet")
-    add_weights_option(parser, "lifter weights: a .safetensors file or a folder holding <model>.safetensors")
-    add_cache_dir_option(parser, "cache folder (default: the user cache)")
     parser.add_argument("--static-camera", action="store_true",
                         help="skip the camera-motion step (by default a pan or tilt is found from the background "
                         "and taken out; a static camera is detected and left as it is)")
+    add_weights_option(parser, "lifter weights: a .safetensors file or a folder holding <model>.safetensors")
+    add_cache_dir_option(parser, "cache folder (default: the user cache)")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                        help="network runtime: auto (the ONNX path when its exported models are there, about twice "
+                             "as fast on a CPU, else PyTorch), torch or onnx")
+    rig = parser.add_argument_group("your own rig (needs bpy; .blend, .fbx or .bvh output)")
+    rig.add_argument("--rig", default=None, metavar="FILE.blend[:OBJECT]",
+                     help="key this armature (the file's only armature when OBJECT is left out) instead of a new "
+                          "one; a .blend output is the rig's whole file, keyed; the source file is not changed")
+    rig.add_argument("--mapping", default=None, metavar="PRESET",
+                     help="bone mapping preset for --rig: mixamo, rigify, rigify_metarig, auto (default) or a "
+                          "preset .json path")
     cluster = parser.add_argument_group("cluster (one Ray task per clip; see the README)")
     cluster.add_argument("--cluster", default=None, metavar="ray[://HOST:PORT]",
                          help="run the clips on Ray: 'ray' (RAY_ADDRESS, else a local instance with this machine's "
@@ -113,9 +125,16 @@ def output_paths(videos: list[Path], output: Path, fmt: str | None, folder_forma
     return paths
 
 
-def write_output(result, path: Path, name: str) -> Path:
-    """Write one clip's result (a :class:`~video_mocap.pipeline.stages.PipelineResult`) as ``path``'s type."""
+def write_output(result, path: Path, name: str, rig=None) -> Path:
+    """Write one clip's result (a :class:`~video_mocap.pipeline.stages.PipelineResult`) as ``path``'s type.
+
+    ``rig``: a :class:`~video_mocap.blender.retarget.RigFile` to key instead of a new armature.
+    """
     fmt = path.suffix.lower().lstrip(".")
+    if rig is not None:
+        from ..blender.retarget import write_rig_file
+
+        return write_rig_file(result.solved, path, rig)
     if fmt == "npz":
         return result.motion.save(path)
     if fmt == "bvh":
@@ -148,16 +167,50 @@ def _settings(args):
         smoothing=args.smoothing,
         smoothing_method=args.smoothing_method,
         foot_lock=not args.no_foot_lock,
+        backend=_backend(args.backend, args.model),
+        camera_motion=not args.static_camera,
     )
 
 
-def run_clip(video: Path, output: Path, settings, cache_dir: Path | None) -> Path:
+def _backend(choice: str, model: str) -> str | None:
+    """The pipeline backend of ``--backend``: "onnx", or None for PyTorch (the stages' default
+    "auto", which runs PyTorch when it is there; the same cache keys as the panel's)."""
+    from ..inference import runtime
+
+    chosen = runtime.fastest_backend(model) if choice == "auto" else choice
+    for component in ("detector", "lifter"):
+        runtime.choose_backend(chosen, component)  # an explicit backend that is not installed: a clear error
+    return "onnx" if chosen == "onnx" else None
+
+
+def check_rig_option(args, outputs: list[Path]):
+    """The ``--rig`` / ``--mapping`` options checked before any work: a :class:`RigFile` or None."""
+    if args.rig is None:
+        if args.mapping is not None:
+            raise VideoMocapError("--mapping needs --rig FILE.blend[:OBJECT] (the rig it maps onto).")
+        return None
+    if not has_bpy():
+        raise VideoMocapError("--rig needs Blender: run inside Blender (blender -b -P blender/batch.py -- ...) or "
+                              "install the bpy module.")
+    if args.cluster is not None:
+        raise VideoMocapError("--rig does not run on a cluster yet; leave out --cluster.")
+    for output in outputs:
+        if output.suffix.lower() not in (".blend", ".fbx", ".bvh"):
+            raise VideoMocapError(f"--rig writes .blend, .fbx or .bvh files, not {output.name}.")
+    from ..blender.retarget import RigFile, check_rig_file, parse_rig_file
+
+    rig = parse_rig_file(args.rig, args.mapping)
+    name = check_rig_file(rig)
+    return RigFile(rig.path, name, rig.preset)
+
+
+def run_clip(video: Path, output: Path, settings, cache_dir: Path | None, rig=None) -> Path:
     """The whole pipeline for one clip with a tqdm bar; returns the file written."""
     from ..pipeline.stages import run_pipeline
 
     with progress_bar(video.name, "frame", show_stage=True, leave=False) as progress:
         result = run_pipeline(video, settings, progress=progress, cache_dir=cache_dir)
-    return write_output(result, output, name=video.stem)
+    return write_output(result, output, name=video.stem, rig=rig)
 
 
 def failure_reason(exc: Exception, video) -> str:
@@ -167,8 +220,6 @@ def failure_reason(exc: Exception, video) -> str:
     log.debug("unexpected error on %s", video, exc_info=exc)  # the traceback goes to the log
     return f"unexpected {type(exc).__name__}: {exc}"
 
-        backend=_backend(args.backend, args.model),
-        camera_motion=not args.static_camera,
 
 def _say(line: str, error: bool = False) -> None:
     """One line beside tqdm's bars (they are redrawn below it)."""
@@ -182,6 +233,7 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
     outputs = output_paths(args.videos, args.output, args.format, folder_format)
     for output in outputs:  # before any work: a clip never fails at its end for want of a writable output
         check_writable_output(output, tuple(f".{fmt}" for fmt in FORMATS), "output file")
+    rig = check_rig_option(args, outputs)
     settings = _settings(args)
     if args.cluster is not None:
         from .estimate_cluster import run_on_cluster
@@ -191,7 +243,7 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
     for video, output in zip(args.videos, outputs):
         outcome = ClipOutcome(video)
         try:
-            outcome.output = run_clip(video, output, settings, args.cache_dir)
+            outcome.output = run_clip(video, output, settings, args.cache_dir, rig=rig)
             _say(f"ok      {video} -> {outcome.output}")
         except (Cancelled, KeyboardInterrupt):
             raise

@@ -200,6 +200,17 @@ def choose_backend(pref: str = "auto", component: str = "lifter") -> str:
     )
 
 
+def fastest_backend(lifter: str) -> str:
+    """The faster path for the whole pipeline: ``"onnx"`` when ONNX Runtime imports and the ONNX
+    exports of the detector and of ``lifter`` are in :data:`ONNX_DIR` (about twice as fast as
+    PyTorch on a CPU), else ``"torch"`` when PyTorch and Ultralytics are there, else ``"onnx"``.
+    """
+    exported = (ONNX_DIR / DETECTOR_ONNX_NAME).is_file() and (ONNX_DIR / f"{lifter}.onnx").is_file()
+    if _has("onnxruntime") and exported:
+        return "onnx"
+    return "torch" if torch_ready("detector") else "onnx"
+
+
 def onnx_providers(device: str = "AUTO") -> list[str]:
     """ONNX Runtime execution providers for a device preference ("AUTO", "CPU", "CUDA").
 

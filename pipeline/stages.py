@@ -148,6 +148,12 @@ def make_settings(
                                      "frame_end": frame_end, "allow_download": allow_download}
     if detector_model is not None:
         detect_kwargs["model"] = str(detector_model)
+    # backend: None / "auto" = each network's own choice (PyTorch when it is there); "torch" / "onnx"
+    # run both networks on that runtime
+    if backend not in (None, "auto", "torch", "onnx"):
+        raise VideoMocapError(f"Unknown backend '{backend}': use auto, torch or onnx.")
+    if backend in ("torch", "onnx"):
+        detect_kwargs["backend"] = {"torch": "ultralytics", "onnx": "onnx"}[backend]
     if smoothing_method is not None and smoothing_method not in SMOOTHING_METHODS:
         raise VideoMocapError(
             f"Unknown smoothing filter '{smoothing_method}'; use one of {', '.join(SMOOTHING_METHODS)}."
@@ -168,14 +174,14 @@ def make_settings(
         fov_deg=fov_deg,
         solve=SolveConfig(**{k: v for k, v in solve_kwargs.items() if v is not None}),
         video_frame_origin=video_frame_origin,
+        camera_motion=camera_motion,
+        lifter_backend=backend or "auto",
     )
 
 
 # ---------------------------------------------------------------------------------------
 # Cache keys
 # ---------------------------------------------------------------------------------------
-        camera_motion=camera_motion,
-        lifter_backend=backend or "auto",
 def _file_identity(path: str | os.PathLike | None, cache_dir: Path) -> str | None:
     """Content hash of a model/weights file when it exists, else its name (a download name like 'yolo11n-pose.pt')."""
     from ..inference.detect import file_sha256
@@ -211,13 +217,13 @@ def cache_key(video: Path, settings: PipelineSettings, cache_dir: Path) -> str:
             "weights": _file_identity(lifter_weights_path(settings), hash_dir),
             "fov_deg": settings.fov_deg,
             "flip": settings.flip,
+            "camera_motion": settings.camera_motion,
         },
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-            "camera_motion": settings.camera_motion,
 def resolve_cache_dir(cache_dir: Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
@@ -302,12 +308,6 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
     return solve(motion, config)
 
 
-def run_pipeline(
-    video: str | os.PathLike,
-    settings: PipelineSettings,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    cache_dir: str | os.PathLike | None = None,
 def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion3D,
                       progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
     """Find the camera's rotation over the subject's frames (every tracked person masked out of the
@@ -323,6 +323,12 @@ def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion
         motion.extras[CAMERA_ROTATION] = found.rotations.astype("float32")
 
 
+def run_pipeline(
+    video: str | os.PathLike,
+    settings: PipelineSettings,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> PipelineResult:
     """Video -> 2D track -> 3D motion (cached) -> solved motion.
 
@@ -355,11 +361,14 @@ def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion
         check_liftable(track.keypoints, track.scores, f"the 2D track of {video.name}")  # before the lifter loads
         check_cancel(cancel)
         report(progress, STAGE_LOAD_LIFTER, 0, 1)
-        lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device)
+        lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device,
+                             backend=settings.lifter_backend)
         report(progress, STAGE_LOAD_LIFTER, 1, 1)
         motion = lift_track(
             track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel
         )
+        if settings.camera_motion:
+            add_camera_motion(video, detect_result, motion, progress=progress, cancel=cancel)
         check_cancel(cancel)
         motion_path = store_cached(cache, key, track, motion) if key is not None else None
     report(progress, STAGE_SOLVE, 0, 1)
@@ -367,8 +376,6 @@ def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion
     report(progress, STAGE_SOLVE, 1, 1)
     check_cancel(cancel)
     return PipelineResult(
-        if settings.camera_motion:
-            add_camera_motion(video, detect_result, motion, progress=progress, cancel=cancel)
         track=track, motion=motion, detect_result=detect_result, solved=solved, motion_path=motion_path,
         from_cache=cached is not None,
     )

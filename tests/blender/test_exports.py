@@ -110,6 +110,7 @@ def test_exported_file_reimports_animated(solved, tmp_path, suffix):
 def seeded_cache(sample_clip, request, tmp_path) -> Path:
     """The pipeline cache holding the sample clip's motion for ``--end 30`` (real mocap, pipeline_seed)."""
     pytest.importorskip("cv2")
+    pytest.importorskip("torch")  # the CLI runs with --backend torch: the seeded settings' cache key
     from pipeline_seed import seed_motion_cache
     from video_mocap.pipeline import stages as pipeline
 
@@ -139,13 +140,13 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def test_estimate_cli_fbx_is_animated(sample_clip, seeded_cache, tmp_path):
     out = tmp_path / "walk.fbx"
-    _run(["-c", RUN_ESTIMATE, str(sample_clip), "-o", str(out), "--end", "30", "--cache-dir", str(seeded_cache)],
-         tmp_path)
+    _run(["-c", RUN_ESTIMATE, str(sample_clip), "-o", str(out), "--end", "30", "--cache-dir", str(seeded_cache),
+          "--backend", "torch"], tmp_path)
     check_animated(import_file(out), 30)
 
 
 def test_batch_script_fbx_is_animated(sample_clip, seeded_cache, tmp_path, repo_root):
     out = tmp_path / "out"
     _run([str(repo_root / "blender" / "batch.py"), "--", str(sample_clip), "--out", str(out), "--format", "fbx",
-          "--end", "30", "--cache-dir", str(seeded_cache)], tmp_path)
+          "--end", "30", "--cache-dir", str(seeded_cache), "--backend", "torch"], tmp_path)
     check_animated(import_file(out / "sports2d_walk.fbx"), 30)
