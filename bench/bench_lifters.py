@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import resource
 import statistics
@@ -104,7 +105,8 @@ def _table(rows: list[dict], args: argparse.Namespace) -> str:
         f"Machine: {common.machine()} (Python {platform.python_version()}); {args.threads} torch threads; "
         "figures are medians of "
         f"{args.repeats} calls on batches of {args.batch} windows, random-init weights (speed does not "
-        "depend on the values). Other engineers were using the same 2 cores, so frames/s are lower bounds.",
+        f"depend on the values). Other engineers were using the same {os.cpu_count()} cores, so frames/s are lower "
+        "bounds.",
         "",
         "Raw network throughput; `lift_sequence` with flip TTA (the default) runs every window twice "
         "(about half these frames/s) and windows overlap by 1/3 (x1.5 more frames): end-to-end "

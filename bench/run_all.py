@@ -44,7 +44,11 @@ def collect_benches() -> dict[str, tuple[ModuleType, Bench]]:
     for info in pkgutil.iter_modules(bench.__path__):
         if info.name in NOT_BENCHES:
             continue
-        module = importlib.import_module(f"bench.{info.name}")
+        try:
+            module = importlib.import_module(f"bench.{info.name}")
+        except Exception as exc:  # one broken module must not hide the other benches' results
+            print(f"[run_all] bench.{info.name} not collected: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
         spec = getattr(module, "BENCH", None)
         if isinstance(spec, Bench) and callable(getattr(module, "run", None)):
             found.append((spec.order, spec.results, module, spec))
@@ -124,8 +128,11 @@ def run(argv: list[str] | None = None) -> int:
     benches = collect_benches()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reuse", action="store_true", help="run nothing; read bench/results/*.json")
-    parser.add_argument("--only", nargs="+", choices=list(benches), help="run only these, reuse the rest")
-    parser.add_argument("--skip", nargs="+", choices=list(benches), default=[], help="do not run these (reuse)")
+    names = ", ".join(benches)
+    parser.add_argument("--only", nargs="+", choices=list(benches), metavar="NAME",
+                        help=f"run only these, reuse the rest ({names})")
+    parser.add_argument("--skip", nargs="+", choices=list(benches), default=[], metavar="NAME",
+                        help="do not run these (reuse)")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
     failed = []
