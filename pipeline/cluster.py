@@ -110,11 +110,13 @@ def connect(spec: ClusterSpec) -> bool:
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             log.info("connected to the Ray cluster at %s", address)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception when a node does not start in time
+        log.debug("ray.init failed", exc_info=exc)
         where = address or "a local instance"
         raise VideoMocapError(
-            f"Could not start Ray on {where} ({exc}). Check that the head node runs (ray start --head) and "
-            "that the address is right (ray://HEAD:10001 for Ray Client, or RAY_ADDRESS=HEAD:6379 on a node)."
+            f"Could not start Ray on {where} ({_one_line(exc)}). Check that the head node runs (ray start --head) "
+            "and that the address is right (ray://HEAD:10001 for Ray Client, or RAY_ADDRESS=HEAD:6379 on a node); "
+            "on a busy machine, run again."
         ) from None
     return True
 

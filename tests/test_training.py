@@ -553,6 +553,7 @@ def test_distributed_path_with_torchrun_on_cpu(shared_dir, tmp_path):
     config = _run_config(shared_dir, out, steps=2)
     config["pretrain"] = {"steps": 1}
     config["val"]["every_steps"] = 2
+    config["batch_size"] = 32  # the global batch: 2 shards of 16 windows, one per rank
     config_path = _write_yaml(tmp_path / "ddp.yaml", config)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(

@@ -17,11 +17,17 @@ Run folder (``output_dir``)::
     tb/                      TensorBoard logs
     <model>.safetensors/.json the exported fp16 weights + card (or ``export_path``)
 
-Multi-GPU: ``torchrun --nproc_per_node N -m video_mocap.training train CONFIG`` initialises
-``torch.distributed`` (NCCL on CUDA, Gloo on CPU) when ``WORLD_SIZE`` is set, wraps the model
-in DistributedDataParallel, seeds each rank's sampler differently and lets rank 0 alone
-validate, log and write files. Tested on CPU only (2 Gloo ranks under torchrun, see
-``tests/test_training.py``); never run on GPUs with NCCL (none was available).
+Multi-GPU / multi-process: ``torchrun --nproc_per_node N -m video_mocap.training train CONFIG``
+initialises ``torch.distributed`` (NCCL on CUDA, Gloo on CPU) when ``WORLD_SIZE`` is set and
+wraps the model in DistributedDataParallel. ``batch_size`` is the *global* batch: each step's
+windows are cut into shards of :data:`WINDOWS_PER_SHARD`, each drawn from its own seed (run
+seed, stage, step, shard), and rank r renders only shards r, r+N, ...; each rank's loss is
+weighted by its share of the batch, so the averaged gradients, the logged loss and the run's
+stream of windows are those of one process on the same global batch, whatever N (exactly, for
+losses that are means over windows; pre-training's token masks follow the local batch).
+Rank 0 alone validates, logs and writes files; a checkpoint holds no per-rank state, so
+``--resume`` works with another N. Tested on CPU (2 Gloo ranks, ``tests/test_ddp.py``); NCCL on
+GPUs is the same code path but was not run here (no GPU was available).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -58,8 +65,11 @@ BEST_FILE = "best.safetensors"
 CONFIG_FILE = "config.json"
 #: how many sampled batches the background thread keeps ready
 PREFETCH_BATCHES = 2
-#: sampler seed stride between distributed ranks and between resumed segments
-_SEED_STRIDE = 1_000_003
+#: windows per shard of a global batch: the unit a rank renders (a batch of B windows has
+#: ceil(B / WINDOWS_PER_SHARD) shards, so at most that many processes)
+WINDOWS_PER_SHARD = 16
+#: the seed stream of each stage's windows
+_STAGE_SEED = {"pretrain": 1, "train": 2}
 #: licences of the training sources, for the model card
 SOURCE_LICENCES: dict[str, str] = {
     "bandai": "Bandai Namco Research Motion Dataset (c) 2022 Bandai Namco Research Inc., CC BY-NC 4.0 (non-commercial)",
@@ -112,6 +122,28 @@ def setup_distributed() -> DistInfo:
         rank=dist.get_rank(), world_size=world_size, local_rank=local_rank,
         device=f"cuda:{local_rank}" if cuda else "cpu",
     )
+
+
+def rank_shards(batch_size: int, world_size: int, rank: int) -> list[tuple[int, int]]:
+    """(shard index, windows) of the global batch that ``rank`` renders: shards rank, rank + N, ...
+
+    Raises :class:`VideoMocapError` when there are fewer shards than processes.
+    """
+    count = -(-batch_size // WINDOWS_PER_SHARD)
+    if count < world_size:
+        raise VideoMocapError(
+            f"batch_size {batch_size} makes {count} shards of {WINDOWS_PER_SHARD} windows, fewer than the "
+            f"{world_size} processes: raise batch_size to at least {world_size * WINDOWS_PER_SHARD} or start "
+            "fewer processes (--nproc_per_node)."
+        )
+    return [(index, min(WINDOWS_PER_SHARD, batch_size - index * WINDOWS_PER_SHARD))
+            for index in range(rank, count, world_size)]
+
+
+def shard_seed(seed: int, stage: str, step: int, shard: int) -> int:
+    """The seed of one shard of one step's batch: the same for any number of processes."""
+    words = [int(seed) % 2**32, _STAGE_SEED[stage], int(step), int(shard)]
+    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
 
 
 def model_config_dict(config: TrainConfig) -> dict:
@@ -585,14 +617,40 @@ class Trainer:
             return None
         return SummaryWriter(log_dir=str(self.out / "tb"))
 
-    def _sampler(self, segment_step: int):
+    def _batches(self, stage: str, first_step: int, batch_size: int) -> Callable[[], dict]:
+        """This rank's shards of each step's global batch, step after step from ``first_step``
+        (called from the prefetch thread only). Each shard is drawn from :func:`shard_seed`, so the
+        windows depend on the step, not on the number of processes or where a run was resumed."""
         from .sampler import WindowSampler
 
-        seed = self.config.seed + _SEED_STRIDE * (self.dist.rank + 1) + segment_step
-        return WindowSampler(
+        sampler = WindowSampler(
             self.data.train_clips, self.num_frames, self.config.augment, self.config.camera,
-            self.config.noise, source_weights=self.data.source_weights, seed=seed,
+            self.config.noise, source_weights=self.data.source_weights, seed=self.config.seed,
         )
+        shards = rank_shards(batch_size, self.dist.world_size, self.dist.rank)
+        steps = itertools.count(first_step)
+
+        def next_batch() -> dict:
+            step = next(steps)
+            parts = []
+            for shard, size in shards:
+                sampler.reseed(shard_seed(self.config.seed, stage, step, shard))
+                parts.append(sampler.sample(size))
+            return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+        return next_batch
+
+    def _global_loss(self, local_loss: float, local_windows: int, batch_size: int) -> float:
+        """The loss over the whole global batch (the window-weighted mean of the ranks' losses)."""
+        if self.dist.world_size <= 1:
+            return local_loss
+        import torch
+        import torch.distributed as dist
+
+        total = torch.tensor([local_loss * local_windows], dtype=torch.float64,
+                             device=self.device if self.device.startswith("cuda") else "cpu")
+        dist.all_reduce(total)
+        return float(total.item()) / batch_size
 
     def _optimizer(self, params, lr: float):
         import torch
@@ -760,7 +818,7 @@ class Trainer:
 
         cfg, st = self.config, self.state
         step = getattr(st, stage.step_field)
-        prefetch = _Prefetcher(lambda s=self._sampler(step): s.sample(stage.batch_size))
+        prefetch = _Prefetcher(self._batches(stage.name, step, stage.batch_size))
         bar = self._bar(stage.steps, step, f"{stage.name} {cfg.model}")
         start = time.perf_counter() - getattr(st, stage.elapsed_field)
         try:
@@ -778,14 +836,17 @@ class Trainer:
                 for group in stage.optimizer.param_groups:
                     group["lr"] = lr
                 loss, logged = stage.loss(batch)
-                loss_value = float(loss.detach())
+                local_windows = int(batch["inputs"].shape[0])
+                loss_value = self._global_loss(float(loss.detach()), local_windows, stage.batch_size)
                 if not np.isfinite(loss_value):
                     raise VideoMocapError(
                         f"{stage.label} diverged at step {step} (loss {loss_value}); lower {stage.lr_setting} or raise "
                         "optim.warmup_steps."
                     )
                 stage.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages the ranks' gradients: weighted by its share, each rank's mean loss
+                # gives the gradient of the global batch's mean (weight 1 for one process)
+                (loss * (self.dist.world_size * local_windows / stage.batch_size)).backward()
                 if cfg.optim.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
                 stage.optimizer.step()
@@ -998,3 +1059,5 @@ def train(config: TrainConfig, *, resume: bool = False, show_progress: bool = Tr
         return Trainer(config, out, resume=resume, show_progress=show_progress).run()
     finally:
         torch.set_num_threads(threads)  # the run's thread setting does not leak to the caller
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
