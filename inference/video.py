@@ -112,6 +112,33 @@ def _mp4_handlers(handle, file_size: int) -> list[bytes]:
     return []
 
 
+#: kbit/s of MPEG audio layer III by bitrate index: MPEG-1, then MPEG-2 / 2.5
+_MP3_KBPS = ((0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+             (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160))
+_MP3_RATES = (44100, 48000, 32000)
+
+
+def _audio_frame_length(head: bytes, at: int) -> int:
+    """Length in bytes of the MP3 (layer III) or ADTS AAC frame starting at ``at``, or 0 when none does."""
+    if at + 7 > len(head) or head[at] != 0xFF or head[at + 1] & 0xE0 != 0xE0:
+        return 0
+    version, layer = (head[at + 1] >> 3) & 3, (head[at + 1] >> 1) & 3
+    if layer == 0 and head[at + 1] & 0xF6 == 0xF0:  # ADTS: 12-bit sync, layer 0
+        return ((head[at + 3] & 3) << 11) | (head[at + 4] << 3) | (head[at + 5] >> 5)
+    bitrate, rate = head[at + 2] >> 4, (head[at + 2] >> 2) & 3
+    if layer != 1 or version == 1 or bitrate in (0, 15) or rate == 3:
+        return 0
+    mpeg1 = version == 3
+    hz = _MP3_RATES[rate] // (1 if mpeg1 else 2 if version == 2 else 4)
+    return (144000 if mpeg1 else 72000) * _MP3_KBPS[0 if mpeg1 else 1][bitrate] // hz + ((head[at + 2] >> 1) & 1)
+
+
+def _mpeg_audio_frames(head: bytes) -> bool:
+    """``head`` starts with two consecutive MP3 / ADTS AAC frames (random bytes almost never do)."""
+    length = _audio_frame_length(head, 0)
+    return length > 7 and _audio_frame_length(head, length) > 7
+
+
 def audio_only_kind(path: str | os.PathLike) -> str | None:
     """What an audio-only file is ("WAV audio", "an MP4/M4A with only audio tracks"...), from its
     first bytes; None when it is not recognisably audio-only (maybe a video, maybe neither)."""
@@ -129,7 +156,7 @@ def audio_only_kind(path: str | os.PathLike) -> str | None:
         return "WAV audio"
     if head[:4] == b"fLaC":
         return "FLAC audio"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if head[:3] == b"ID3" or _mpeg_audio_frames(head):
         return "MP3/AAC audio"
     if head[:4] == b"OggS" and b"theora" not in head and any(c in head for c in (b"vorbis", b"OpusHead", b"FLAC")):
         return "Ogg audio"
