@@ -46,6 +46,13 @@ T_LAG_FRAMES = 1.0
 # memory (issue 9): an hour-long track's process peak, and its lifting peak within 10 % of a 10-minute track's
 T_PEAK_BYTES = 2 * 1024**3
 T_FLAT = 0.10
+# issue 23: against MediaPipe on the balance recording's views, and the focal length found without the user
+T_VS_MEDIAPIPE_P_MPJPE = 0.8
+T_VS_MEDIAPIPE_MPJPE = 1.0
+T_FOCAL_ERROR = 0.25
+T_FOCAL_ROOT_M = 0.3
+# issue 25: a panning camera's rotation, per frame
+T_PAN_ERROR_DEG = 1.0
 
 
 @dataclass
@@ -421,6 +428,64 @@ def zip_figures() -> list[Figure]:
     return out
 
 
+def focal_figures(data: dict | None) -> list[Figure]:
+    src = "focal"
+    if not data:
+        return [_missing("Focal length", "found without the user's field of view", "see issue 23", src)]
+    rows = [r for r in data["rows"] if r["focal"] == "default"]
+    worst_focal = max(abs(r["focal_error_pct"]) for r in rows) / 100.0
+    out = [Figure("Focal length", "default (60° across the long side) on the 4 calibrated views: worst focal error",
+                  f"within {T_FOCAL_ERROR:.0%}", f"{worst_focal:.1%}", worst_focal <= T_FOCAL_ERROR, src)]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        worst_root = max(r["root_median_error_m"] for r in rows if r["model"] == model)
+        out.append(Figure("Focal length", f"{model}: root raw median error with it, worst view", f"<= {T_FOCAL_ROOT_M} m",
+                          f"{worst_root:.2f} m", worst_root <= T_FOCAL_ROOT_M, src))
+    fit = [r for r in data["rows"] if r["focal"] == "fit"]
+    if fit:  # informational: the reprojection fit that is not used
+        out.append(Figure("Focal length", "reprojection fit over the clip (not used): focal error range", "(informational)",
+                          f"{min(r['focal_error_pct'] for r in fit):+.0f} to {max(r['focal_error_pct'] for r in fit):+.0f} %",
+                          None, src))
+    return out
+
+
+def mediapipe_figures(data: dict | None) -> list[Figure]:
+    src = "mediapipe"
+    if not data:
+        return [_missing("Against MediaPipe", "balance recording, 4 views", "see issue 23", src)]
+    means = data["means"]
+    peer = next((m for m in means if m.startswith("mediapipe")), None)
+    out: list[Figure] = []
+    for model in LIFTERS:
+        if model not in means or peer is None:
+            continue
+        ours, theirs = means[model], means[peer]
+        ratio = ours["p_mpjpe"] / theirs["p_mpjpe"]
+        out += [Figure("Against MediaPipe", f"{model}: P-MPJPE against {peer}'s (mean of 4 views)",
+                       f"<= {T_VS_MEDIAPIPE_P_MPJPE}x", f"{ratio:.2f}x ({ours['p_mpjpe']:.1f} vs {theirs['p_mpjpe']:.1f} mm)",
+                       ratio <= T_VS_MEDIAPIPE_P_MPJPE, src),
+                Figure("Against MediaPipe", f"{model}: MPJPE against {peer}'s", f"<= {T_VS_MEDIAPIPE_MPJPE}x",
+                       f"{ours['mpjpe']:.1f} vs {theirs['mpjpe']:.1f} mm",
+                       ours["mpjpe"] <= T_VS_MEDIAPIPE_MPJPE * theirs["mpjpe"], src)]
+    for method, row in means.items():
+        out.append(Figure("Against MediaPipe", f"{method}: mean absolute error x / y / depth", "(informational)",
+                          f"{row['abs_x']:.0f} / {row['abs_y']:.0f} / {row['abs_depth']:.0f} mm", None, src))
+    return out
+
+
+def pan_figures(data: dict | None) -> list[Figure]:
+    src = "pan"
+    if not data:
+        return [_missing("Moving camera", "a pan found from the background", "see issue 25", src)]
+    pan = data["pan"]
+    runs = data["runs"]
+    out = [Figure("Moving camera", "pan of the re-framed real clip, per-frame error (max)", f"<= {T_PAN_ERROR_DEG}°",
+                  f"{pan['max_error_deg']:.2f}° (of {pan['crop_total_deg']:.1f}°)", pan["max_error_deg"] <= T_PAN_ERROR_DEG, src)]
+    for name, row in runs.items():
+        out.append(Figure("Moving camera", f"world path: {name}", "(informational)",
+                          f"{row['path_m']:.2f} m, straightness {row['straightness']:.2f}", None, src))
+    return out
+
+
 FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("accuracy", accuracy_figures),
     ("accuracy", generalisation_figures),
@@ -437,6 +502,9 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("memory", memory_figures),
     ("ux", ux_figures),
     ("detect", detect_figures),
+    ("focal", focal_figures),
+    ("mediapipe", mediapipe_figures),
+    ("pan", pan_figures),
 ]
 
 
