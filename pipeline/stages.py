@@ -299,13 +299,16 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
 
     ``video_frame_origin``: see :class:`PipelineSettings`; it overrides ``config.frame_offset``.
     """
+    from ..rigging.confidence import bone_confidence
     from ..rigging.solve import solve
 
     if video_frame_origin is not None:
         # the first frame's own time (a variable-rate clip's frames are timed by their timestamps)
         first = int(round(video_frame_origin + float(motion.frame_times()[0]) * (config.scene_fps or motion.fps)))
         config = dataclasses.replace(config, frame_offset=first)
-    return solve(motion, config)
+    solved = solve(motion, config)
+    bone_confidence(solved, motion)  # info["confidence"] (K, B) and info["review"]: the rig's confidence
+    return solved
 
 
 def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion3D,
