@@ -43,16 +43,54 @@ def clip_video_frame(clip, scene_frame: int) -> int:
     return int(scene_frame - clip.frame_start + clip.frame_offset)
 
 
-def bone_segments(track, video_frame: int, min_score: float = MIN_SCORE) -> np.ndarray:
-    """(S, 2, 2) bone segments of ``video_frame`` in normalised frame coordinates (0..1, y up).
+def track_row(track, video_frame: int, clip_fps: float | None = None) -> int | None:
+    """The track row shown at clip frame ``video_frame``, or None outside the track.
+
+    A clip plays at its constant rate (frame ``k`` at ``k / clip_fps`` s): for a track with its
+    frames' own timestamps (``times_s``, a variable-frame-rate video) the row is the frame on
+    screen at that time, the last one shown at or before it (half a frame of rounding allowed),
+    as a player holds a frame until the next; otherwise the row of video frame ``video_frame``.
+    """
+    times = getattr(track, "times_s", None)
+    if times is not None and clip_fps:
+        step = 1.0 / float(clip_fps)
+        t = video_frame * step
+        row = int(np.searchsorted(times, t + 0.5 * step, side="right")) - 1
+        if row < 0 or (row == len(times) - 1 and t - times[row] > step):
+            return None
+        return row
+    rows = np.flatnonzero(track.frame_indices == video_frame)
+    return int(rows[0]) if rows.size else None
+
+
+def displayed_to_clip(normalised: np.ndarray, track, clip_size: tuple[int, int] | None) -> np.ndarray:
+    """(..., 2) normalised coordinates (0..1, y up) of the *displayed* frame (the track's: rotation
+    metadata applied) -> those of the frame the Clip Editor shows. Blender 5 applies a clip's
+    rotation metadata; 4.2 shows the stored frame, turned by a quarter: its size is the track's
+    transposed, and the points are turned back by the track's ``rotation_deg``."""
+    rotation = int(getattr(track, "rotation_deg", 0) or 0) % 360
+    if clip_size is None or rotation not in (90, 270) or tuple(clip_size) != (track.height, track.width):
+        return normalised
+    u, v = normalised[..., 0], normalised[..., 1]
+    # OpenCV turned the stored frame clockwise by ``rotation`` to display it; undo that
+    turned = (1.0 - v, u) if rotation == 90 else (v, 1.0 - u)
+    return np.stack(turned, axis=-1).astype(normalised.dtype)
+
+
+def bone_segments(track, video_frame: int, min_score: float = MIN_SCORE,
+                  clip_size: tuple[int, int] | None = None, clip_fps: float | None = None) -> np.ndarray:
+    """(S, 2, 2) bone segments of ``video_frame`` in normalised frame coordinates (0..1, y up) of the
+    clip as the Clip Editor shows it (``clip_size``: see :func:`displayed_to_clip`; ``clip_fps``:
+    see :func:`track_row`).
 
     Empty when the frame is outside the track; bones with a missing joint are left out.
     """
-    rows = np.flatnonzero(track.frame_indices == video_frame)
-    if rows.size == 0:
+    row = track_row(track, video_frame, clip_fps)
+    if row is None:
         return np.zeros((0, 2, 2), dtype=np.float32)
-    keypoints, scores = track.keypoints[rows[0]], track.scores[rows[0]]
+    keypoints, scores = track.keypoints[row], track.scores[row]
     normalised = np.stack([keypoints[:, 0] / track.width, 1.0 - keypoints[:, 1] / track.height], axis=-1)
+    normalised = displayed_to_clip(normalised, track, clip_size)
     segments = [(normalised[a], normalised[b]) for a, b in BONES if min(scores[a], scores[b]) >= min_score]
     return np.asarray(segments, dtype=np.float32).reshape(-1, 2, 2)
 
@@ -66,7 +104,9 @@ def _draw() -> None:
     track = track_for_clip(space.clip)
     if track is None:
         return
-    segments = bone_segments(track, clip_video_frame(space.clip, context.scene.frame_current))
+    clip = space.clip
+    segments = bone_segments(track, clip_video_frame(clip, context.scene.frame_current),
+                             clip_size=tuple(clip.size), clip_fps=float(clip.fps))
     if len(segments) == 0:
         return
     import gpu

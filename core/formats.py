@@ -48,6 +48,8 @@ class Track2D:
     times_s: optional (T,) float64 presentation time of each row's frame in seconds (the
         video's own timestamps; strictly increasing). A variable-frame-rate clip is timed by
         them; None (files written before they existed) = ``frame_indices / fps``.
+    rotation_deg: the video's rotation metadata (clockwise degrees: 0, 90, 180, 270) that was
+        applied to its frames (a player that ignores it shows them turned; see blender/overlay.py).
     """
 
     keypoints: np.ndarray
@@ -60,6 +62,7 @@ class Track2D:
     track_id: int = -1
     video: str = ""
     times_s: np.ndarray | None = None
+    rotation_deg: int = 0
 
     def __post_init__(self) -> None:
         self.keypoints = numeric_array(self.keypoints, TRACK_WHAT, "keypoints").astype(np.float32)
@@ -82,6 +85,8 @@ class Track2D:
         extra = {} if self.focal_px is None else {"focal_px": np.float32(self.focal_px)}
         if self.times_s is not None:
             extra["times_s"] = self.times_s
+        if self.rotation_deg:
+            extra["rotation_deg"] = np.int32(self.rotation_deg)
         return save_npz_atomic(
             path,
             keypoints=self.keypoints,
@@ -109,6 +114,7 @@ class Track2D:
             track_id=int(numeric_scalar(data["track_id"], TRACK_WHAT, "track_id")) if "track_id" in data else -1,
             video=str(data["video"]) if "video" in data else "",
             times_s=data.get("times_s"),
+            rotation_deg=int(data["rotation_deg"]) if "rotation_deg" in data else 0,
         )
 
 #: the extras key of a moving camera's rotations in a 3D motion file (see :class:`Motion3D`)

@@ -567,6 +567,7 @@ def _build_tracks(raw: _RawDetections, info: VideoInfo, video: Path, max_gap: in
             keypoints=keypoints, scores=scores, frame_indices=indices,
             fps=info.fps, width=info.width, height=info.height, focal_px=None,
             track_id=int(tid), video=str(video), times_s=_times_of(raw, indices, info.fps),
+            rotation_deg=info.rotation_deg,
         )
         gaps[int(tid)] = [(first + a, first + b) for a, b in long_rows]
     return tracks, gaps
