@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: %(default)s)")
     add_frame_range_options(parser)
     parser.add_argument("--max-gap", type=int, default=_DEFAULTS.max_gap_frames,
-                        help="interpolate gaps up to this many frames; longer ones are reported (default: %(default)s)")
+                        help="interpolate gaps up to this many frames; a joint missing longer is placed on its parent "
+                             "(score 0) and whole-person gaps are reported (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the detection cache")
     add_cache_dir_option(parser, "detection cache folder")
     parser.add_argument("--list-tracks", action="store_true", help="list the tracked people and exit (writes nothing)")

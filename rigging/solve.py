@@ -15,7 +15,8 @@ and its parent is the bone ending at the joint's parent, so bone indices, joint 
   7    spine         pelvis -> spine           swing from the pelvis
   8    chest         spine -> thorax           chest frame: shoulder line + spine
   9    neck          thorax -> nose            swing from the chest
- 10    head          nose -> head (ear level)  swing from the neck
+ 10    head          nose -> head (ear level)  swing from the neck (rest on it while the
+                                                2D lost the head for long)
 11/14  shoulder.L/R  thorax -> shoulder        swing from the chest
 12/15  upper_arm     shoulder -> elbow         swing + twist from the elbow bend plane
 13/16  forearm       elbow -> wrist            swing from the upper arm (a hinge)
@@ -24,7 +25,11 @@ and its parent is the bone ending at the joint's parent, so bone indices, joint 
 Rest pose: a T-pose built from the clip's robust (median, left/right averaged) bone
 lengths, facing -Y, Z up, ankles :data:`~.world.ANKLE_HEIGHT_M` above the floor; the neck
 and head rest directions are the clip's median directions in the chest frame, so that a
-neutral head is at rest. Each bone's rest axes (Blender's bone matrix) are: Y along the
+neutral head is at rest; their lengths stay within anatomical bounds of the torso
+(:data:`FACE_BONE_BOUNDS`). A face joint the 2D stage missed for longer than ``max_gap_frames``
+(score 0 in ``Motion3D.scores``) keeps its bone's rest orientation on its parent
+(:func:`long_missing`), never pointing at what the lifter made of it. A variable-frame-rate
+motion (``Motion3D.times_s``) is resampled to a constant rate before the solve (:func:`keyed_times`). Each bone's rest axes (Blender's bone matrix) are: Y along the
 bone, Z towards -Y (forward) for vertical bones and towards +Z for the others
 (:func:`rest_axes`).
 
