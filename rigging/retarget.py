@@ -546,7 +546,7 @@ def plant_leg(side: str, solved: SolvedMotion, src_deltas: np.ndarray, target: T
     Goal (world): the target hip plus ``scale`` times the solved hip -> ankle vector, with the
     height set so that the solved ankle at its rest height puts the target ankle at its own
     rest height (on the target's floor), higher by ``scale`` times the solved rise (by the rise
-    itself while the foot is planted).
+    itself while the foot is planted), never lower.
     """
     thigh_src, shin_src, _ = LEGS[side]
     index = {name: i for i, name in enumerate(target.bone_names)}
@@ -569,7 +569,8 @@ def plant_leg(side: str, solved: SolvedMotion, src_deltas: np.ndarray, target: T
     contact = (solved.contacts[:, LEGS[side][2]] if solved.contacts is not None
                else np.zeros(solved.num_frames, dtype=bool))
     rise = solved.joints_world[:, j_ankle, 2] - src_rest_ankle_z
-    goal_world[:, 2] = rest_ankle_z + np.where(contact, 1.0, scale) * rise
+    # never below the standing height: a flat foot under it would go through the floor
+    goal_world[:, 2] = rest_ankle_z + np.maximum(np.where(contact, 1.0, scale) * rise, 0.0)
     goal = goal_world @ inv[:3, :3].T + inv[:3, 3]
     # bend hint: where the solved knee bends (the source thigh's forward), in armature space
     ro = linear / float(np.cbrt(abs(np.linalg.det(linear))))
