@@ -281,7 +281,7 @@ def test_fill_gaps_joint_never_seen_and_nothing_seen():
 def test_missing_and_unreadable_videos(tmp_path, sample_clip):
     with pytest.raises(VideoMocapError, match="not found"):
         probe_video(tmp_path / "nope.mp4")
-    with pytest.raises(VideoMocapError, match="not a file"):
+    with pytest.raises(VideoMocapError, match="is a folder, not a video file"):
         probe_video(tmp_path)
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
