@@ -376,7 +376,12 @@ class NpzArrayReader:
             self.shape, fortran_order, self.dtype = _NPY_HEADER_READERS[version](self._handle)
         except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
             raise VideoMocapError(f"{what}: cannot read '{key}' ({exc}); write the file again.") from None
-        if fortran_order or self.dtype.hasobject or not self.shape:
+        if self.dtype.hasobject:
+            raise VideoMocapError(
+                f"{what}: '{key}' holds Python objects (pickled data, never loaded: it could run code); write the "
+                "file again with numeric arrays."
+            )
+        if fortran_order or not self.shape:
             raise VideoMocapError(f"{what}: '{key}' is not a plain C-ordered numeric array; write the file again.")
         if self.dtype.kind not in NUMERIC_KINDS:
             raise VideoMocapError(

@@ -169,7 +169,7 @@ TRACK_CASES = {
     "NaN keypoints": (_edit(keypoints=_nan_keypoint), "NaN or infinite"),
     "no scores": (_edit(scores=None), "lacks scores"),
     "pickled object keypoints": (_edit(keypoints=lambda k: np.array(list(k), dtype=object)),
-                                 "not a plain C-ordered numeric array"),
+                                 "holds Python objects (pickled data, never loaded"),
 }
 
 
