@@ -27,6 +27,8 @@ from ..rigging.retarget import PRESETS_DIR
 log = logging.getLogger(__name__)
 
 AUTO_PERSON = "AUTO"
+#: the "All people" choice: one armature per tracked person (pipeline.stages.run_people)
+ALL_PEOPLE = "ALL"
 NO_PRESET = "NONE"
 MIN_FOV_DEG = 5.0
 MAX_FOV_DEG = 170.0
@@ -48,6 +50,12 @@ SCENE_FRAME_RATE_ITEMS = (
     ("VIDEO", "Match Video", "Set the scene's frame rate to the video's: one key per video frame"),
     ("SCENE", "Keep Scene", "Keep the scene's frame rate: a video file is resampled to it, a movie clip is keyed "
      "one frame per clip frame"),
+)
+IMGSZ_ITEMS = (
+    ("auto", "Auto", "640 px, or 1280 px when the people found at 640 are small in the frame (or none are found)"),
+    ("640", "640 px", "The detector's default input size: fast, for people that fill a good part of the frame"),
+    ("960", "960 px", "Finds smaller people than 640 px, slower"),
+    ("1280", "1280 px", "Finds the smallest people (far away, in a wide shot); the slowest"),
 )
 TARGET_ITEMS = (
     ("NEW", "New H36M Armature", "Create a new 17-joint armature and key it"),
@@ -82,7 +90,9 @@ def _preset_items(self, context):
 
 
 def _person_items(self, context):
-    items = [(AUTO_PERSON, "Automatic", "The main subject: the person seen longest and largest")]
+    items = [(AUTO_PERSON, "Automatic", "The main subject: the person seen longest and largest"),
+             (ALL_PEOPLE, "All People", "Everyone tracked long enough: one armature each (named after the track), "
+              "all in one world")]
     for person in self.people:
         frames = f"frames {person.frame_start}-{person.frame_end}"
         label = f"Person {person.track_id}: {person.seconds:.1f} s on screen ({frames})"
@@ -141,6 +151,12 @@ class VIDEO_MOCAP_PG_settings(PropertyGroup):
     people: CollectionProperty(type=VIDEO_MOCAP_PG_person)
     people_video: StringProperty(name="People Of", description="The video the people list belongs to", default="")
     person: EnumProperty(name="Person", items=_person_items, description="Which person to capture")
+
+    detect_imgsz: EnumProperty(name="Input Size", items=IMGSZ_ITEMS, default="640",
+                               description="The detector's input size: larger finds smaller (farther) people, slower")
+    detect_conf: FloatProperty(name="Confidence", default=0.25, min=0.01, max=0.99,
+                               description="The detector's confidence threshold: lower finds more people (and more "
+                               "false ones)")
 
     model: EnumProperty(name="Lifter", items=MODEL_ITEMS, default=DEFAULT_LIFTER)
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="PREFS")

@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from ..core.atomic import check_writable_output, folder_problem
-from ..inference.detect import DETECT_SUBDIR, DetectConfig, default_cache_dir, detect_video, track_size
+from ..inference.detect import (
+    AUTO_IMGSZ,
+    DEFAULT_IMGSZ,
+    DETECT_SUBDIR,
+    LARGE_IMGSZ,
+    DetectConfig,
+    default_cache_dir,
+    detect_video,
+    track_size,
+)
 from ..inference.onnx_backend import DETECTOR_PRECISIONS
 from .common import add_cache_dir_option, add_device_option, add_frame_range_options, add_person_option, progress_bar
 
@@ -19,10 +28,29 @@ TRACK_SUFFIXES = (".npz",)
 log = logging.getLogger(__name__)
 
 
+def parse_imgsz(text: str) -> int | str:
+    """``--imgsz``: a size in pixels or ``auto``."""
+    if text.strip().lower() == AUTO_IMGSZ:
+        return AUTO_IMGSZ
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in pixels (e.g. 1280) or 'auto', got {text!r}") from None
+
+
+def add_detection_options(parser: argparse.ArgumentParser) -> None:
+    """``--imgsz`` and ``--conf`` (detect and estimate)."""
+    parser.add_argument("--imgsz", type=parse_imgsz, default=_DEFAULTS.imgsz,
+                        help=f"detector input size in px, or auto: {LARGE_IMGSZ} when the people found at "
+                        f"{DEFAULT_IMGSZ} are small in the frame or none are found (default: %(default)s)")
+    parser.add_argument("--conf", type=float, default=_DEFAULTS.conf,
+                        help="detector confidence threshold; lower finds more (and more false) people (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="video-mocap detect",
-        description="Detect and track people in a video (YOLO pose + ByteTrack) and write the subject's "
+        description="Detect and track people in a video (YOLO pose + a tracker, the same ids on both runtimes) and write the subject's "
         "2D track (H36M-17, pixels) as .npz.",
     )
     parser.add_argument("video", type=Path, help="input video (.mp4, .mov, .avi...)")
@@ -36,13 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_option(parser)
     parser.add_argument("--batch", type=int, default=_DEFAULTS.batch_size,
                         help="frames per network call (default: %(default)s)")
-    parser.add_argument("--conf", type=float, default=_DEFAULTS.conf, help="detection confidence (default: %(default)s)")
+    add_detection_options(parser)
     parser.add_argument("--backend", default=_DEFAULTS.backend, choices=("auto", "ultralytics", "onnx"),
                         help="auto: Ultralytics when PyTorch is installed, else ONNX Runtime (default: %(default)s)")
     parser.add_argument("--precision", default=_DEFAULTS.precision, choices=DETECTOR_PRECISIONS,
                         help="ONNX Runtime only: int8 (quantised, faster on a CPU), fp32, or auto = int8 when "
                         "exported (default: %(default)s)")
-    parser.add_argument("--imgsz", type=int, default=_DEFAULTS.imgsz, help="network input size (default: %(default)s)")
     add_frame_range_options(parser)
     parser.add_argument("--max-gap", type=int, default=_DEFAULTS.max_gap_frames,
                         help="interpolate gaps up to this many frames; a joint missing longer is placed on its parent "

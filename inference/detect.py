@@ -1,10 +1,15 @@
-"""The 2D stage: video -> YOLO pose (batched) -> ByteTrack ids -> H36M-17 tracks -> subject.
+"""The 2D stage: video -> YOLO pose (batched) -> tracked ids (one tracker on both runtimes) -> H36M-17 tracks -> subject.
 
 Flow of :func:`detect_video`:
 
 1. :func:`~video_mocap.inference.video.probe_video` checks the clip; frames stream in batches.
-2. Each batch goes through one ``model.predict(list_of_frames)`` call; the results are then fed,
-   frame by frame and in order, to ultralytics' own ``BYTETracker``, which gives stable person ids.
+2. Each batch goes through one detector call (Ultralytics YOLO, or its ONNX export on ONNX Runtime);
+   the detections are then fed, frame by frame and in order, to one tracker on both paths
+   (:class:`~video_mocap.inference.simple_tracker.SimpleTracker`, numpy), so a person has the same
+   id whichever runtime ran; :func:`~video_mocap.inference.simple_tracker.relink_tracks` then joins
+   the pieces of a track broken by an occlusion or a missed stretch.
+   The network's input size is ``imgsz``; ``"auto"`` (:func:`choose_imgsz`) looks at a few frames
+   at the default size first and takes :data:`LARGE_IMGSZ` when the people there are small.
 3. Raw detections of every track (COCO-17 keypoints, boxes) are cached as one ``.npz`` per
    (video content, detection settings) in :func:`default_cache_dir`; a re-run is instant.
 4. Per track: COCO-17 -> H36M-17 (:func:`~video_mocap.core.skeleton.coco_to_h36m`; the head from
@@ -17,6 +22,7 @@ torch and ultralytics are imported lazily: this module imports with numpy alone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -48,13 +54,20 @@ SHIPPED_MODEL_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075
 PERSON_CLASS = 0
 #: number of COCO keypoints of a YOLO pose model
 NUM_COCO_KEYPOINTS = 17
-#: ultralytics tracker configuration (ByteTrack: motion + IoU, no appearance model, fast on CPU)
-TRACKER_CONFIG = "bytetrack.yaml"
-#: the frame rate the tracker's ``track_buffer`` (frames a lost person is remembered) is tuned for;
-#: it is scaled to the clip's rate so that a person stays remembered for the same time
-TRACKER_REFERENCE_FPS = 30.0
-#: bump when the cached arrays change meaning (2: displayed orientation, per-frame timestamps)
-CACHE_VERSION = 2
+#: the tracker of both paths (recorded in the cache key): inference/simple_tracker.py
+TRACKER_CONFIG = "simple_tracker-2"
+#: bump when the cached arrays change meaning (2: displayed orientation, per-frame timestamps;
+#: 3: one tracker on both paths)
+CACHE_VERSION = 3
+#: ``imgsz="auto"``: the default network input size, and the larger one taken when people are small
+DEFAULT_IMGSZ = 640
+LARGE_IMGSZ = 1280
+AUTO_IMGSZ = "auto"
+#: ``imgsz="auto"``: frames looked at (spread over the range) at DEFAULT_IMGSZ
+AUTO_PROBE_FRAMES = 8
+#: ``imgsz="auto"``: people whose median box is shorter than this share of the frame's long side
+#: (about 100 px of the 640 px network input) are "small": LARGE_IMGSZ is taken for them
+AUTO_SMALL_FRACTION = 0.16
 #: environment variable that overrides the cache folder
 CACHE_ENV = "VIDEO_MOCAP_CACHE"
 _HASH_CHUNK = 1 << 20
@@ -74,12 +87,15 @@ class DetectConfig:
     device: str = DEFAULT_DEVICE  # see inference/devices.py
     person: int | None = None  # track id to keep; None = the longest & largest track
     batch_size: int = 8
-    conf: float = 0.25
-    imgsz: int = 640
+    conf: float = 0.25  # the detector's person confidence threshold
+    imgsz: int | str = DEFAULT_IMGSZ  # network input size in px, or "auto" (see choose_imgsz)
     frame_start: int = 0
     frame_end: int | None = None  # exclusive
     max_gap_frames: int = 15  # gaps up to this are interpolated (scores 0 there); longer: from the body, reported
     allow_download: bool = False  # ultralytics may download a *named* model only if True
+    #: a track that starts within this many frames after another ended, close in position and size,
+    #: continues it (None: simple_tracker.RELINK_SECONDS of the clip; 0: off)
+    relink_frames: int | None = None
     backend: str = "auto"  # "auto" | "ultralytics" | "onnx"
     #: ONNX path only: "auto" (the int8 export when present), "int8" or "fp32" (see onnx_backend)
     precision: str = "auto"
@@ -98,6 +114,7 @@ class DetectResult:
     subject_id: int
     long_gaps: list[tuple[int, int]] = field(default_factory=list)
     info: VideoInfo | None = None
+    imgsz: int = DEFAULT_IMGSZ  # the network input size used ("auto" resolved)
 
     @property
     def subject(self) -> Track2D:
@@ -214,7 +231,9 @@ def describe_tracks(tracks: dict[int, Track2D]) -> str:
 
 def choose_subject(tracks: dict[int, Track2D], person: int | None = None) -> int:
     """The track id of the subject: ``person`` if given, else the track with the largest
-    (frames present x median box height).
+    (frames present x median box height squared): the person seen longest and largest, the
+    apparent size (an area) counting as much as the time on screen, so a foreground walker wins
+    over a smaller person farther back who is in view a little longer.
 
     Raises:
         VideoMocapError: no track, or ``person`` is not one of the track ids (the message lists them).
@@ -229,7 +248,7 @@ def choose_subject(tracks: dict[int, Track2D], person: int | None = None) -> int
             )
         return int(person)
     sizes = {tid: track_size(t) for tid, t in tracks.items()}
-    return int(max(sizes, key=lambda tid: (sizes[tid][0] * sizes[tid][1], sizes[tid][0], -tid)))
+    return int(max(sizes, key=lambda tid: (sizes[tid][0] * sizes[tid][1] ** 2, sizes[tid][0], -tid)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,8 +357,10 @@ def _check_config(config: DetectConfig) -> None:
         raise VideoMocapError(f"batch_size must be at least 1, got {config.batch_size}.")
     if not 0.0 < config.conf < 1.0:
         raise VideoMocapError(f"conf must be between 0 and 1, got {config.conf}.")
-    if config.imgsz < 32:
-        raise VideoMocapError(f"imgsz must be at least 32 pixels, got {config.imgsz}.")
+    if config.imgsz != AUTO_IMGSZ and (not isinstance(config.imgsz, int) or config.imgsz < 32):
+        raise VideoMocapError(f"imgsz must be 'auto' or at least 32 pixels, got {config.imgsz!r}.")
+    if config.relink_frames is not None and config.relink_frames < 0:
+        raise VideoMocapError(f"relink_frames must be >= 0, got {config.relink_frames}.")
     if config.max_gap_frames < 0:
         raise VideoMocapError(f"max_gap_frames must be >= 0, got {config.max_gap_frames}.")
     if config.frame_start < 0 or (config.frame_end is not None and config.frame_end <= config.frame_start):
@@ -398,23 +419,6 @@ class _RawDetections:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-def _make_tracker(fps: float):
-    """ultralytics' ByteTrack with its default settings, ``track_buffer`` scaled to ``fps``."""
-    try:  # ultralytics would try to pip-install it at import time otherwise
-        import lap  # noqa: F401
-    except ImportError:
-        raise VideoMocapError(
-            "Person tracking needs the 'lap' package (pip install \"lap>=0.5.12\"); install the dependencies."
-        ) from None
-    from ultralytics.trackers.byte_tracker import BYTETracker
-    from ultralytics.utils import YAML, IterableSimpleNamespace
-    from ultralytics.utils.checks import check_yaml
-
-    cfg = IterableSimpleNamespace(**YAML.load(check_yaml(TRACKER_CONFIG)))
-    cfg.track_buffer = max(1, int(round(cfg.track_buffer * fps / TRACKER_REFERENCE_FPS)))
-    return BYTETracker(args=cfg)
-
-
 def _load_yolo(weights: Path, device: str):
     try:
         from ultralytics import YOLO
@@ -439,22 +443,88 @@ def detection_backend(config: DetectConfig) -> str:
     return "ultralytics" if runtime.choose_backend(pref, "detector") == "torch" else "onnx"
 
 
+class _Detector:
+    """One pose detector over both runtimes: ``predict(frames, imgsz)`` -> one
+    :class:`~video_mocap.inference.onnx_backend.PoseDetections` per frame (COCO-17, pixels)."""
+
+    def __init__(self, config: DetectConfig, weights: Path) -> None:
+        self.config = config
+        self.onnx = None
+        if detection_backend(config) == "onnx":  # torch-free: ONNX Runtime (see onnx_backend)
+            from .onnx_backend import create_detector
+
+            self.onnx = create_detector(weights, config.device, DEFAULT_IMGSZ, config.conf)
+        else:
+            self.device = torch_device(config.device)
+            self.model = _load_yolo(weights, self.device)
+
+    @property
+    def fixed_imgsz(self) -> int | None:
+        """The input size of a fixed-size ONNX export (it takes no other), else None."""
+        return self.onnx.imgsz if self.onnx is not None and not self.onnx.dynamic else None
+
+    def predict(self, frames: list[np.ndarray], imgsz: int) -> list:
+        from .onnx_backend import PoseDetections
+
+        if self.onnx is not None:
+            if self.onnx.dynamic:
+                self.onnx.imgsz = int(imgsz)
+            return self.onnx.predict(frames)
+        try:
+            results = self.model.predict(frames, imgsz=imgsz, conf=self.config.conf, device=self.device,
+                                         classes=[PERSON_CLASS], verbose=False)
+        except RuntimeError as exc:  # torch: out of memory, device errors
+            raise VideoMocapError(
+                f"Pose detection failed on {self.device} ({exc}). Try a smaller batch size or the 'cpu' device."
+            ) from None
+        found = []
+        for result in results:
+            boxes = result.boxes.cpu().numpy()
+            kp = (result.keypoints.data.cpu().numpy() if result.keypoints is not None and len(boxes)
+                  else np.zeros((0, NUM_COCO_KEYPOINTS, 3), dtype=np.float32))  # (n, 17, 3): x, y, conf
+            found.append(PoseDetections(
+                boxes=boxes.xyxy.astype(np.float32).reshape(-1, 4), scores=boxes.conf.astype(np.float32).reshape(-1),
+                keypoints=kp[..., :2].astype(np.float32), keypoint_scores=kp[..., 2].astype(np.float32),
+            ))
+        return found
+
+
+def choose_imgsz(detector: _Detector, video: Path, info: VideoInfo, config: DetectConfig) -> int:
+    """The network input size: ``config.imgsz``, or for ``"auto"`` a look at the people first.
+
+    ``"auto"``: :data:`AUTO_PROBE_FRAMES` frames spread over the range are detected at
+    :data:`DEFAULT_IMGSZ`; when nobody is found there, or the median person box is shorter than
+    :data:`AUTO_SMALL_FRACTION` of the frame's long side (about 100 px of the 640 px input, where
+    YOLO's keypoints degrade and people start to be missed), :data:`LARGE_IMGSZ` (1280) is used,
+    else the default. A fixed-size ONNX export takes only its own size.
+    """
+    if detector.fixed_imgsz is not None:
+        return detector.fixed_imgsz
+    if config.imgsz != AUTO_IMGSZ:
+        return int(config.imgsz)
+    end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
+    wanted = set(np.linspace(config.frame_start, max(end - 1, config.frame_start), AUTO_PROBE_FRAMES).round().astype(int))
+    frames = [frame for index, _, frame in iter_timed_frames(video, config.frame_start, end, expected=info.num_frames)
+              if index in wanted] if len(wanted) else []
+    heights = [float(h) for found in detector.predict(frames, DEFAULT_IMGSZ) if len(found)
+               for h in found.boxes[:, 3] - found.boxes[:, 1]]
+    long_side = float(max(info.width, info.height))
+    small = not heights or float(np.median(heights)) < AUTO_SMALL_FRACTION * long_side
+    chosen = LARGE_IMGSZ if small else DEFAULT_IMGSZ
+    log.info("imgsz auto: %s at %d px (median %s of the %d px long side) -> %d",
+             f"{len(heights)} people seen" if heights else "nobody seen", DEFAULT_IMGSZ,
+             f"{np.median(heights):.0f} px" if heights else "-", int(long_side), chosen)
+    return chosen
+
+
 def _run_detection(
-    video: Path, info: VideoInfo, config: DetectConfig, weights: Path,
+    video: Path, info: VideoInfo, config: DetectConfig, detector: _Detector,
     progress: ProgressFn | None, cancel: threading.Event | None,
 ) -> _RawDetections:
-    """Batched YOLO pose over the frame range, then ByteTrack per frame in order."""
-    onnx_detector = None
-    if detection_backend(config) == "onnx":  # torch-free: ONNX Runtime + numpy tracker (see onnx_backend)
-        from .onnx_backend import create_detector
-        from .simple_tracker import SimpleTracker
+    """Batched YOLO pose over the frame range (``config.imgsz`` resolved), then the tracker per frame in order."""
+    from .simple_tracker import SimpleTracker
 
-        onnx_detector = create_detector(weights, config.device, config.imgsz, config.conf)
-        tracker = SimpleTracker(info.fps)
-    else:
-        device = torch_device(config.device)
-        model = _load_yolo(weights, device)
-        tracker = _make_tracker(info.fps)
+    tracker = SimpleTracker(info.fps)
     end = info.num_frames if config.frame_end is None else min(config.frame_end, info.num_frames)
     total = max(end - config.frame_start, 0)
     rows: dict[str, list[np.ndarray]] = {
@@ -466,35 +536,13 @@ def _run_detection(
     decoded_times: list[float] = []
 
     def flush(indices: list[int], frames: list[np.ndarray]) -> None:
-        if onnx_detector is not None:
-            for index, found in zip(indices, onnx_detector.predict(frames)):
-                ids = tracker.update(found.boxes, found.scores)
-                det = np.flatnonzero(ids >= 0)
-                for key, value in (("track_id", ids[det]), ("frame", np.full(len(det), index, dtype=np.int64)),
-                                   ("keypoints", found.keypoints[det]), ("keypoint_scores", found.keypoint_scores[det]),
-                                   ("boxes", found.boxes[det]), ("box_scores", found.scores[det])):
-                    rows[key].append(value)
-            return
-        try:
-            results = model.predict(frames, imgsz=config.imgsz, conf=config.conf, device=device,
-                                    classes=[PERSON_CLASS], verbose=False)
-        except RuntimeError as exc:  # torch: out of memory, device errors
-            raise VideoMocapError(
-                f"Pose detection failed on {device} ({exc}). Try a smaller batch size or the 'cpu' device."
-            ) from None
-        for index, result in zip(indices, results):
-            boxes = result.boxes.cpu().numpy()
-            tracked = tracker.update(boxes, result.orig_img)
-            if len(tracked) == 0 or result.keypoints is None:
-                continue
-            det = tracked[:, -1].astype(int)
-            kp = result.keypoints.data.cpu().numpy()[det]  # (n, 17, 3): x, y, conf
-            rows["track_id"].append(tracked[:, 4].astype(np.int64))
-            rows["frame"].append(np.full(len(det), index, dtype=np.int64))
-            rows["keypoints"].append(kp[..., :2].astype(np.float32))
-            rows["keypoint_scores"].append(kp[..., 2].astype(np.float32))
-            rows["boxes"].append(boxes.xyxy[det].astype(np.float32))
-            rows["box_scores"].append(boxes.conf[det].astype(np.float32))
+        for index, found in zip(indices, detector.predict(frames, int(config.imgsz))):
+            ids = tracker.update(found.boxes, found.scores)
+            det = np.flatnonzero(ids >= 0)
+            for key, value in (("track_id", ids[det]), ("frame", np.full(len(det), index, dtype=np.int64)),
+                               ("keypoints", found.keypoints[det]), ("keypoint_scores", found.keypoint_scores[det]),
+                               ("boxes", found.boxes[det]), ("box_scores", found.scores[det])):
+                rows[key].append(value)
 
     batch_idx: list[int] = []
     batch: list[np.ndarray] = []
@@ -608,6 +656,10 @@ def detect_video(
 
         weights = resolve_detector_onnx(weights, config.precision)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / DETECT_SUBDIR
+    detector = None
+    if config.imgsz == AUTO_IMGSZ:  # the size is decided on a few frames first (and keyed as the size chosen)
+        detector = _Detector(config, weights)
+        config = dataclasses.replace(config, imgsz=choose_imgsz(detector, video, info, config))
 
     raw = None
     cache_file = None
@@ -622,7 +674,8 @@ def detect_video(
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 log.warning("Ignoring unreadable cache file %s (%s); detecting again.", cache_file, exc)
     if raw is None:
-        raw = _run_detection(video, info, config, weights, progress, cancel)
+        detector = detector or _Detector(config, weights)
+        raw = _run_detection(video, info, config, detector, progress, cancel)
         if cache_file is not None:
             try:
                 raw.save(cache_file)
@@ -634,6 +687,10 @@ def detect_video(
         raise VideoMocapError(
             f"Only {raw.frames_decoded} frame decodes in the range of {video}: the lifter needs at least 2 frames."
         )
+    if config.relink_frames != 0:
+        from .simple_tracker import relink_tracks
+
+        raw.track_id = relink_tracks(raw.track_id, raw.frame, raw.boxes, info.fps, config.relink_frames)
     tracks, gaps = _build_tracks(raw, info, video, config.max_gap_frames)
     if not tracks:
         raise VideoMocapError(
@@ -641,7 +698,8 @@ def detect_video(
             f"visible, try a lower confidence (now {config.conf}) or a larger model (e.g. yolo11s-pose.pt)."
         )
     subject = choose_subject(tracks, config.person)
-    result = DetectResult(tracks=tracks, subject_id=subject, long_gaps=gaps[subject], info=info)
+    result = DetectResult(tracks=tracks, subject_id=subject, long_gaps=gaps[subject], info=info,
+                          imgsz=int(config.imgsz))
     if result.long_gaps:
         log.warning("The subject (id %d) is missing for long stretches: frames %s.", subject,
                     ", ".join(f"{a}-{b}" for a, b in result.long_gaps))

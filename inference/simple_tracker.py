@@ -15,6 +15,12 @@ slowly moving camera:
 - a track unseen for more than ``track_buffer`` frames (30 at 30 fps, scaled with the frame rate)
   is dropped; new tracks start from confident unmatched detections.
 
+It is the one tracker of both detection paths (Ultralytics and ONNX Runtime), so a person gets the
+same id whichever runtime found them. Ids are deterministic: a track gets its id when it is
+confirmed, and the tracks confirmed on one frame are numbered left to right (so the order in
+which a detector lists its boxes does not matter). :func:`relink_tracks` then joins the pieces of
+one person that the tracker lost (an occlusion, a missed stretch longer than its buffer).
+
 Differences from ByteTrack (said plainly): greedy best-first matching instead of the Hungarian
 algorithm, and a constant-velocity box predictor instead of a Kalman filter. On clips with
 people crossing each other at the same depth its ids may switch where ByteTrack's would not.
@@ -74,7 +80,7 @@ def greedy_match(similarity: np.ndarray, valid: np.ndarray) -> list[tuple[int, i
 
 @dataclass
 class _Track:
-    track_id: int
+    track_id: int  # NO_TRACK while tentative
     box: np.ndarray  # (4,) xyxy of the last match
     last_frame: int
     confirmed: bool = False
@@ -136,9 +142,110 @@ class SimpleTracker:
         first_frame = self.frame == 0
         for i in high:
             if ids[i] == NO_TRACK and scores[i] >= NEW_TRACK_THRESH:
-                self.tracks.append(_Track(self.next_id, boxes[i].copy(), self.frame, confirmed=first_frame))
-                if first_frame:
-                    ids[i] = self.next_id
-                self.next_id += 1
+                self.tracks.append(_Track(NO_TRACK, boxes[i].copy(), self.frame, confirmed=first_frame))
+        # ids are given on confirmation, left to right: the same people get the same ids whatever
+        # order the detector lists them in (and flukes that never confirm use no id)
+        new = [t for t in self.tracks if t.confirmed and t.track_id == NO_TRACK]
+        for track in sorted(new, key=lambda t: (float(t.box[0] + t.box[2]), float(t.box[1] + t.box[3]))):
+            track.track_id = self.next_id
+            self.next_id += 1
+        for track in new:
+            hit = np.flatnonzero((ids == NO_TRACK) & np.all(boxes == track.box, axis=1))
+            if hit.size:
+                ids[hit[0]] = track.track_id
         self.tracks = [t for t in self.tracks if t.confirmed or t.last_frame == self.frame]
         return ids
+
+
+# ---------------------------------------------------------------------------------------
+# re-linking broken tracks (a post-process over a whole clip's tracked detections)
+# ---------------------------------------------------------------------------------------
+#: a track that starts at most this long after another ended may continue it (seconds)
+RELINK_SECONDS = 2.0
+#: the new track's first box centre must lie within this many box heights of the old track's last
+#: centre, moved on by its velocity (the allowance grows with the gap: people move while hidden)
+RELINK_DISTANCE_HEIGHTS = 0.6
+RELINK_DISTANCE_HEIGHTS_PER_SECOND = 0.6
+#: the two boxes' heights may differ by at most this factor
+RELINK_MAX_HEIGHT_RATIO = 1.5
+#: frames at a track's end whose box centres give its velocity
+RELINK_VELOCITY_FRAMES = 10
+
+
+@dataclass
+class _Span:
+    track_id: int
+    first: int
+    last: int
+    first_box: np.ndarray
+    last_box: np.ndarray
+    velocity: np.ndarray  # (2,) centre px per frame over the last frames
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0])
+
+
+def _spans(track_id: np.ndarray, frame: np.ndarray, boxes: np.ndarray) -> list[_Span]:
+    spans = []
+    for tid in np.unique(track_id):
+        sel = np.flatnonzero(track_id == tid)
+        sel = sel[np.argsort(frame[sel], kind="stable")]
+        tail = sel[-RELINK_VELOCITY_FRAMES:]
+        velocity = np.zeros(2)
+        if len(tail) > 1 and frame[tail[-1]] > frame[tail[0]]:
+            velocity = (_centre(boxes[tail[-1]]) - _centre(boxes[tail[0]])) / float(frame[tail[-1]] - frame[tail[0]])
+        spans.append(_Span(int(tid), int(frame[sel[0]]), int(frame[sel[-1]]), boxes[sel[0]].astype(np.float64),
+                           boxes[sel[-1]].astype(np.float64), velocity))
+    return spans
+
+
+def relink_tracks(track_id: np.ndarray, frame: np.ndarray, boxes: np.ndarray, fps: float,
+                  max_gap_frames: int | None = None) -> np.ndarray:
+    """Join the pieces of one person's track that the tracker lost and found again under a new id.
+
+    A track B continues an earlier track A (B takes A's id) when B starts 1 to ``max_gap_frames``
+    frames after A's last frame (default :data:`RELINK_SECONDS` of the clip), A and B never
+    overlap in time, B's first box centre is within ``RELINK_DISTANCE_HEIGHTS`` (+
+    ``RELINK_DISTANCE_HEIGHTS_PER_SECOND`` per second of gap) box heights of A's last centre
+    moved on by A's velocity, and their box heights differ by at most ``RELINK_MAX_HEIGHT_RATIO``.
+    Among several candidates the closest (in box heights) wins; each track is continued once.
+
+    Args:
+        track_id, frame: (N,) per detection; boxes: (N, 4) xyxy px.
+    Returns:
+        (N,) track ids with the joined pieces under their first piece's id.
+    """
+    track_id = np.asarray(track_id, dtype=np.int64)
+    if track_id.size == 0:
+        return track_id.copy()
+    frame = np.asarray(frame, dtype=np.int64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if max_gap_frames is None:
+        max_gap_frames = int(round(RELINK_SECONDS * fps))
+    spans = sorted(_spans(track_id, frame, boxes), key=lambda s: (s.first, s.track_id))
+    # chains: the current end of each joined person, keyed by its id
+    ends: dict[int, _Span] = {}
+    mapping: dict[int, int] = {}
+    for span in spans:
+        best, best_cost = None, np.inf
+        height = span.first_box[3] - span.first_box[1]
+        for root, end in ends.items():
+            gap = span.first - end.last
+            if not 1 <= gap <= max_gap_frames:
+                continue
+            end_height = end.last_box[3] - end.last_box[1]
+            if min(height, end_height) <= 0 or max(height, end_height) / min(height, end_height) > RELINK_MAX_HEIGHT_RATIO:
+                continue
+            predicted = _centre(end.last_box) + end.velocity * gap
+            cost = float(np.linalg.norm(_centre(span.first_box) - predicted)) / (0.5 * (height + end_height))
+            allowed = RELINK_DISTANCE_HEIGHTS + RELINK_DISTANCE_HEIGHTS_PER_SECOND * gap / float(fps)
+            if cost <= allowed and cost < best_cost:
+                best, best_cost = root, cost
+        if best is None:
+            mapping[span.track_id] = span.track_id
+            ends[span.track_id] = span
+        else:
+            mapping[span.track_id] = best
+            ends[best] = span
+    return np.array([mapping[int(t)] for t in track_id], dtype=np.int64)

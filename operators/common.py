@@ -14,7 +14,7 @@ import bpy
 from ..core.errors import Cancelled, VideoMocapError
 from ..inference import runtime
 from ..blender.preferences import get_preferences, online_access_allowed
-from ..blender.properties import AUTO_PERSON, DEFAULT_ARMATURE_NAME, rig_scale_problem
+from ..blender.properties import ALL_PEOPLE, AUTO_PERSON, DEFAULT_ARMATURE_NAME, rig_scale_problem
 from ..blender.jobs import (  # noqa: F401  (the operators' job API)
     CANCELLING_TEXT,
     Job,
@@ -89,7 +89,7 @@ def people_signature(props) -> str:
 
 def chosen_person(props) -> int | None:
     """The track id the user picked, or None for the automatic subject."""
-    if props.person in ("", AUTO_PERSON):
+    if props.person in ("", AUTO_PERSON, ALL_PEOPLE):  # all people: see operators/estimate.py
         return None
     if props.people_video != people_signature(props):
         raise VideoMocapError(
@@ -171,6 +171,8 @@ def pipeline_settings(context: bpy.types.Context, with_person: bool = True, foll
         scene_fps=None if use_clip or follow_video_fps else context.scene.render.fps / context.scene.render.fps_base,
         frame_offset=context.scene.frame_start,
         video_frame_origin=props.clip.frame_start if use_clip else None,
+        imgsz=props.detect_imgsz if props.detect_imgsz == "auto" else int(props.detect_imgsz),
+        conf=float(props.detect_conf),
     )
 
 

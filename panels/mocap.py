@@ -40,10 +40,12 @@ def draw_clip(layout: bpy.types.UILayout, props, space_type: str) -> None:
 
 def draw_person(layout: bpy.types.UILayout, props, space_type: str) -> None:
     layout.operator("video_mocap.detect_people", icon="VIEWZOOM")
+    layout.prop(props, "person", text="")  # Automatic, All People, and the people found
     if len(props.people) == 0:
-        layout.label(text="Automatic: the main subject (Detect People to choose)")
-    else:
-        layout.prop(props, "person", text="")
+        layout.label(text="Detect People to choose one person")
+    col = layout.column(align=True)
+    col.prop(props, "detect_imgsz")
+    col.prop(props, "detect_conf")
 
 
 def draw_pose(layout: bpy.types.UILayout, props, space_type: str) -> None:

@@ -135,6 +135,8 @@ def make_settings(
     video_frame_origin: int | None = None,
     camera_motion: bool = True,
     backend: str | None = None,
+    imgsz: int | str | None = None,
+    conf: float | None = None,
 ) -> PipelineSettings:
     """Build :class:`PipelineSettings` from the flat options the UI and the CLIs expose.
 
@@ -148,6 +150,10 @@ def make_settings(
                                      "frame_end": frame_end, "allow_download": allow_download}
     if detector_model is not None:
         detect_kwargs["model"] = str(detector_model)
+    if imgsz is not None:  # the detector's input size (px or "auto") and confidence threshold
+        detect_kwargs["imgsz"] = imgsz
+    if conf is not None:
+        detect_kwargs["conf"] = float(conf)
     # backend: None / "auto" = each network's own choice (PyTorch when it is there); "torch" / "onnx"
     # run both networks on that runtime
     if backend not in (None, "auto", "torch", "onnx"):
