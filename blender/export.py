@@ -79,6 +79,7 @@ def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None 
                 _use_action_range(obj, context.scene)
                 result = bpy.ops.export_scene.fbx(
                     filepath=str(tmp), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
+                    use_custom_props=True,
                     **FBX_ANIMATION_OPTIONS,
                 )
             if "FINISHED" not in result or not tmp.is_file() or tmp.stat().st_size == 0:
@@ -105,6 +106,9 @@ def write_scene_file(solved, path: Path, name: str) -> Path:
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     obj = create_armature(solved, name=name, context=bpy.context)
+    from .confidence import add_confidence
+
+    add_confidence(obj, solved)  # the bones' animated confidence (an FBX keeps it as a static value)
     if solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
         from .camera import create_footage_camera
 

@@ -183,6 +183,9 @@ def write_rig_file(solved: SolvedMotion, path: Path, rig: RigFile) -> Path:
     obj = _open_rig(rig)
     context = bpy.context
     retarget(obj, solved, preset=rig.preset, context=context)
+    from .confidence import add_confidence, rig_bone_map
+
+    add_confidence(obj, solved, rig_bone_map(obj, rig.preset))  # the mapped bones' animated confidence
     scene = context.scene
     scene.frame_start = int(np.floor(solved.frames[0]))
     scene.frame_end = int(np.ceil(solved.frames[-1]))

@@ -1,4 +1,4 @@
-"""Blender operators: Detect People, Estimate 3D Pose, Apply to Armature.
+"""Blender operators: Detect People, Estimate 3D Pose, Apply to Armature, Jump to Frame (review).
 
 Registration imports only bpy; the stages (OpenCV, torch, ONNX Runtime) are imported lazily
 inside ``execute``/``modal`` so the extension registers without them.
@@ -8,7 +8,7 @@ import bpy
 
 from ..blender.jobs import stop_watching
 
-_register_classes, _unregister_classes = bpy.utils.register_submodule_factory(__name__, ("detect", "estimate", "apply"))
+_register_classes, _unregister_classes = bpy.utils.register_submodule_factory(__name__, ("detect", "estimate", "apply", "review"))
 
 
 def register() -> None:

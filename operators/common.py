@@ -312,6 +312,10 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
             from ..blender import retarget as blender_retarget
 
             obj = blender_retarget.retarget(rig, solved, preset=props.mapping_preset, context=context)
+        from ..blender.confidence import add_confidence, rig_bone_map
+
+        # each keyed bone's 2D confidence, animated, and the frames to review (the Review panel)
+        add_confidence(obj, solved, None if rig is None else rig_bone_map(rig, props.mapping_preset))
         if solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
             from ..blender.camera import create_footage_camera
 

@@ -1,8 +1,9 @@
 """The Mocap tab, the same in the 3D Viewport sidebar and in the Movie Clip Editor.
 
-A parent panel ("Video Mocap": the run buttons) with four sub-panels (Clip, Person, 3D Pose,
-Animation). One set of draw functions draws them; :func:`make_panels` makes the panel classes of
-one editor from them (as Blender's bundled add-ons share panels between editors through a mixin).
+A parent panel ("Video Mocap": the run buttons) with five sub-panels (Clip, Person, 3D Pose,
+Animation, Review: the frames to check, a button each that jumps there). One set of draw functions
+draws them; :func:`make_panels` makes the panel classes of one editor from them (as Blender's
+bundled add-ons share panels between editors through a mixin).
 Panels only draw ``scene.video_mocap`` and the operators' buttons; they never change data.
 """
 
@@ -75,6 +76,39 @@ def draw_animation(layout: bpy.types.UILayout, props, space_type: str) -> None:
         layout.prop(props, "armature_name")
 
 
+def review_armature(context: bpy.types.Context):
+    """The armature whose frames to review the panel lists: the active object when it carries
+    confidence keys, else the scene's target (the rig, or the armature by its name)."""
+    from ..blender.confidence import REVIEW_PROP
+
+    props = context.scene.video_mocap
+    rig = props.target_rig if props.target == "EXISTING" else context.scene.objects.get(props.armature_name)
+    for obj in (context.active_object, rig):
+        if obj is not None and obj.type == "ARMATURE" and REVIEW_PROP in obj:
+            return obj
+    return None
+
+
+def draw_review(layout: bpy.types.UILayout, props, space_type: str) -> None:
+    from ..blender.confidence import review_of
+
+    obj = review_armature(bpy.context)
+    if obj is None:
+        layout.label(text="Estimate a motion to see the frames to review")
+        return
+    stretches = review_of(obj)
+    if not stretches:
+        layout.label(text=f"'{obj.name}': no low-confidence stretch", icon="CHECKMARK")
+        return
+    layout.label(text=f"'{obj.name}': {len(stretches)} stretch(es) to review")
+    col = layout.column(align=True)
+    for stretch in stretches:
+        row = col.row(align=True)
+        text = f"{stretch.first_frame}-{stretch.last_frame}  {stretch.mean_confidence:.2f}  {', '.join(stretch.worst_bones)}"
+        button = row.operator("video_mocap.jump_to_frame", text=text, icon="ERROR")
+        button.frame = stretch.first_frame
+
+
 def draw_run(layout: bpy.types.UILayout, props, space_type: str) -> None:
     from ..blender.jobs import job_cancelling, job_running
 
@@ -110,6 +144,7 @@ SECTIONS = (
     Section("person", "Person", "USER", draw_person),
     Section("pose", "3D Pose", "ARMATURE_DATA", draw_pose),
     Section("animation", "Animation", "ACTION", draw_animation),
+    Section("review", "Review", "VIEWZOOM", draw_review),
 )
 
 

@@ -196,13 +196,14 @@ def test_panel_shows_a_running_job(addon_scene):
     assert not any(text.startswith("Running") for text in labels)
 
 
-SUB_PANEL_LABELS = ["Clip", "Person", "3D Pose", "Animation"]
+SUB_PANEL_LABELS = ["Clip", "Person", "3D Pose", "Animation", "Review"]
 #: what each sub-panel draws (a part of it): one draw function per section, the same in both editors
 SECTION_PROPS = {
     "Clip": {"source", "filepath", "use_frame_range", "frame_start", "frame_end"},
     "Person": set(),
     "3D Pose": {"model", "device", "fov_auto", "fov_deg"},
     "Animation": {"smoothing", "smoothing_method", "foot_lock", "scene_frame_rate", "target", "armature_name"},
+    "Review": set(),  # the frames to review: jump buttons (tests/blender/test_confidence.py)
 }
 
 
