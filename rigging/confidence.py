@@ -9,9 +9,10 @@ bone, ``pelvis``, has one joint: the pelvis's score). Scores are resampled onto 
 on a constant grid (``SolvedMotion.info["times_s"]``).
 
 Frames to review: the stretches of at least :data:`MIN_REVIEW_KEYS` consecutive keys in which
-some bone stays below :data:`LOW_CONFIDENCE`. Each names its first and last scene frame, the
-mean over the stretch of the per-key worst bone's confidence, and the bones that are lowest
-there (at most :data:`WORST_BONES_SHOWN`).
+some bone stays below :data:`LOW_CONFIDENCE` (two such stretches at most :data:`MERGE_GAP_KEYS`
+keys apart are one). Each names its first and last scene frame, the
+mean over the stretch of the per-key worst bone's confidence, and the bones that go below the
+threshold there, lowest mean first (at most :data:`WORST_BONES_SHOWN`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 LOW_CONFIDENCE = 0.5
 #: a low stretch shorter than this many keys is a flicker, not worth a review entry
 MIN_REVIEW_KEYS = 5
+#: two low stretches this many keys apart or fewer are one (a joint seen for a frame in an occlusion)
+MERGE_GAP_KEYS = 2
 #: how many of a stretch's lowest bones it names
 WORST_BONES_SHOWN = 3
 #: keys of ``SolvedMotion.info``
@@ -47,7 +50,7 @@ class ReviewStretch:
     first_frame: int
     last_frame: int
     mean_confidence: float  # mean over the stretch of the lowest bone confidence of each key
-    worst_bones: tuple[str, ...]  # the bones lowest on average over the stretch, lowest first
+    worst_bones: tuple[str, ...]  # the bones below the threshold in it, lowest mean over the stretch first
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -102,10 +105,16 @@ def bone_confidence_from_scores(joint_scores: np.ndarray, parents: tuple[int, ..
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open [start, end) runs of True in a 1D bool array."""
+def _runs(mask: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
+    """Half-open [start, end) runs of True in a 1D bool array; runs at most ``merge_gap`` apart are joined."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    runs: list[tuple[int, int]] = []
+    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        if runs and start - runs[-1][1] <= merge_gap:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
 
 
 def review_stretches(confidence: np.ndarray, frames: np.ndarray, bone_names: tuple[str, ...],
@@ -118,11 +127,12 @@ def review_stretches(confidence: np.ndarray, frames: np.ndarray, bone_names: tup
     frames = np.asarray(frames, dtype=np.float64)
     worst = confidence.min(axis=1)
     out = []
-    for start, end in _runs(worst < threshold):
+    for start, end in _runs(worst < threshold, MERGE_GAP_KEYS):
         if end - start < min_keys:
             continue
         bone_means = confidence[start:end].mean(axis=0)
-        order = [int(b) for b in np.argsort(bone_means, kind="stable") if bone_means[b] < threshold]
+        was_low = (confidence[start:end] < threshold).any(axis=0)
+        order = [int(b) for b in np.argsort(bone_means, kind="stable") if was_low[b]]
         out.append(ReviewStretch(
             first_frame=int(round(frames[start])),
             last_frame=int(round(frames[end - 1])),

@@ -95,3 +95,17 @@ def test_scores_of_another_motion_are_refused(clip):
     other = scored_motion(clip[:45])
     with pytest.raises(VideoMocapError, match="re-run the solve"):
         C.bone_confidence(solved, other)
+
+
+def test_stretches_a_frame_apart_are_one():
+    names = ("a", "b")
+    conf = np.full((40, 2), 0.9)
+    conf[5:10, 0] = 0.3
+    conf[11:16, 1] = 0.1  # one key above the threshold between: the same occlusion
+    conf[16 + C.MERGE_GAP_KEYS + 1:16 + C.MERGE_GAP_KEYS + 1 + C.MIN_REVIEW_KEYS, 0] = 0.2  # farther: its own stretch
+    frames = np.arange(40) + 1.0
+    review = C.review_stretches(conf, frames, names)
+    assert [(s.first_frame, s.last_frame) for s in review] == [
+        (6, 16), (16 + C.MERGE_GAP_KEYS + 2, 16 + C.MERGE_GAP_KEYS + 1 + C.MIN_REVIEW_KEYS)]
+    assert review[0].worst_bones == ("b", "a") and review[1].worst_bones == ("a",)
+    assert review[0].mean_confidence == pytest.approx((5 * 0.3 + 0.9 + 5 * 0.1) / 11)
