@@ -121,3 +121,44 @@ def write_scene_file(solved, path: Path, name: str) -> Path:
         if "FINISHED" not in outcome:
             raise VideoMocapError(f"Blender could not save {path}.")
     return path
+
+
+def write_people_file(people: dict, path: Path) -> Path:
+    """A fresh scene with one keyed armature per person, written as ``path`` (.blend or .fbx).
+
+    ``people``: armature name -> :class:`~video_mocap.rigging.solve.SolvedMotion`, the subject
+    first, all solved in one world (``pipeline.stages.run_people``). The scene's frame range spans
+    everyone; a panning shot's footage camera is keyed from the subject's solve. Headless only.
+    """
+    from .armature import create_armature
+
+    if not people:
+        raise VideoMocapError("No person to write.")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    objects = [create_armature(solved, name=name, context=bpy.context) for name, solved in people.items()]
+    scene.frame_start = min(int(min(s.frames[0] for s in people.values())), scene.frame_start)
+    scene.frame_end = max(int(max(s.frames[-1] for s in people.values()) + 0.999), scene.frame_end)
+    subject = next(iter(people.values()))
+    if subject.info.get("camera", {}).get("moving"):
+        from .camera import create_footage_camera
+
+        create_footage_camera(subject, context=bpy.context)
+    if path.suffix.lower() == ".fbx":
+        for obj in bpy.context.view_layer.objects:
+            obj.select_set(obj in objects)
+        bpy.context.view_layer.objects.active = objects[0]
+        with atomic_path(path) as tmp:
+            result = bpy.ops.export_scene.fbx(
+                filepath=str(tmp), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
+                use_custom_props=True, **FBX_ANIMATION_OPTIONS,
+            )
+            if "FINISHED" not in result or not tmp.is_file() or tmp.stat().st_size == 0:
+                raise VideoMocapError(f"Blender's FBX exporter failed for {path.name}; nothing was written.")
+        return path
+    with atomic_path(path, suffix=".blend") as tmp:
+        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
+        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        if "FINISHED" not in outcome:
+            raise VideoMocapError(f"Blender could not save {path}.")
+    return path

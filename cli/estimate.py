@@ -29,13 +29,14 @@ from ..core.atomic import check_writable_output
 from ..core.errors import Cancelled, VideoMocapError
 from . import EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED
 from ..core.lifters import USER_LIFTERS
+from .detect import add_detection_options
+from ..pipeline.stages import DEFAULT_MAX_PEOPLE, MIN_PERSON_FRAMES
 from .common import (
     add_cache_dir_option,
     add_device_option,
     add_fov_option,
     add_frame_range_options,
     add_lifter_option,
-    add_person_option,
     add_smoothing_options,
     add_weights_option,
     progress_bar,
@@ -64,7 +65,14 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
                         help="file type when OUT is a folder (default: blend with bpy, else bvh)")
     add_lifter_option(parser, USER_LIFTERS)
     add_device_option(parser)
-    add_person_option(parser, "track id of the person (default: the main subject)")
+    parser.add_argument("--person", type=parse_person, default=None,
+                        help="track id of the person (default: the main subject), or 'all': one armature per "
+                        f"person seen on {MIN_PERSON_FRAMES}+ frames, all in one world (.blend/.fbx: all armatures "
+                        "in the file; .bvh/.npz: one <name>_person<ID> file each)")
+    parser.add_argument("--max-people", type=int, default=DEFAULT_MAX_PEOPLE,
+                        help="--person all: at most this many people, the largest, longest-seen first; each costs "
+                        "one more lifter pass (default: %(default)s)")
+    add_detection_options(parser)
     add_frame_range_options(parser)
     add_fov_option(parser)
     add_smoothing_options(parser, "how much the motion is smoothed")
@@ -91,6 +99,39 @@ def build_parser(prog: str = "video-mocap estimate") -> argparse.ArgumentParser:
     cluster.add_argument("--cpus-per-clip", type=float, default=1.0, help="CPUs each clip's task needs (default: 1)")
     cluster.add_argument("--gpus-per-clip", type=float, default=0.0, help="GPUs each clip's task needs (default: 0)")
     return parser
+
+
+#: ``--person all``
+ALL_PEOPLE = "all"
+
+
+def parse_person(text: str) -> int | str:
+    """``--person``: a track id or ``all``."""
+    if text.strip().lower() == ALL_PEOPLE:
+        return ALL_PEOPLE
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a track id (see video-mocap detect --list-tracks) or 'all', "
+                                         f"got {text!r}") from None
+
+
+def person_path(path: Path, track_id: int) -> Path:
+    """Where ``--person all`` writes one person's .bvh / .npz: ``<name>_person<ID>.<ext>`` beside ``path``."""
+    return path.with_name(f"{path.stem}_person{track_id}{path.suffix}")
+
+
+def write_people_output(people, path: Path, name: str) -> list[Path]:
+    """Write a :class:`~video_mocap.pipeline.stages.PeopleResult`: .blend/.fbx one file with every
+    armature ("Person <id>"), .bvh/.npz one file per person (:func:`person_path`)."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt in BLENDER_FORMATS:
+        if not has_bpy():
+            raise VideoMocapError(f"Writing .{fmt} needs Blender (bpy); or write .bvh / .npz (one file per person).")
+        from ..blender.export import write_people_file
+
+        return [write_people_file({people.name(tid): r.solved for tid, r in people.results.items()}, path)]
+    return [write_output(result, person_path(path, tid), name) for tid, result in people.results.items()]
 
 
 def has_bpy() -> bool:
@@ -159,7 +200,7 @@ def _settings(args):
     return make_settings(
         model=args.model,
         device=args.device,
-        person=args.person,
+        person=None if args.person == ALL_PEOPLE else args.person,
         frame_start=args.start,
         frame_end=args.end,
         fov_deg=args.fov,
@@ -169,6 +210,8 @@ def _settings(args):
         foot_lock=not args.no_foot_lock,
         backend=_backend(args.backend, args.model),
         camera_motion=not args.static_camera,
+        imgsz=args.imgsz,
+        conf=args.conf,
     )
 
 
@@ -213,6 +256,18 @@ def run_clip(video: Path, output: Path, settings, cache_dir: Path | None, rig=No
     return write_output(result, output, name=video.stem, rig=rig)
 
 
+def run_people_clip(video: Path, output: Path, settings, cache_dir: Path | None, max_people: int) -> Path:
+    """``--person all`` for one clip; returns the (first) file written."""
+    from ..pipeline.stages import run_people
+
+    with progress_bar(video.name, "frame", show_stage=True, leave=False) as progress:
+        people = run_people(video, settings, progress=progress, cache_dir=cache_dir, max_people=max_people)
+    written = write_people_output(people, output, name=video.stem)
+    _say(f"        {len(people.results)} people ({', '.join(people.name(t) for t in people.results)}): "
+         f"{', '.join(str(p) for p in written)}")
+    return written[0]
+
+
 def failure_reason(exc: Exception, video) -> str:
     """The reason a clip failed, as its ``FAILED <video>: <reason>`` line says it (serial and cluster batches)."""
     if isinstance(exc, VideoMocapError):
@@ -235,6 +290,8 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
         check_writable_output(output, tuple(f".{fmt}" for fmt in FORMATS), "output file")
     rig = check_rig_option(args, outputs)
     settings = _settings(args)
+    if args.person == ALL_PEOPLE and (args.cluster is not None or rig is not None):
+        raise VideoMocapError("--person all writes new armatures on this machine: leave out --cluster and --rig.")
     if args.cluster is not None:
         from .estimate_cluster import run_on_cluster
 
@@ -243,7 +300,10 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
     for video, output in zip(args.videos, outputs):
         outcome = ClipOutcome(video)
         try:
-            outcome.output = run_clip(video, output, settings, args.cache_dir, rig=rig)
+            if args.person == ALL_PEOPLE:
+                outcome.output = run_people_clip(video, output, settings, args.cache_dir, args.max_people)
+            else:
+                outcome.output = run_clip(video, output, settings, args.cache_dir, rig=rig)
             _say(f"ok      {video} -> {outcome.output}")
         except (Cancelled, KeyboardInterrupt):
             raise

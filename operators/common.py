@@ -292,8 +292,10 @@ def _remove_new_data(before: dict[str, set[int]]) -> None:
             collection.remove(block)
 
 
-def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
+def apply_solved_to_scene(context, solved, name: str | None = None) -> "bpy.types.Object":
     """Key the target armature (a new H36M armature or an existing rig) with a solved motion, in one step.
+
+    ``name``: the new armature's name (default: the panel's Name; All People: "Person <id>").
 
     On any error the scene is restored (new objects, armatures and actions removed; an existing
     rig gets its previous action back) and the error is raised again.
@@ -306,7 +308,7 @@ def apply_solved_to_scene(context, solved) -> "bpy.types.Object":
     previous_action = rig.animation_data.action if rig is not None and rig.animation_data else None
     try:
         if rig is None:
-            name = props.armature_name or DEFAULT_ARMATURE_NAME
+            name = name or props.armature_name or DEFAULT_ARMATURE_NAME
             obj = blender_armature.create_armature(solved, name, context=context)
         else:
             from ..blender import retarget as blender_retarget

@@ -20,14 +20,17 @@ from .common import (
     video_path,
 )
 from ..blender.preferences import get_preferences
+from ..blender.properties import ALL_PEOPLE
+from ..core.errors import VideoMocapError
 
 
 @dataclass(frozen=True)
 class EstimateResult:
     """What the worker hands to the finish step."""
 
-    pipeline: Any  # a :class:`~video_mocap.pipeline.stages.PipelineResult`
+    pipeline: Any  # a :class:`~video_mocap.pipeline.stages.PipelineResult` (All People: the subject's)
     follow_video_fps: bool  # keyed one frame per video frame: the scene takes the video's frame rate
+    people: Any = None  # All People: the :class:`~video_mocap.pipeline.stages.PeopleResult`
 
 
 def make_estimate_job(context: bpy.types.Context) -> Job:
@@ -43,6 +46,16 @@ def make_estimate_job(context: bpy.types.Context) -> Job:
     check_runtime()
     cache_dir = cache_dir_of(get_preferences(context))
 
+    if props.person == ALL_PEOPLE:
+        if props.target == "EXISTING":
+            raise VideoMocapError("All People makes one new armature per person: set the target to New H36M Armature.")
+
+        def work(progress, cancel):
+            people = pipeline.run_people(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
+            return EstimateResult(people.results[people.subject_id], follow_video_fps, people)
+
+        return Job(work)
+
     def work(progress, cancel):
         result = pipeline.run_pipeline(video, settings, progress=progress, cancel=cancel, cache_dir=cache_dir)
         return EstimateResult(result, follow_video_fps)
@@ -55,6 +68,8 @@ def finish_estimate(context: bpy.types.Context, outcome: EstimateResult) -> bpy.
     from ..blender.overlay import remember_track
 
     result = outcome.pipeline
+    if outcome.people is not None:
+        return finish_people(context, outcome)
     obj = apply_solved_to_scene(context, result.solved)
     if outcome.follow_video_fps:
         set_scene_frame_rate(context.scene, result.solved.fps)
@@ -65,6 +80,38 @@ def finish_estimate(context: bpy.types.Context, outcome: EstimateResult) -> bpy.
     obj.select_set(True)
     context.view_layer.objects.active = obj
     return obj
+
+
+def finish_people(context: bpy.types.Context, outcome: EstimateResult) -> bpy.types.Object:
+    """All People: one new armature per person ("Person <id>"), all in one world, in one step;
+    on an error every armature made so far is removed. Returns the subject's armature (active)."""
+    from ..blender.overlay import remember_track
+
+    people = outcome.people
+    made = []
+    try:
+        for tid, result in people.results.items():
+            made.append(apply_solved_to_scene(context, result.solved, name=people.name(tid)))
+    except BaseException:
+        for obj in made:
+            data, action = obj.data, obj.animation_data.action if obj.animation_data else None
+            bpy.data.objects.remove(obj)
+            bpy.data.armatures.remove(data)
+            if action is not None and action.users == 0:
+                bpy.data.actions.remove(action)
+        raise
+    solved = [r.solved for r in people.results.values()]
+    context.scene.frame_start = int(min(s.frames[0] for s in solved))
+    context.scene.frame_end = int(max(s.frames[-1] for s in solved) + 0.999)
+    if outcome.follow_video_fps:
+        set_scene_frame_rate(context.scene, solved[0].fps)
+    subject = outcome.pipeline
+    settings_of(context).last_motion = str(subject.motion_path or "")
+    remember_track(subject.track.video or video_path(settings_of(context)), subject.track)
+    for other in context.view_layer.objects:
+        other.select_set(other in made)
+    context.view_layer.objects.active = made[0]
+    return made[0]
 
 
 class VIDEO_MOCAP_OT_estimate(ModalJobMixin, bpy.types.Operator):
@@ -80,6 +127,10 @@ class VIDEO_MOCAP_OT_estimate(ModalJobMixin, bpy.types.Operator):
     def finish(self, context, result):
         obj = finish_estimate(context, result)
         motion = result.pipeline.motion
+        if result.people is not None:
+            names = ", ".join(result.people.name(t) for t in result.people.results)
+            self.report({"INFO"}, f"Video Mocap: keyed {len(result.people.results)} people ({names}) in one world.")
+            return {"FINISHED"}
         source = "3D motion from the cache" if result.pipeline.from_cache else f"{motion.model} lifter"
         self.report({"INFO"}, f"Video Mocap: keyed {motion.num_frames} frames on '{obj.name}' ({source}).")
         return {"FINISHED"}

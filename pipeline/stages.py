@@ -35,6 +35,7 @@ from ..core.filters import METHODS as SMOOTHING_METHODS
 if TYPE_CHECKING:  # the stage modules import OpenCV / torch lazily; only their types are needed here
     from ..inference.detect import DetectConfig, DetectResult
     from ..rigging.solve import SolveConfig, SolvedMotion
+    from ..rigging.world import WorldTransform
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +301,13 @@ def detect_people(
     return sorted(people, key=lambda p: (not p.is_subject, -p.num_frames, p.track_id))
 
 
-def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: int | None = None) -> "SolvedMotion":
+def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: float | None = None,
+                 world: "WorldTransform | None" = None) -> "SolvedMotion":
     """The rig solve (pure numpy): joint rotations, root motion, smoothing, foot locking.
 
     ``video_frame_origin``: see :class:`PipelineSettings`; it overrides ``config.frame_offset``.
+    ``world``: a camera -> world transform shared by several people (:func:`run_people`); None =
+    fitted to this motion.
     """
     from ..rigging.confidence import bone_confidence
     from ..rigging.solve import solve
@@ -312,7 +316,7 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: in
         # the first frame's own time (a variable-rate clip's frames are timed by their timestamps)
         first = int(round(video_frame_origin + float(motion.frame_times()[0]) * (config.scene_fps or motion.fps)))
         config = dataclasses.replace(config, frame_offset=first)
-    solved = solve(motion, config)
+    solved = solve(motion, config, world=world)
     bone_confidence(solved, motion)  # info["confidence"] (K, B) and info["review"]: the rig's confidence
     return solved
 
@@ -388,3 +392,154 @@ def run_pipeline(
         track=track, motion=motion, detect_result=detect_result, solved=solved, motion_path=motion_path,
         from_cache=cached is not None,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Everyone in the shot
+# ---------------------------------------------------------------------------------------
+#: ``--person all``: a person tracked on fewer frames than this (seen, not interpolated) gets no
+#: armature (a one-second glimpse at 30 fps is too short to lift and too noisy to place)
+MIN_PERSON_FRAMES = 30
+#: ``--person all``: at most this many people are lifted (the largest, longest-seen first): each
+#: one more costs one more lifter pass (see the README for the time per extra person)
+DEFAULT_MAX_PEOPLE = 8
+#: the armature name of a person: "Person <track id>"
+PERSON_NAME = "Person {track_id}"
+
+
+@dataclass
+class PeopleResult:
+    """Every person of a shot, each solved in one shared world (``results`` subject first)."""
+
+    results: dict[int, PipelineResult]  # track id -> that person's result
+    subject_id: int
+    skipped: dict[int, str] = field(default_factory=dict)  # track id -> why no armature
+
+    def name(self, track_id: int) -> str:
+        return PERSON_NAME.format(track_id=track_id)
+
+
+def choose_people(detect_result: "DetectResult", max_people: int = DEFAULT_MAX_PEOPLE,
+                  min_frames: int = MIN_PERSON_FRAMES) -> tuple[list[int], dict[int, str]]:
+    """The track ids that get an armature (subject first, then by frames seen x height) and why the
+    others do not: seen on fewer than ``min_frames`` frames, or beyond ``max_people``."""
+    from ..inference.detect import track_size
+
+    sizes = {tid: track_size(track) for tid, track in detect_result.tracks.items()}
+    order = sorted(sizes, key=lambda t: (t != detect_result.subject_id, -sizes[t][0] * sizes[t][1], t))
+    chosen, skipped = [], {}
+    for tid in order:
+        if sizes[tid][0] < min_frames:
+            skipped[tid] = f"seen on {sizes[tid][0]} frames (fewer than {min_frames})"
+        elif len(chosen) >= max_people:
+            skipped[tid] = f"more than --max-people {max_people}"
+        else:
+            chosen.append(tid)
+    return chosen, skipped
+
+
+def run_people(
+    video: str | os.PathLike,
+    settings: PipelineSettings,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    max_people: int = DEFAULT_MAX_PEOPLE,
+    min_frames: int = MIN_PERSON_FRAMES,
+) -> PeopleResult:
+    """Video -> every tracked person's solved motion, all in one world (``estimate --person all``).
+
+    The 2D stage runs once; the lifter runs once per person (each 3D motion is cached under the
+    settings with that person's id, so a second run only re-solves). A moving camera's rotation is
+    found once over all of the people's frames, relative to the first of them, so everyone is in the
+    same camera axes. The world transform is computed once (:func:`~video_mocap.rigging.world.shared_world`:
+    fitted to the subject: its floor at Z = 0, its facing and origin) and applied to everyone, so
+    the distances between people are kept and everyone stands where the camera saw them. Keys: video frame ``f`` lands on the same scene frame
+    for every person (the earliest person's first frame on ``solve.frame_offset`` when
+    ``settings.video_frame_origin`` is None).
+
+    Raises:
+        VideoMocapError: bad input, or nobody tracked on ``min_frames`` frames.
+    """
+    from ..inference.detect import detect_video
+    from ..inference.video import check_video_file
+    from ..rigging.solve import camera_joints
+    from ..rigging.world import shared_world
+
+    if max_people < 1:
+        raise VideoMocapError(f"--max-people must be at least 1, got {max_people}.")
+    video = check_video_file(video)
+    cache = resolve_cache_dir(Path(cache_dir) if cache_dir is not None else None)
+    problem = folder_problem(cache)
+    if problem is not None:
+        log.warning("the cache folder %s cannot be written (%s); going on without the cache.", cache, problem)
+    everyone = dataclasses.replace(settings, detect=dataclasses.replace(settings.detect, person=None))
+    detect_result = detect_video(video, everyone.detect, progress=progress, cancel=cancel,
+                                 cache_dir=cache / DETECT_SUBDIR, use_cache=problem is None)
+    chosen, skipped = choose_people(detect_result, max_people, min_frames)
+    if not chosen:
+        raise VideoMocapError(
+            f"Nobody in {video.name} is tracked on {min_frames} frames or more (the least for an armature). "
+            "Use a longer clip or frame range, or a larger --imgsz if the people are small."
+        )
+    for tid, why in skipped.items():
+        log.info("person %d: no armature (%s)", tid, why)
+    motions: dict[int, tuple[Track2D, Motion3D, Path | None, bool]] = {}
+    lifter = None
+    for tid in chosen:
+        check_cancel(cancel)
+        # the per-person lift is cached without the camera rotation: that is found once for everyone below
+        own = dataclasses.replace(everyone, detect=dataclasses.replace(everyone.detect, person=tid), camera_motion=False)
+        key = cache_key(video, own, cache) if problem is None else None
+        cached = load_cached(cache, key) if key is not None else None
+        if cached is not None:
+            motions[tid] = (cached[0], cached[1], cached[2], True)
+            continue
+        from ..inference.lifter import lift_track, load_lifter
+
+        track = detect_result.tracks[tid]
+        check_liftable(track.keypoints, track.scores, f"the 2D track of person {tid} in {video.name}")
+        if lifter is None:
+            report(progress, STAGE_LOAD_LIFTER, 0, 1)
+            lifter = load_lifter(settings.model, weights=settings.weights, device=settings.device,
+                                 backend=settings.lifter_backend)
+            report(progress, STAGE_LOAD_LIFTER, 1, 1)
+        motion = lift_track(track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel)
+        path = store_cached(cache, key, track, motion) if key is not None else None
+        motions[tid] = (track, motion, path, False)
+    if settings.camera_motion:
+        _add_shared_camera_motion(video, detect_result, [m for _, m, _, _ in motions.values()], progress, cancel)
+    check_cancel(cancel)
+    report(progress, STAGE_SOLVE, 0, 1)
+    world = shared_world([camera_joints(motions[tid][1]) for tid in chosen], face=settings.solve.face)
+    origin = settings.video_frame_origin
+    if origin is None:  # the earliest person's first frame on frame_offset, everyone else in step with it
+        fps = settings.solve.scene_fps or motions[chosen[0]][1].fps
+        first_time = min(float(m.frame_times()[0]) for _, m, _, _ in motions.values())
+        origin = settings.solve.frame_offset - first_time * fps
+    results = {}
+    for tid in chosen:
+        track, motion, path, from_cache = motions[tid]
+        solved = solve_motion(motion, settings.solve, origin, world=world)
+        results[tid] = PipelineResult(track=track, motion=motion, detect_result=detect_result, solved=solved,
+                                      motion_path=path, from_cache=from_cache)
+    report(progress, STAGE_SOLVE, 1, 1)
+    return PeopleResult(results=results, subject_id=chosen[0], skipped=skipped)
+
+
+def _add_shared_camera_motion(video: Path, detect_result: "DetectResult", motions: list[Motion3D],
+                              progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+    """One camera rotation over every person's frames (relative to the earliest), sliced per person."""
+    import numpy as np
+
+    from ..core.formats import CAMERA_ROTATION
+    from ..inference.camera_motion import estimate_camera_motion
+
+    frames = np.unique(np.concatenate([m.frame_indices for m in motions]))
+    found = estimate_camera_motion(video, list(detect_result.tracks.values()), frames,
+                                   float(motions[0].extras["focal_px"]), progress=progress, cancel=cancel)
+    if not found.moving:
+        return
+    log.info("the camera moves: taken out of every person's motion (one rotation for all)")
+    for motion in motions:
+        motion.extras[CAMERA_ROTATION] = found.rotations[np.searchsorted(frames, motion.frame_indices)].astype("float32")

@@ -535,12 +535,23 @@ def _scene_frames(motion: Motion3D, config: SolveConfig) -> tuple[np.ndarray, np
     return frames, grid, fps
 
 
-def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
+def camera_joints(motion: Motion3D) -> np.ndarray:
+    """(T, 17, 3) absolute camera-space joints of a motion (OpenCV axes, metres); a panning
+    camera's frames are turned into the axes of the frame its rotations are relative to."""
+    cam = np.asarray(motion.joints3d, dtype=np.float64) + np.asarray(motion.root, dtype=np.float64)[:, None, :]
+    if CAMERA_ROTATION in motion.extras:  # a panning camera: every frame into the first frame's camera axes
+        cam = to_first_camera(cam, motion.extras[CAMERA_ROTATION])
+    return cam
+
+
+def solve(motion: Motion3D, config: SolveConfig | None = None, world: WorldTransform | None = None) -> SolvedMotion:
     """Solve the armature motion of a lifted 3D motion.
 
     Args:
         motion: the 3D motion (``joints3d`` (T, 17, 3) root-relative, ``root`` (T, 3), camera axes).
         config: options (defaults: medium Savitzky-Golay smoothing, foot locking, facing -Y).
+        world: the camera -> world transform to use (several people of one shot share one:
+            :func:`~.world.shared_world`); None = fitted to this motion (:func:`~.world.camera_to_world`).
     Raises:
         VideoMocapError: empty or non-finite motion, bad options.
     """
@@ -553,10 +564,9 @@ def solve(motion: Motion3D, config: SolveConfig | None = None) -> SolvedMotion:
         raise VideoMocapError("3D motion holds NaN or infinite values; re-run the lifter on a valid 2D track.")
     frames, grid, fps = _scene_frames(motion, config)
 
-    cam = joints3d + root[:, None, :]
-    if CAMERA_ROTATION in motion.extras:  # a panning camera: every frame into the first frame's camera axes
-        cam = to_first_camera(cam, motion.extras[CAMERA_ROTATION])
-    world = camera_to_world(cam, face=config.face)
+    cam = camera_joints(motion)
+    if world is None:
+        world = camera_to_world(cam, face=config.face)
     raw = world.apply(cam)  # (T, 17, 3)
     follow = long_missing(motion.scores, len(raw), config.max_gap_frames)
     if grid is not None:  # variable frame rate: the lifted frames, each at its own time, onto a constant rate

@@ -206,6 +206,24 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     return WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
 
 
+def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> WorldTransform:
+    """One world transform for several people filmed by one camera (the first is the subject).
+
+    The transform is fitted to the subject alone (:func:`camera_to_world`: its up, its floor at
+    Z = 0, its facing, its first pelvis over the origin) and applied to everyone. People need not
+    share the subject's floor: on the sample clip a man walks on a shed's roof and stands 1.6 m up,
+    where a fit to everyone's feet would tilt or lift the floor. One rotation and translation keep
+    the camera-space distances: two people 1 m apart in the camera's view stand 1 m apart in the world.
+
+    Args:
+        people_cam: per person, (T_i, 17, 3) absolute camera-space joints (OpenCV axes, metres),
+            in one camera's axes (a panning camera: the same reference frame for everyone).
+    """
+    if not people_cam:
+        raise VideoMocapError("shared_world: no person given.")
+    return camera_to_world(np.asarray(people_cam[0], dtype=np.float64), face=face)
+
+
 def view_from_camera(
     joints_yup: np.ndarray, yaw_deg: float = 0.0, tilt_deg: float = 0.0, distance_m: float = 5.0
 ) -> tuple[np.ndarray, np.ndarray]:

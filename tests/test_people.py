@@ -100,3 +100,25 @@ def test_imgsz_checked():
         detect_video("nowhere.mp4", DetectConfig(imgsz=8))
     with pytest.raises(VideoMocapError, match="imgsz"):
         detect_video("nowhere.mp4", DetectConfig(imgsz="big"))
+
+
+def test_auto_input_size_grows_for_small_people(sample_clip, tmp_path):
+    """``imgsz="auto"``: the sample clip's people (160-210 px of an 884 px frame) keep 640; the same
+    clip shrunk to 1/3 and tiled 3x3 (9 copies of each person, 55-70 px tall) gets 1280."""
+    import cv2
+
+    from video_mocap.inference.detect import LARGE_IMGSZ, _Detector, choose_imgsz, resolve_model
+    from video_mocap.inference.onnx_backend import resolve_detector_onnx
+    from video_mocap.inference.video import iter_frames, probe_video
+
+    config = DetectConfig(device="cpu", backend="onnx", imgsz="auto", frame_start=40, frame_end=120)
+    detector = _Detector(config, resolve_detector_onnx(resolve_model(config.model)))
+    assert choose_imgsz(detector, sample_clip, probe_video(sample_clip), config) == 640
+    small = tmp_path / "crowd.avi"
+    writer = cv2.VideoWriter(str(small), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (882, 498))
+    for _, frame in iter_frames(sample_clip, 40, 120):
+        tile = cv2.resize(frame, (294, 166), interpolation=cv2.INTER_AREA)
+        writer.write(np.concatenate([np.concatenate([tile] * 3, axis=1)] * 3, axis=0))
+    writer.release()
+    crowd = DetectConfig(device="cpu", backend="onnx", imgsz="auto")
+    assert choose_imgsz(detector, small, probe_video(small), crowd) == LARGE_IMGSZ
