@@ -5,10 +5,14 @@ optional dependency, imported only here and only when a cluster is asked for.
 
 - :func:`connect`: a local Ray instance with the machine's CPUs when no address is given (or the
   cluster in ``RAY_ADDRESS``), else the cluster at ``ray://HOST:PORT`` (Ray Client).
-- :class:`SharedWeights`: the lifter and detector weights the settings name go into the object
-  store once; a worker writes them to a content-addressed folder on its node the first time a
-  task there needs them, so every task after that on the node reads the local copy. Cache keys hash
-  file *content*, so a worker's copy gives the same keys (and results) as the driver's file.
+- :class:`SharedWeights`: the lifter weights (with their card and ONNX export) and the detector
+  model the settings name go into the object store once. A worker that sees the driver's files
+  (same path, size and content: one machine, or a shared file system) uses them; any other writes
+  its copies to a content-addressed folder on its node the first time a task there needs them.
+  Cache keys hash file *content*, so a copy gives the same keys (and results) as the driver's file.
+  Ray's token authentication: a driver joining a cluster sends the token only with
+  ``RAY_AUTH_MODE=token``, which :func:`import_ray` sets (when ``~/.ray/auth_token`` exists) before
+  Ray is first imported: import Ray through it.
 - :func:`run_clip_tasks`: submits one task per clip (``num_cpus`` / ``num_gpus`` per clip,
   ``max_retries=1``: a worker that dies is replaced and its clip tried once more), yields the
   results as they finish, and on Ctrl-C (or when the caller stops iterating) cancels the tasks
@@ -152,16 +156,29 @@ def _sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class SharedFile:
-    """One file put in the object store: its name, content hash and object reference."""
+    """One file put in the object store: the driver's path, its size, content hash and object reference."""
 
-    name: str
+    source: str
+    size: int
     sha256: str
     ref: Any
 
-    def local_path(self, folder: str | None = None) -> Path:
-        """This node's copy, in ``folder`` (default: named by the content hash), written from the
-        object store the first time it is asked for."""
-        target = Path(tempfile.gettempdir()) / WEIGHTS_DIR_NAME / (folder or self.sha256[:32]) / self.name
+    @property
+    def name(self) -> str:
+        return Path(self.source).name
+
+    def same_file_here(self) -> bool:
+        """True when this node sees the driver's file itself (one machine, or a shared file system)."""
+        path = Path(self.source)
+        try:
+            return path.is_file() and path.stat().st_size == self.size and _sha256(path) == self.sha256
+        except OSError:
+            return False
+
+    def local_path(self, folder: str | None = None, name: str | None = None) -> Path:
+        """This node's copy, ``folder/name`` (default: named by the content hash, the driver's file
+        name), written from the object store the first time it is asked for."""
+        target = Path(tempfile.gettempdir()) / WEIGHTS_DIR_NAME / (folder or self.sha256[:32]) / (name or self.name)
         if not target.is_file():
             data = import_ray().get(self.ref)
             with atomic_path(target) as tmp:
@@ -169,48 +186,59 @@ class SharedFile:
         return target
 
 
+def _share(path: Path) -> SharedFile | None:
+    """Put ``path`` in the object store (None when it does not exist: the task then fails with the
+    pipeline's own message)."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return SharedFile(str(path.resolve()), len(data), hashlib.sha256(data).hexdigest(), import_ray().put(data))
+
+
 @dataclass(frozen=True)
 class SharedWeights:
-    """The lifter weights (+ their card) and the detector model, each put in the object store once."""
+    """The lifter weights (+ their card and ONNX export) and the detector model, each put in the
+    object store once. A node that sees the driver's files (same size and content) uses them; any
+    other writes its copies once, the card and export beside the weights as the lifter looks for them."""
 
     lifter: SharedFile | None = None
     lifter_card: SharedFile | None = None
+    lifter_onnx: SharedFile | None = None
     detector: SharedFile | None = None
 
     @classmethod
     def put(cls, settings: PipelineSettings) -> "SharedWeights":
         """Read the files ``settings`` names on the driver and put them in the object store."""
-        ray = import_ray()
-
-        def share(path: Path) -> SharedFile | None:
-            if not path.is_file():
-                return None  # a missing file fails in each task with the pipeline's own message
-            return SharedFile(path.name, _sha256(path), ray.put(path.read_bytes()))
+        from ..inference.onnx_backend import lifter_onnx_path
 
         lifter = lifter_weights_path(settings)
-        card = card_path(lifter)
-        detector = Path(settings.detect.model)
-        return cls(lifter=share(lifter), lifter_card=share(card) if card.is_file() else None,
-                   detector=share(detector))
+        return cls(lifter=_share(lifter), lifter_card=_share(card_path(lifter)),
+                   lifter_onnx=_share(lifter_onnx_path(lifter)), detector=_share(Path(settings.detect.model)))
 
     def localize(self, settings: PipelineSettings) -> PipelineSettings:
-        """``settings`` with the weights paths on this node (worker side)."""
+        """``settings`` with weights paths this node can read (worker side)."""
+        from ..inference.onnx_backend import lifter_onnx_path
+
         changes: dict[str, Any] = {}
-        if self.lifter is not None:
-            # the card must sit beside the weights: one folder per (weights, card) pair
-            folder = self.lifter.sha256[:16] + (self.lifter_card.sha256[:16] if self.lifter_card else "")
+        if self.lifter is not None and not self.lifter.same_file_here():
+            # one folder per (weights, card, export): the card and the export sit where the lifter looks
+            folder = "".join(f.sha256[:12] for f in (self.lifter, self.lifter_card, self.lifter_onnx) if f)
+            weights = self.lifter.local_path(folder)
             if self.lifter_card is not None:
-                self.lifter_card.local_path(folder)
-            changes["weights"] = self.lifter.local_path(folder)
-        if self.detector is not None:
+                self.lifter_card.local_path(folder, card_path(weights).name)
+            if self.lifter_onnx is not None:
+                onnx = lifter_onnx_path(weights)
+                self.lifter_onnx.local_path(f"{folder}/{onnx.parent.name}", onnx.name)
+            changes["weights"] = weights
+        if self.detector is not None and not self.detector.same_file_here():
             changes["detect"] = dataclasses.replace(settings.detect, model=str(self.detector.local_path()))
-        return dataclasses.replace(settings, **changes)
+        return dataclasses.replace(settings, **changes) if changes else settings
 
     def identity(self) -> dict[str, str | None]:
         """Content hashes (for the manifest's fingerprint)."""
         return {name: (shared.sha256 if shared is not None else None)
                 for name, shared in (("lifter", self.lifter), ("card", self.lifter_card),
-                                     ("detector", self.detector))}
+                                     ("onnx", self.lifter_onnx), ("detector", self.detector))}
 
 
 # ---------------------------------------------------------------------------------------
