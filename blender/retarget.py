@@ -3,9 +3,14 @@
 Works on the Rigify human metarig, generated Rigify rigs (FK controls; the rig's switches are
 set for it: every limb's ``IK_FK`` to 1.0 = FK, ``neck_follow``/``head_follow`` to 1.0),
 Mixamo rigs, and other humanoids through automatic bone-name matching plus the JSON presets
-in ``rigging/presets/``. The rig's rest pose may be an A-pose or a T-pose. A new action is
-written in bulk; the rig's previous action is kept in the blend file (no longer assigned)
-unless Video Mocap wrote it. Nothing is changed when validation fails.
+in ``rigging/presets/``. The rig's rest pose may be an A-pose or a T-pose. Feet and toes are
+keyed too (the preset's ``feet``, else name matching under the shins), the legs reach the solved
+ankles on the rig's own floor (:func:`..rigging.retarget.plant_leg`). A new action is written in
+bulk; the rig's previous action is kept in the blend file (no longer assigned) unless Video Mocap
+wrote it. Nothing is changed when validation fails.
+
+:func:`check_rig_file` / :func:`write_rig_file`: a rig in a .blend file (``video-mocap estimate
+--rig FILE.blend[:OBJECT] --mapping PRESET``), checked before any work, keyed into the output.
 """
 
 from __future__ import annotations
