@@ -2,7 +2,8 @@
 
 Mapping: solve bone (:data:`.solve.BONE_NAMES`) -> target bone name. It comes from a JSON
 preset in ``rigging/presets/`` (``{"name", "description", "bones": {solve bone: target
-bone}}``), and every solve bone the preset leaves out (or names a bone the rig lacks) is
+bone}}``, optionally ``"feet": {"foot.L" / "toe.L" / ...: target bone}`` and
+``"keep_rest_direction": [solve bones]``, see below), and every solve bone the preset leaves out (or names a bone the rig lacks) is
 filled by automatic name matching (:func:`auto_mapping`): names are normalised (lower case;
 namespaces like ``mixamorig:`` and prefixes ``DEF-``/``ORG-``/``Bip01`` stripped; sides from
 ``.L``/``_L``/``Left...``/``l_``), then matched through synonyms (thigh = upleg = upperleg,
