@@ -24,7 +24,8 @@ windows are cut into shards of :data:`WINDOWS_PER_SHARD`, each drawn from its ow
 seed, stage, step, shard), and rank r renders only shards r, r+N, ...; each rank's loss is
 weighted by its share of the batch, so the averaged gradients, the logged loss and the run's
 stream of windows are those of one process on the same global batch, whatever N (exactly, for
-losses that are means over windows; pre-training's token masks follow the local batch).
+losses that are means over windows, PoseMoE's expert-balance term aside; pre-training's token masks
+and the MLP baseline's BatchNorm statistics follow each rank's part of the batch).
 Rank 0 alone validates, logs and writes files; a checkpoint holds no per-rank state, so
 ``--resume`` works with another N. Tested on CPU (2 Gloo ranks, ``tests/test_ddp.py``); NCCL on
 GPUs is the same code path but was not run here (no GPU was available).
