@@ -61,10 +61,12 @@ def follow_crop(video: Path, out: Path, subject) -> tuple[Path, np.ndarray, int]
 
 
 def path_figures(root_world: np.ndarray) -> dict[str, float]:
-    """Length of the ground path (m) and its straightness (end-to-end distance / length)."""
+    """Length of the ground path (m), its straightness (end-to-end distance / length), and the end-to-end
+    displacement along the world's x (the subject's side: the world faces them to -Y at the start) and y."""
     steps = np.linalg.norm(np.diff(root_world[:, :2], axis=0), axis=1)
     length = float(steps.sum())
-    return {"path_m": length, "straightness": float(np.linalg.norm(root_world[-1, :2] - root_world[0, :2]) / max(length, 1e-9))}
+    dx, dy = (root_world[-1, :2] - root_world[0, :2]).tolist()
+    return {"path_m": length, "straightness": float(np.hypot(dx, dy) / max(length, 1e-9)), "dx_m": dx, "dy_m": dy}
 
 
 def draw_paths(paths: dict[str, np.ndarray], out: Path) -> None:
@@ -113,17 +115,21 @@ def measure(out_dir: Path) -> dict:
     focal = camera.default_focal(subject.width, subject.height)
     crop, left, window = follow_crop(CLIP, out_dir / "sports2d_following.mp4", subject)
     crop_fov = math.degrees(2 * math.atan(0.5 * window / focal))  # the same focal in pixels
-    runs = {"static original": reference.solved.root_world}
+    tracked = {"static original": (reference.motion.frame_indices, reference.solved.root_world)}
     for name, remove in (("following, pan kept", False), ("following, pan removed", True)):
         result = run_pipeline(crop, make_settings(device="cpu", fov_deg=crop_fov, camera_motion=remove), cache_dir=cache)
-        runs[name] = result.solved.root_world
+        tracked[name] = (result.motion.frame_indices, result.solved.root_world)
+    # the same video frames for every run (the re-framed clip may track the walker over fewer frames)
+    first = max(int(frames[0]) for frames, _ in tracked.values())
+    last = min(int(frames[-1]) for frames, _ in tracked.values())
+    runs = {name: path[(frames >= first) & (frames <= last)] for name, (frames, path) in tracked.items()}
     found = estimate_camera_motion(crop, list(detect_video(crop, DetectConfig(device="cpu")).tracks.values()),
                                    np.arange(len(left)), focal)
     crop_pan = np.degrees(np.arctan((left - left[0]) / focal))  # the window moving right = a pan to the right
     pan_error = np.abs(found.pan_tilt_roll_deg()[:, 0] - crop_pan[: len(found.frame_indices)])
     FIGURES.mkdir(parents=True, exist_ok=True)
     draw_paths(runs, FIGURES / "pan_paths.png")
-    return {"runs": {name: path_figures(path) for name, path in runs.items()},
+    return {"runs": {name: path_figures(path) for name, path in runs.items()}, "frames": [first, last],
             "pan": {"crop_total_deg": float(crop_pan[-1]), "found_total_deg": float(found.pan_tilt_roll_deg()[-1, 0]),
                     "max_error_deg": float(pan_error.max()), "median_error_deg": float(np.median(pan_error)),
                     "moving": found.moving, "weak_pairs": found.weak_pairs}}
@@ -135,9 +141,12 @@ def to_markdown(result: dict, meta: dict) -> str:
              f"Pan made by the crop: {pan['crop_total_deg']:.1f}° in all; found from the background: "
              f"{pan['found_total_deg']:.1f}° (per-frame error median {pan['median_error_deg']:.2f}°, max "
              f"{pan['max_error_deg']:.2f}°; {pan['weak_pairs']} weak frame pairs).", "",
-             "| run | world path | straightness |", "|---|---|---|"]
+             f"World paths over the video frames every run tracked the walker on ({result['frames'][0]}-"
+             f"{result['frames'][1]}):", "",
+             "| run | world path | straightness | start to end, x / y |", "|---|---|---|---|"]
     for name, row in result["runs"].items():
-        lines.append(f"| {name} | {row['path_m']:.2f} m | {row['straightness']:.2f} |")
+        lines.append(f"| {name} | {row['path_m']:.2f} m | {row['straightness']:.2f} | "
+                     f"{row['dx_m']:+.2f} / {row['dy_m']:+.2f} m |")
     lines += ["", "![world paths from above](../figures/pan_paths.png)"]
     return "\n".join(lines) + "\n"
 
