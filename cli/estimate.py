@@ -1,6 +1,7 @@
 """``video-mocap estimate``: videos -> animation files, the whole pipeline, headless.
 
-    video-mocap estimate VIDEO... -o OUT [--model dtgcn|posemoe] [--device D] [--person ID]
+    video-mocap estimate VIDEO... -o OUT [--model dtgcn|posemoe] [--device D] [--person ID|all [--max-people N]]
+                         [--imgsz PX|auto] [--conf C]
                          [--start N] [--end N] [--fov DEG] [--smoothing S]
                          [--smoothing-method savgol|one_euro] [--no-foot-lock] [--static-camera]
                          [--backend auto|torch|onnx] [--rig FILE.blend[:OBJECT] [--mapping PRESET]]
@@ -10,6 +11,9 @@ folder for many (``--format`` picks the type, one ``<clip name>.<format>`` per c
 ``.fbx`` need Blender's Python module (``bpy``); ``.bvh`` and ``.npz`` (the 3D motion file) do not.
 ``--rig`` keys the studio's own armature (any humanoid: ``--mapping`` names the preset) instead
 of a new one; the rig, the preset and the mapping are checked before any clip is read.
+``--person all`` gives every person tracked long enough an armature of its own, in one world
+(:func:`~video_mocap.pipeline.stages.run_people`): one .blend/.fbx with all of them, or one
+``<name>_person<ID>.bvh`` / ``.npz`` per person.
 
 Every output path is checked before any work. A clip that fails is reported in one line and the
 others go on; a summary follows. Exit status (the table in :mod:`video_mocap.cli`): 0 all written,

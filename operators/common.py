@@ -292,10 +292,11 @@ def _remove_new_data(before: dict[str, set[int]]) -> None:
             collection.remove(block)
 
 
-def apply_solved_to_scene(context, solved, name: str | None = None) -> "bpy.types.Object":
+def apply_solved_to_scene(context, solved, name: str | None = None, footage_camera: bool = True) -> "bpy.types.Object":
     """Key the target armature (a new H36M armature or an existing rig) with a solved motion, in one step.
 
     ``name``: the new armature's name (default: the panel's Name; All People: "Person <id>").
+    ``footage_camera``: key the footage's camera for a panning shot (All People: with the first person only).
 
     On any error the scene is restored (new objects, armatures and actions removed; an existing
     rig gets its previous action back) and the error is raised again.
@@ -318,7 +319,7 @@ def apply_solved_to_scene(context, solved, name: str | None = None) -> "bpy.type
 
         # each keyed bone's 2D confidence, animated, and the frames to review (the Review panel)
         add_confidence(obj, solved, None if rig is None else rig_bone_map(rig, props.mapping_preset))
-        if solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
+        if footage_camera and solved.info.get("camera", {}).get("moving"):  # a panning shot: the footage's camera, keyed
             from ..blender.camera import create_footage_camera
 
             create_footage_camera(solved, context=context)

@@ -90,8 +90,8 @@ def finish_people(context: bpy.types.Context, outcome: EstimateResult) -> bpy.ty
     people = outcome.people
     made = []
     try:
-        for tid, result in people.results.items():
-            made.append(apply_solved_to_scene(context, result.solved, name=people.name(tid)))
+        for tid, result in people.results.items():  # one world, so one footage camera (with the subject)
+            made.append(apply_solved_to_scene(context, result.solved, name=people.name(tid), footage_camera=not made))
     except BaseException:
         for obj in made:
             data, action = obj.data, obj.animation_data.action if obj.animation_data else None

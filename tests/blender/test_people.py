@@ -4,7 +4,7 @@ real lifter, real bpy: one armature per person in one world.
 The sample clip: a woman walks across the lawn (the subject) while a man walks on the roof of a
 shed behind her. Both are keyed, with distinct names, and placed by one world transform: their
 pelvis distance in Blender equals their distance in camera space, she walks on Z = 0 and he
-stands on the roof, about 1.6 m up, all the time (the world is the subject's; nobody's floor is
+stands on the roof, 1.75-2.0 m up, all the time (the world is the subject's; nobody's floor is
 forced onto another's).
 """
 
