@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         span = f"{track.frame_indices[0]}-{track.frame_indices[-1]}"
         mark = "  <- subject" if tid == result.subject_id else ""
         print(f"{tid:>4}  {seen:>6}  {span:>11}  {height:>9.0f}{mark}")
+    if args.imgsz == AUTO_IMGSZ:
+        print(f"detector input size: {result.imgsz} px (auto)")
     for first, last in result.long_gaps:
         print(f"warning: the subject is missing in frames {first}-{last} (interpolated, score 0)", file=sys.stderr)
     if args.list_tracks:

@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None, prog: str = "video-mocap estimate", fold
     settings = _settings(args)
     if args.person == ALL_PEOPLE and (args.cluster is not None or rig is not None):
         raise VideoMocapError("--person all writes new armatures on this machine: leave out --cluster and --rig.")
+    if args.max_people < 1:
+        raise VideoMocapError(f"--max-people must be at least 1, got {args.max_people}.")
     if args.cluster is not None:
         from .estimate_cluster import run_on_cluster
 
