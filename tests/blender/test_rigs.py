@@ -3,7 +3,8 @@
 Rigs: the add-on's own armature, the Rigify human metarig, a generated Rigify rig (FK controls)
 and a Mixamo-style rig imported from FBX (``tests/data/mixamo_style_rig.fbx``: ``mixamorig:``
 names, A-pose, centimetres, object scale 0.01). Motion: real mocap (the HDM05 jog the pipeline
-tests seed the motion cache with) filmed from the side as in the sample clip, solved.
+tests seed the motion cache with) filmed from the side as in the sample clip, solved; and (slow) the
+sample clip's first 90 frames through the whole pipeline with the shipped weights.
 
 On each rig: the keyed frame count is the clip's; the head is above the neck, above the pelvis,
 with an anatomical head bone length; no deforming bone is longer than 1.5 times its rest length;
@@ -44,8 +45,10 @@ FLOOR_TOL_M = 0.005
 MAX_STRETCH = 1.5
 #: head bone length bounds (metres): chin/nose to crown or ear level
 HEAD_BOUNDS_M = (0.04, 0.35)
-#: bone directions vs the solved bones (degrees): upper body exact, legs moved by the foot IK
-DIRECTION_TOL_DEG = {"leg": 20.0, "other": 2.0}
+#: bone directions vs the solved bones (degrees): upper body exact; legs moved by the foot IK
+#: (other proportions, and on real video an ankle that the solve dips below its standing height is
+#: held at the rig's, which bends the knee more): a flipped or folded bone is far beyond this
+DIRECTION_TOL_DEG = {"leg": 30.0, "other": 2.0}
 
 
 @dataclass
@@ -243,3 +246,35 @@ def test_rig_sanity_and_fbx(rig_name, solved, tmp_path):
         bpy.context.scene.frame_set(int(round(solved.frames[k])))
         moved = max(moved, float(np.linalg.norm(world_point(back, back.pose.bones[foot].head) - first)))
     assert moved > 0.2, f"the re-imported {foot} moves {moved:.3f} m at most"
+
+
+#: the sample clip's frames solved for the real-video checks (the walker's first steps)
+REAL_FRAMES = 90
+
+
+@pytest.fixture(scope="module")
+def real_solved(sample_clip, tmp_path_factory) -> S.SolvedMotion:
+    """The sample clip through the whole pipeline: shipped YOLO and lifter weights, the faster backend."""
+    pytest.importorskip("cv2")
+    from video_mocap.core.lifters import DEFAULT_LIFTER
+    from video_mocap.inference import runtime
+    from video_mocap.inference.weights import default_weights_path
+    from video_mocap.pipeline.stages import make_settings, run_pipeline
+
+    if not default_weights_path(DEFAULT_LIFTER).is_file():
+        pytest.skip("the shipped lifter weights are missing")
+    backend = runtime.fastest_backend(DEFAULT_LIFTER)
+    try:
+        runtime.choose_backend(backend, "detector")
+    except Exception as exc:  # neither runtime here
+        pytest.skip(str(exc))
+    settings = make_settings(frame_end=REAL_FRAMES, backend="onnx" if backend == "onnx" else None)
+    return run_pipeline(sample_clip, settings, cache_dir=tmp_path_factory.mktemp("cache")).solved
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rig_name", list(RIGS))
+def test_rig_sanity_on_the_sample_clip(rig_name, real_solved):
+    """The same checks on real video (the sample clip, side-on): what the contact sheets show."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    check_sanity(RIGS[rig_name](real_solved), real_solved)
