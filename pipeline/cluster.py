@@ -32,7 +32,9 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -49,6 +51,8 @@ CLUSTER_SCHEME = "ray"
 RAY_REQUIREMENT = "ray[client]==2.60.0"
 #: a local instance's object store: weights (tens of MB) and the results in flight
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
+#: seconds between checks for Ctrl-C while waiting for the next clip
+WAIT_POLL_S = 0.5
 #: a dead worker's clip is tried once more, on a new worker
 MAX_RETRIES = 1
 #: the hidden file in an output folder that records which outputs are up to date
@@ -289,9 +293,16 @@ def run_clip_tasks(
     task = ray.remote(num_cpus=spec.cpus_per_clip, num_gpus=spec.gpus_per_clip, max_retries=MAX_RETRIES,
                       retry_exceptions=False)(_clip_task).options(name="estimate_clip")
     pending = {task.remote(clip_fn, shared, settings_ref, *job): index for index, job in enumerate(jobs)}
+    # Ctrl-C: Ray's blocking wait may swallow the interrupt; a flag, checked between short waits, may not
+    interrupted = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
     try:
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_POLL_S)
             for ref in done:
                 index = pending.pop(ref)
                 try:
@@ -305,6 +316,8 @@ def run_clip_tasks(
                                               "every node, at the same version?")
                 yield index, result
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         for ref in pending:
             ray.cancel(ref, force=True)
 
