@@ -21,9 +21,7 @@ Figures: focal error (%) and the root's raw median error (m), per view and lifte
 from __future__ import annotations
 
 import argparse
-import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -106,10 +104,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("ultralytics", "video_mocap"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    common.quiet_logging()
     import torch
 
     torch.set_num_threads(1)

@@ -20,8 +20,6 @@ Frames where MediaPipe found no one are left out for every method (the same fram
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import subprocess
 import sys
 import time
@@ -116,10 +114,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=OUT / "mediapipe", help="MediaPipe's per-view outputs (reused)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("ultralytics", "video_mocap"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    common.quiet_logging()
     if not MEDIAPIPE_PYTHON.is_file():
         raise SystemExit(f"{MEDIAPIPE_PYTHON} not found: run 'bash bench/setup_mediapipe.sh' once (bench only).")
     import torch

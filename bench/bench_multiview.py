@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -246,10 +245,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("ultralytics", "video_mocap"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    common.quiet_logging()
     import torch
 
     torch.set_num_threads(args.threads)

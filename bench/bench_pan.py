@@ -20,9 +20,7 @@ and the pan the camera-motion step found against the one the crop made. The pict
 from __future__ import annotations
 
 import argparse
-import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -156,10 +154,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=OUT / "pan")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("ultralytics", "video_mocap"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    common.quiet_logging()
     if not CLIP.is_file():
         raise SystemExit(f"{CLIP} not found: this bench needs the shared Sports2D demo.")
     start = time.perf_counter()

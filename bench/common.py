@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shlex
@@ -64,6 +65,15 @@ class Bench:
     needs_hint: str = ""
     copy_after: tuple[Path, Path] | None = None
     in_run_all: bool = True
+
+
+def quiet_logging() -> None:
+    """The log of a bench that runs the networks: its own INFO lines, only warnings from Ultralytics and
+    the package, and Ultralytics kept offline."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("ultralytics", "video_mocap"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
 def missing_inputs(bench: Bench) -> list[Path]:

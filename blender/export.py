@@ -97,6 +97,16 @@ def export_armature(obj, path: str | os.PathLike, context=None, fmt: str | None 
     return path
 
 
+def save_blend(path: Path) -> Path:
+    """Save the open scene as ``path`` (.blend), atomically; the session keeps its own file name (a copy)."""
+    with atomic_path(path, suffix=".blend") as tmp:
+        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
+        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        if "FINISHED" not in outcome:
+            raise VideoMocapError(f"Blender could not save {path}.")
+    return path
+
+
 def write_scene_file(solved, path: Path, name: str) -> Path:
     """A fresh scene with one armature keyed from ``solved``, written as ``path`` (.blend or .fbx).
 
@@ -115,12 +125,7 @@ def write_scene_file(solved, path: Path, name: str) -> Path:
         create_footage_camera(solved, context=bpy.context)
     if path.suffix.lower() == ".fbx":
         return export_armature(obj, path, context=bpy.context)
-    with atomic_path(path, suffix=".blend") as tmp:
-        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
-        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-        if "FINISHED" not in outcome:
-            raise VideoMocapError(f"Blender could not save {path}.")
-    return path
+    return save_blend(path)
 
 
 def write_people_file(people: dict, path: Path) -> Path:
@@ -156,9 +161,4 @@ def write_people_file(people: dict, path: Path) -> Path:
             if "FINISHED" not in result or not tmp.is_file() or tmp.stat().st_size == 0:
                 raise VideoMocapError(f"Blender's FBX exporter failed for {path.name}; nothing was written.")
         return path
-    with atomic_path(path, suffix=".blend") as tmp:
-        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
-        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-        if "FINISHED" not in outcome:
-            raise VideoMocapError(f"Blender could not save {path}.")
-    return path
+    return save_blend(path)

@@ -182,8 +182,7 @@ def write_rig_file(solved: SolvedMotion, path: Path, rig: RigFile) -> Path:
 
     Headless only (the CLI and ``batch.py``): the current Blender file is replaced by the rig's.
     """
-    from ..core.atomic import atomic_path
-    from .export import export_armature
+    from .export import export_armature, save_blend
 
     obj = _open_rig(rig)
     context = bpy.context
@@ -198,9 +197,4 @@ def write_rig_file(solved: SolvedMotion, path: Path, rig: RigFile) -> Path:
     scene.render.fps_base = scene.render.fps / solved.fps
     if path.suffix.lower() in (".fbx", ".bvh"):
         return export_armature(obj, path, context=context)
-    with atomic_path(path, suffix=".blend") as tmp:
-        tmp.unlink()  # an existing file would make Blender keep a .blend1 backup of it
-        outcome = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-        if "FINISHED" not in outcome:
-            raise VideoMocapError(f"Blender could not save {path}.")
-    return path
+    return save_blend(path)

@@ -9,7 +9,6 @@ the trained weights in ``weights/`` are checked the same way when they exist.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
