@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import sys
 
-import cv2
-import mediapipe as mp
 import numpy as np
 
 LANDMARKS = 33
@@ -22,6 +20,9 @@ MODEL_COMPLEXITY = 1
 
 
 def main(video: str, out: str) -> int:
+    import cv2  # the MediaPipe venv's OpenCV; imported here so that collecting the bench package needs neither
+    import mediapipe as mp
+
     capture = cv2.VideoCapture(video)
     world, image, visibility = [], [], []
     with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=MODEL_COMPLEXITY,
