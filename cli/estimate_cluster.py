@@ -20,11 +20,10 @@ from pathlib import Path
 from ..core.atomic import atomic_path
 from ..core.errors import Cancelled
 from ..pipeline.cluster import TaskResult
+from . import EXIT_BAD_INPUT as EXIT_ALL_FAILED, EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED  # the serial batch's table
 
 log = logging.getLogger(__name__)
 
-#: exit statuses, as the serial batch's (the table in :mod:`video_mocap.cli`)
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ALL_FAILED, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 @dataclass
