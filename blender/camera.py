@@ -14,23 +14,13 @@ import math
 import bpy
 import numpy as np
 
+from ..rigging.solve import make_continuous, matrix_to_quat
+from .armature import DEFAULT_INTERPOLATION, _check_interpolation, write_fcurve
 from .compat import action_fcurve_collection, assign_action
 
 #: OpenCV camera axes -> Blender camera axes (y down -> y up, z forward -> -z forward)
 CV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0])
 SENSOR_WIDTH_MM = 36.0
-
-
-def _quaternions(rotations_world: np.ndarray) -> np.ndarray:
-    """(K, 3, 3) Blender-camera-axes rotations -> (K, 4) sign-continuous (w, x, y, z)."""
-    from scipy.spatial.transform import Rotation
-
-    xyzw = Rotation.from_matrix(rotations_world).as_quat()
-    wxyz = np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1)
-    for k in range(1, len(wxyz)):
-        if np.dot(wxyz[k], wxyz[k - 1]) < 0.0:
-            wxyz[k] = -wxyz[k]
-    return wxyz
 
 
 def create_footage_camera(solved, name: str = "Video Mocap Camera", context=None):
@@ -49,22 +39,16 @@ def create_footage_camera(solved, name: str = "Video Mocap Camera", context=None
     context.collection.objects.link(obj)
     obj.location = [float(v) for v in camera_path["position"]]
     obj.rotation_mode = "QUATERNION"
-    quats = _quaternions(np.asarray(camera_path["rotations"]) @ CV_TO_BLENDER_CAMERA)
+    quats = make_continuous(matrix_to_quat(np.asarray(camera_path["rotations"]) @ CV_TO_BLENDER_CAMERA))
     obj.rotation_quaternion = quats[0].tolist()
     if camera_path.get("moving"):
         action = bpy.data.actions.new(f"{name} Action")
         assign_action(obj, action)
         fcurves = action_fcurve_collection(action, obj)
-        frames = np.asarray(solved.frames, dtype=np.float64)
+        interpolation = _check_interpolation(DEFAULT_INTERPOLATION)
         for axis in range(4):
-            curve = fcurves.new("rotation_quaternion", index=axis)
-            curve.keyframe_points.add(len(frames))
-            coords = np.empty(2 * len(frames))
-            coords[0::2], coords[1::2] = frames, quats[:, axis]
-            curve.keyframe_points.foreach_set("co", coords.tolist())
-            for point in curve.keyframe_points:
-                point.interpolation = "LINEAR"
-            curve.update()
+            write_fcurve(fcurves, "rotation_quaternion", axis, solved.frames, quats[:, axis], "Object Transforms",
+                         interpolation)
     return obj
 
 

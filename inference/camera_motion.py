@@ -123,11 +123,11 @@ def boxes_by_frame(tracks: list[Track2D]) -> dict[int, list[tuple[float, float, 
 
 def rotation_from_bearings(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """(N, 3) unit bearings of the same static points in two frames -> the rotation R with
-    ``after ≈ R @ before`` (Kabsch: the orthogonal Procrustes solution, det +1)."""
-    covariance = after.T @ before
-    u, _, vt = np.linalg.svd(covariance)
-    correction = np.diag([1.0, 1.0, float(np.sign(np.linalg.det(u @ vt)) or 1.0)])
-    return u @ correction @ vt
+    ``after ≈ R @ before`` (Kabsch, ``scipy.spatial.transform.Rotation.align_vectors``)."""
+    from scipy.spatial.transform import Rotation
+
+    rotation, _ = Rotation.align_vectors(after, before)
+    return rotation.as_matrix()
 
 
 def _bearings(points_px: np.ndarray, focal_px: float, centre: np.ndarray) -> np.ndarray:
