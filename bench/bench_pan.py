@@ -94,10 +94,7 @@ def draw_paths(paths: dict[str, np.ndarray], out: Path) -> None:
         cv2.putText(image, name, (20, 30 + 28 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, 2, cv2.LINE_AA)
     cv2.putText(image, "top view, 1 m grid; dot = start", (20, size - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                 (90, 90, 90), 1, cv2.LINE_AA)
-    from video_mocap.core.atomic import atomic_path
-
-    with atomic_path(out, suffix=".png") as tmp:
-        cv2.imwrite(str(tmp), image)
+    common.write_image(out, image)
 
 
 def measure(out_dir: Path) -> dict:

@@ -205,6 +205,20 @@ def header(title: str, meta: dict) -> list[str]:
     ]
 
 
+def write_image(path: Path, image, params: Sequence[int] = ()) -> int:
+    """Write a BGR picture atomically, encoded by ``path``'s suffix (cv2 ``params``); returns its bytes."""
+    import cv2
+
+    from video_mocap.core.atomic import atomic_path
+
+    ok, data = cv2.imencode(path.suffix, image, list(params))
+    if not ok:
+        raise RuntimeError(f"{path.suffix} encoding failed for {path}")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data.tobytes())
+    return int(data.size)
+
+
 def write_results(folder: Path, name: str, markdown: str, payload: dict) -> None:
     """Write ``<name>.md`` and ``<name>.json`` (the figures ``run_all`` reads) atomically into ``folder``."""
     from video_mocap.core.atomic import write_text_atomic

@@ -236,7 +236,7 @@ def sheet(clip: Clip, result, num_frames: int) -> tuple[Path, dict]:
     image = np.concatenate(lines, axis=0)
     FIGURES.mkdir(parents=True, exist_ok=True)
     path = FIGURES / f"contact_{clip.name}.jpg"  # video frames: JPEG, a tenth of the PNG
-    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    common.write_image(path, image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     log.info("%s: %s (%d x %d, cells %d px high)", clip.name, path, image.shape[1], image.shape[0], height)
     return path, figures
 

@@ -211,14 +211,8 @@ def run(argv: list[str] | None = None) -> int:
         reference = reference_in_view(MULTIVIEW_DATA, REFERENCE_VIEW) if clip == REFERENCE_CLIP else None
         image = figure(video, track, motion.joints3d, args.frames, f"{clip} ({args.model})", reference)
         path = args.out / FIGURE_NAMES[clip]
-        ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        if not ok:
-            raise RuntimeError(f"PNG encoding failed for {path}")
-        from video_mocap.core.atomic import atomic_path
-
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(data.tobytes())
-        print(f"wrote {path} ({len(data) / 1024:.0f} KiB)")
+        size = common.write_image(path, image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        print(f"wrote {path} ({size / 1024:.0f} KiB)")
     return 0
 
 

@@ -104,19 +104,13 @@ def run(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import cv2
 
-    from video_mocap.core.atomic import atomic_path
-
     clips = dict(item.split("=", 1) for item in args.clip) if args.clip else CLIPS
     args.out.mkdir(parents=True, exist_ok=True)
     for name, video in clips.items():
         image = clip_row(name, Path(video), args.frames, args.cache)
         path = args.out / f"{name}_solved.jpg"
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
-        if not ok:
-            raise RuntimeError(f"JPEG encoding failed for {path}")
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(data.tobytes())
-        print(f"wrote {path} ({len(data) / 1024:.0f} KiB)")
+        size = common.write_image(path, image, [cv2.IMWRITE_JPEG_QUALITY, 88])
+        print(f"wrote {path} ({size / 1024:.0f} KiB)")
     return 0
 
 
