@@ -321,21 +321,6 @@ def solve_motion(motion: Motion3D, config: "SolveConfig", video_frame_origin: fl
     return solved
 
 
-def add_camera_motion(video: Path, detect_result: "DetectResult", motion: Motion3D,
-                      progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
-    """Find the camera's rotation over the subject's frames (every tracked person masked out of the
-    background) and, when it moves, store it in ``motion.extras`` for the solve to take out."""
-    from ..core.formats import CAMERA_ROTATION
-    from ..inference.camera_motion import estimate_camera_motion
-
-    found = estimate_camera_motion(video, list(detect_result.tracks.values()), motion.frame_indices,
-                                   float(motion.extras["focal_px"]), progress=progress, cancel=cancel)
-    if found.moving:
-        pan, tilt, _ = found.pan_tilt_roll_deg()[-1]
-        log.info("the camera moves: pan %.1f°, tilt %.1f° by the last frame; taken out of the motion", pan, tilt)
-        motion.extras[CAMERA_ROTATION] = found.rotations.astype("float32")
-
-
 def run_pipeline(
     video: str | os.PathLike,
     settings: PipelineSettings,
@@ -381,7 +366,7 @@ def run_pipeline(
             track, lifter, fov_deg=settings.fov_deg, flip=settings.flip, progress=progress, cancel=cancel
         )
         if settings.camera_motion:
-            add_camera_motion(video, detect_result, motion, progress=progress, cancel=cancel)
+            add_camera_motion(video, detect_result, [motion], progress=progress, cancel=cancel)
         check_cancel(cancel)
         motion_path = store_cached(cache, key, track, motion) if key is not None else None
     report(progress, STAGE_SOLVE, 0, 1)
@@ -508,7 +493,7 @@ def run_people(
         path = store_cached(cache, key, track, motion) if key is not None else None
         motions[tid] = (track, motion, path, False)
     if settings.camera_motion:
-        _add_shared_camera_motion(video, detect_result, [m for _, m, _, _ in motions.values()], progress, cancel)
+        add_camera_motion(video, detect_result, [m for _, m, _, _ in motions.values()], progress, cancel)
     check_cancel(cancel)
     report(progress, STAGE_SOLVE, 0, 1)
     world = shared_world([camera_joints(motions[tid][1]) for tid in chosen], face=settings.solve.face)
@@ -527,9 +512,11 @@ def run_people(
     return PeopleResult(results=results, subject_id=chosen[0], skipped=skipped)
 
 
-def _add_shared_camera_motion(video: Path, detect_result: "DetectResult", motions: list[Motion3D],
-                              progress: ProgressFn | None, cancel: threading.Event | None) -> None:
-    """One camera rotation over every person's frames (relative to the earliest), sliced per person."""
+def add_camera_motion(video: Path, detect_result: "DetectResult", motions: list[Motion3D],
+                      progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+    """Find the camera's rotation over every given person's frames (every tracked person masked out
+    of the background), relative to the earliest of them, and, when it moves, store each motion's
+    slice in its ``extras`` for the solve to take out (one person: the subject's own frames)."""
     import numpy as np
 
     from ..core.formats import CAMERA_ROTATION
@@ -540,6 +527,7 @@ def _add_shared_camera_motion(video: Path, detect_result: "DetectResult", motion
                                    float(motions[0].extras["focal_px"]), progress=progress, cancel=cancel)
     if not found.moving:
         return
-    log.info("the camera moves: taken out of every person's motion (one rotation for all)")
+    pan, tilt, _ = found.pan_tilt_roll_deg()[-1]
+    log.info("the camera moves: pan %.1f°, tilt %.1f° by the last frame; taken out of the motion", pan, tilt)
     for motion in motions:
         motion.extras[CAMERA_ROTATION] = found.rotations[np.searchsorted(frames, motion.frame_indices)].astype("float32")
