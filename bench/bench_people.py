@@ -183,7 +183,7 @@ def measure_people_cost(backend: str) -> dict:
         frames = np.unique(np.concatenate([m.frame_indices for m in motions]))
         out["camera_step_s"] = _best_of(lambda: estimate_camera_motion(
             SAMPLE, list(detected.tracks.values()), frames, float(motions[0].extras["focal_px"])), repeats=1)
-        world = shared_world([camera_joints(m) for m in motions])
+        world = shared_world([camera_joints(m) for m in motions]).world
         per_person = []
         for track, motion in zip(tracks, motions):
             lift = _best_of(lambda: lift_track(track, lifter, fov_deg=settings.fov_deg, flip=settings.flip))

@@ -486,6 +486,20 @@ def pan_figures(data: dict | None) -> list[Figure]:
     return out
 
 
+def one_floor_figures(data: dict | None) -> list[Figure]:
+    src = "one_floor"
+    if not data:
+        return [_missing("Everyone in the shot", "people on one floor", "see issue 25", src)]
+    summary = data["summary"]
+    on, total = summary["on_floor"], summary["people"]
+    up = summary["up_error_deg"]
+    return [Figure("Everyone in the shot", "Pose2Sim multi-person views: people on the floor (within 0.1 m)",
+                   f"{total}/{total}", f"{on['shared']}/{total} (subject's world alone: {on['subject_only']}/{total})",
+                   on["shared"] == total, src),
+            Figure("Everyone in the shot", "the world's up against the calibration (mean of 4 views)", "(informational)",
+                   f"{up['shared']:.1f}° (subject's world alone: {up['subject_only']:.1f}°)", None, src)]
+
+
 FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("accuracy", accuracy_figures),
     ("accuracy", generalisation_figures),
@@ -505,6 +519,7 @@ FIGURE_FUNCS: list[tuple[str, Callable[[Any], list[Figure]]]] = [
     ("focal", focal_figures),
     ("mediapipe", mediapipe_figures),
     ("pan", pan_figures),
+    ("one_floor", one_floor_figures),
 ]
 
 

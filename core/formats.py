@@ -119,6 +119,8 @@ class Track2D:
 
 #: the extras key of a moving camera's rotations in a 3D motion file (see :class:`Motion3D`)
 CAMERA_ROTATION = "camera_rotation"
+#: the extras key of a person's root depth scale (a scalar; see :class:`Motion3D`)
+ROOT_DEPTH_SCALE = "root_depth_scale"
 
 
 @dataclass
@@ -134,7 +136,9 @@ class Motion3D:
         None (older files) = ``frame_indices / fps``.
     extras: more arrays, by name: ``focal_px``, ``width``, ``height`` (the camera the root was
         fitted with) and, for a panning camera, :data:`CAMERA_ROTATION` (T, 3, 3): each frame's
-        camera axes -> the first frame's (``inference.camera_motion``; the solve takes it out).
+        camera axes -> the first frame's (``inference.camera_motion``; the solve takes it out), and, for
+        one of several people in a shot, :data:`ROOT_DEPTH_SCALE` (scalar): the factor on ``root`` that
+        puts the person on the shared floor (``rigging.world.shared_world``; the solve applies it).
     """
 
     joints3d: np.ndarray

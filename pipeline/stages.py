@@ -438,8 +438,9 @@ def run_people(
     settings with that person's id, so a second run only re-solves). A moving camera's rotation is
     found once over all of the people's frames, relative to the first of them, so everyone is in the
     same camera axes. The world transform is computed once (:func:`~video_mocap.rigging.world.shared_world`:
-    fitted to the subject: its floor at Z = 0, its facing and origin) and applied to everyone, so
-    the distances between people are kept and everyone stands where the camera saw them. Keys: video frame ``f`` lands on the same scene frame
+    the subject's floor at Z = 0, its facing and origin, the floor refined by everyone's feet) and
+    applied to everyone; each other person on that floor is slid along its camera ray onto it (its
+    motion's ``extras[ROOT_DEPTH_SCALE]``), so everyone stands on one floor where the camera saw them. Keys: video frame ``f`` lands on the same scene frame
     for every person (the earliest person's first frame on ``solve.frame_offset`` when
     ``settings.video_frame_origin`` is None).
 
@@ -448,6 +449,9 @@ def run_people(
     """
     from ..inference.detect import detect_video
     from ..inference.video import check_video_file
+    import numpy as np
+
+    from ..core.formats import ROOT_DEPTH_SCALE
     from ..rigging.solve import camera_joints
     from ..rigging.world import shared_world
 
@@ -496,7 +500,20 @@ def run_people(
         add_camera_motion(video, detect_result, [m for _, m, _, _ in motions.values()], progress, cancel)
     check_cancel(cancel)
     report(progress, STAGE_SOLVE, 0, 1)
-    world = shared_world([camera_joints(motions[tid][1]) for tid in chosen], face=settings.solve.face)
+    for tid in chosen:  # the depth scales are found anew below (a motion file may carry an older one)
+        motions[tid][1].extras.pop(ROOT_DEPTH_SCALE, None)
+    shared = shared_world([camera_joints(motions[tid][1]) for tid in chosen], face=settings.solve.face)
+    for tid, scale, on_floor in zip(chosen, shared.depth_scales, shared.on_floor):
+        if tid == chosen[0]:
+            continue
+        if not on_floor:
+            log.info("person %d: not on the subject's floor (another level, or a depth too uncertain to tell); "
+                     "placed where it was lifted", tid)
+        elif abs(scale - 1.0) > 1e-6:
+            motions[tid][1].extras[ROOT_DEPTH_SCALE] = np.float32(scale)
+            log.info("person %d: %.0f %% %s the camera, to stand on the shared floor", tid, abs(scale - 1.0) * 100,
+                     "farther from" if scale > 1.0 else "nearer to")
+    world = shared.world
     origin = settings.video_frame_origin
     if origin is None:  # the earliest person's first frame on frame_offset, everyone else in step with it
         fps = settings.solve.scene_fps or motions[chosen[0]][1].fps

@@ -49,7 +49,7 @@ import numpy as np
 from ..core.errors import VideoMocapError
 from ..core import skeleton
 from ..core.camera import to_first_camera
-from ..core.formats import CAMERA_ROTATION, Motion3D
+from ..core.formats import CAMERA_ROTATION, ROOT_DEPTH_SCALE, Motion3D
 from ..core import filters
 from . import footlock
 from .world import ANKLE_HEIGHT_M, WorldTransform, camera_to_world
@@ -536,9 +536,11 @@ def _scene_frames(motion: Motion3D, config: SolveConfig) -> tuple[np.ndarray, np
 
 
 def camera_joints(motion: Motion3D) -> np.ndarray:
-    """(T, 17, 3) absolute camera-space joints of a motion (OpenCV axes, metres); a panning
-    camera's frames are turned into the axes of the frame its rotations are relative to."""
-    cam = np.asarray(motion.joints3d, dtype=np.float64) + np.asarray(motion.root, dtype=np.float64)[:, None, :]
+    """(T, 17, 3) absolute camera-space joints of a motion (OpenCV axes, metres): the root scaled by
+    its depth scale when it has one (one of several people: on the shared floor), and a panning
+    camera's frames turned into the axes of the frame its rotations are relative to."""
+    root = np.asarray(motion.root, dtype=np.float64) * float(np.asarray(motion.extras.get(ROOT_DEPTH_SCALE, 1.0)))
+    cam = np.asarray(motion.joints3d, dtype=np.float64) + root[:, None, :]
     if CAMERA_ROTATION in motion.extras:  # a panning camera: every frame into the first frame's camera axes
         cam = to_first_camera(cam, motion.extras[CAMERA_ROTATION])
     return cam

@@ -19,6 +19,9 @@ Steps (all pure numpy, see :func:`camera_to_world`):
    :data:`FACING_FRAMES` frames, from the hip and shoulder lines) to ``face`` ("-Y" =
    towards Blender's front view, the default), or keeps the camera's view ("camera": the
    camera then looks along +Y). The subject's first pelvis is put over the world origin.
+6. Several people (:func:`shared_world`): the subject's world, its floor refined by everyone's
+   feet, each other person slid along its camera ray onto that floor (or left where it was
+   lifted when it stands on another level).
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ BODY_UP_MIN_FRAMES = 5
 BALANCE_LINE_FORWARD_LEAN_DEG = 7.0
 #: frames averaged for the subject's initial facing
 FACING_FRAMES = 10
+#: several people (:func:`shared_world`): the prior spread of a person's lifted distance from the camera
+#: (log scale; the lifter's depth comes from the 2D size) and of the shared floor's tilt away from the
+#: subject's own (degrees), against the height spread of floor contacts (metres)
+DEPTH_SCALE_PRIOR = 0.2
+SHARED_TILT_PRIOR_DEG = 5.0
+CONTACT_HEIGHT_SIGMA_M = 0.05
+#: a person whose feet need a larger factor on its distance to reach the shared floor (2 priors) is on
+#: another level (a roof, a stage) and keeps its lifted place
+MAX_DEPTH_CORRECTION = 1.4
 
 FACES: dict[str, np.ndarray | None] = {
     "-Y": np.array([0.0, -1.0, 0.0]),
@@ -179,10 +191,7 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     if np.degrees(np.arccos(np.clip(prior[2], -1.0, 1.0))) > MAX_GROUND_TILT_DEG:
         prior = z_axis
     base = rotation_between(prior, z_axis) @ CV_TO_BLENDER
-    upright = joints_cam @ base.T
-    feet = upright[:, list(skeleton.FEET)]  # (T, 2, 3)
-    lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]  # (T, 3)
-    normal, _ = fit_ground(lower)
+    normal, _ = fit_ground(_lowest_ankles(joints_cam @ base.T))
     if np.degrees(np.arccos(np.clip(normal[2], -1.0, 1.0))) > MAX_GROUND_TILT_DEG:
         normal = z_axis
     rotation = rotation_between(normal, z_axis) @ base
@@ -196,9 +205,7 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
         rotation = yaw @ rotation
         upright = joints_cam @ rotation.T
     # floor: the (rotated) contact ankles sit ANKLE_HEIGHT_M above Z = 0
-    feet = upright[:, list(skeleton.FEET)]
-    lower = feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]
-    plane_normal, plane_offset = fit_ground(lower)
+    plane_normal, plane_offset = fit_ground(_lowest_ankles(upright))
     start = upright[0, skeleton.PELVIS]
     # floor height under the subject's start (the residual tilt is small but the camera may be far)
     floor = (plane_offset - plane_normal[:2] @ start[:2]) / plane_normal[2]
@@ -206,22 +213,128 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     return WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
 
 
-def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> WorldTransform:
-    """One world transform for several people filmed by one camera (the first is the subject).
+@dataclass
+class SharedWorld:
+    """Several people of one shot in one world (:func:`shared_world`), in the order given (subject first)."""
 
-    The transform is fitted to the subject alone (:func:`camera_to_world`: its up, its floor at
-    Z = 0, its facing, its first pelvis over the origin) and applied to everyone. People need not
-    share the subject's floor: on the sample clip a man walks on a shed's roof and stands 1.6 m up,
-    where a fit to everyone's feet would tilt or lift the floor. One rotation and translation keep
-    the camera-space distances: two people 1 m apart in the camera's view stand 1 m apart in the world.
+    world: WorldTransform
+    #: (P,) the factor on each person's camera-space root (its distance from the camera along the same
+    #: ray, so its picture does not move) that puts its feet on the shared floor; 1 = as lifted
+    depth_scales: np.ndarray
+    #: (P,) whether the person's feet are on the shared floor (False: another level, placed as lifted)
+    on_floor: np.ndarray
+
+
+def _lowest_ankles(joints_world: np.ndarray) -> np.ndarray:
+    """(T, 3) the lower ankle of each frame of (T, 17, 3) Z-up joints."""
+    feet = joints_world[:, list(skeleton.FEET)]
+    return feet[np.arange(len(feet)), np.argmin(feet[:, :, 2], axis=1)]
+
+
+def _fit_shared_floor(roots: list[np.ndarray], ankles: list[np.ndarray], on_floor: np.ndarray) -> np.ndarray:
+    """Floor tilt and depth scales that put everyone's floor contacts on one plane.
 
     Args:
-        people_cam: per person, (T_i, 17, 3) absolute camera-space joints (OpenCV axes, metres),
-            in one camera's axes (a panning camera: the same reference frame for everyone).
+        roots, ankles: per person, (T_i, 3) the root and its lower ankle relative to the root, in the
+            subject's world axes (``rotation @ camera point``, no translation), so that person ``i``'s
+            ankle is ``s_i * root + ankle`` for a depth scale ``s_i``.
+        on_floor: (P,) the people that take part (the subject, index 0, always does).
+    Returns:
+        ``[a, b, c, log s_1, ..., log s_(P-1)]``: the plane ``z = a x + b y + c`` of the contact
+        ankles, and each other person's log depth scale (0 for those not taking part).
+    """
+    from scipy.optimize import least_squares
+
+    count = len(roots)
+    contact = [np.ones(len(r), dtype=bool) for r in roots]
+    tilt_weight = CONTACT_HEIGHT_SIGMA_M / np.tan(np.radians(SHARED_TILT_PRIOR_DEG))
+    depth_weight = CONTACT_HEIGHT_SIGMA_M / DEPTH_SCALE_PRIOR
+
+    def ankles_at(params: np.ndarray, i: int) -> np.ndarray:
+        scale = 1.0 if i == 0 else float(np.exp(params[2 + i]))
+        return scale * roots[i] + ankles[i]
+
+    def heights(params: np.ndarray, points: np.ndarray) -> np.ndarray:
+        return points[:, 2] - (params[0] * points[:, 0] + params[1] * points[:, 1] + params[2])
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        # each person counts once: its contacts' root mean square, whatever its number of frames
+        parts = [heights(params, ankles_at(params, i)[contact[i]]) / np.sqrt(contact[i].sum())
+                 for i in range(count) if on_floor[i]]
+        parts.append(tilt_weight * params[:2])  # the subject's own floor, unless the others say otherwise
+        parts.append(depth_weight * params[3:])  # the lifted depths, unless the floor says otherwise
+        return np.concatenate(parts)
+
+    params = np.zeros(2 + count)
+    for _ in range(GROUND_FIT_ITERATIONS):
+        params = least_squares(residuals, params).x
+        for i in range(count):  # contacts are each person's lower envelope (as fit_ground)
+            residual = heights(params, ankles_at(params, i))
+            contact[i] = residual < np.percentile(residual, GROUND_ENVELOPE_PERCENTILE) + GROUND_TRIM_M
+    params[3:][~on_floor[1:]] = 0.0
+    return params
+
+
+def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> SharedWorld:
+    """One world for several people filmed by one camera (the first is the subject): one floor.
+
+    1. The subject's world (:func:`camera_to_world`: its up, its floor, its facing, its first pelvis
+       over the origin) is the start.
+    2. Everyone's floor contacts (each person's lower envelope of lower ankles) are put on one plane
+       by a robust least-squares fit of three things at once: a small tilt of the subject's floor
+       (prior :data:`SHARED_TILT_PRIOR_DEG`), and each other person's distance from the camera, scaled
+       along its own camera ray (prior :data:`DEPTH_SCALE_PRIOR`, log scale): the lifter's depth of a
+       person comes from its 2D size and is the least certain part, and the lifted bodies' own up
+       under-estimates a steep camera's pitch (on the Pose2Sim views by 5-20 degrees), so people on one
+       floor are otherwise placed up to 0.6 m apart in height. Sliding along the ray keeps each
+       person's picture where the camera saw it.
+    3. A person whose feet would need more than :data:`MAX_DEPTH_CORRECTION` is on another level (on
+       the sample clip a man walks on a shed's roof, 1.6 m up): it leaves the fit (the worst first, then
+       the fit again) and is placed as lifted.
+
+    One rotation and translation then map everyone, so people the camera sees 1 m apart (after their
+    depth scales) stand 1 m apart. With one person, or nobody else on the floor, the world is the
+    subject's own.
+
+    Args:
+        people_cam: per person, (T_i, 17, 3) absolute camera-space joints (OpenCV axes, metres), in one
+            camera's axes (a panning camera: the same reference frame for everyone).
+    Raises:
+        VideoMocapError: no person, or an unknown ``face``.
     """
     if not people_cam:
         raise VideoMocapError("shared_world: no person given.")
-    return camera_to_world(np.asarray(people_cam[0], dtype=np.float64), face=face)
+    people = [np.asarray(p, dtype=np.float64) for p in people_cam]
+    subject = camera_to_world(people[0], face=face)
+    count = len(people)
+    on_floor = np.ones(count, dtype=bool)
+    if count == 1:
+        return SharedWorld(subject, np.ones(1), on_floor)
+    roots = [p[:, skeleton.PELVIS] @ subject.rotation.T for p in people]
+    ankles = [_lowest_ankles(p @ subject.rotation.T) - r for p, r in zip(people, roots)]
+    limit = np.log(MAX_DEPTH_CORRECTION)
+    while True:
+        params = _fit_shared_floor(roots, ankles, on_floor)
+        log_scales = params[3:]
+        beyond = np.flatnonzero(on_floor[1:] & (np.abs(log_scales) > limit))
+        if len(beyond) == 0:
+            break
+        on_floor[1 + beyond[np.argmax(np.abs(log_scales[beyond]))]] = False
+    if not on_floor[1:].any():
+        return SharedWorld(subject, np.ones(count), on_floor)
+    scales = np.concatenate([[1.0], np.exp(log_scales)])
+    slope = params[:2]
+    normal = np.array([-slope[0], -slope[1], 1.0]) / np.linalg.norm([slope[0], slope[1], 1.0])
+    level = rotation_between(normal, np.array([0.0, 0.0, 1.0]))
+    rotation = level @ subject.rotation
+    # the subject's first pelvis over the origin again, the shared floor's contact ankles at ANKLE_HEIGHT_M
+    start = level @ roots[0][0]
+    plane_height = params[2] / np.linalg.norm([slope[0], slope[1], 1.0])
+    translation = np.array([-start[0], -start[1], ANKLE_HEIGHT_M - plane_height])
+    up_in_level = rotation.T @ np.array([0.0, 0.0, 1.0]) @ CV_TO_BLENDER.T
+    tilt = float(np.degrees(np.arccos(np.clip(up_in_level[2], -1.0, 1.0))))
+    world = WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
+    return SharedWorld(world, scales, on_floor)
 
 
 def view_from_camera(

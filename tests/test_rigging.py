@@ -408,3 +408,61 @@ def test_drifting_stance_foot_still_counts_as_planted():
     # both feet at the same moderate speed: neither is clearly slower, so neither is planted
     ankles[:, 1] = ankles[:, 0] + [0.0, 0.2, 0.0]
     assert not footlock.detect_contacts(ankles, fps).any()
+
+
+def _filmed_from_above(people_yup: list[np.ndarray], places: list[tuple[float, float, float]],
+                       camera_height_m: float = 2.0, pitch_deg: float = 20.0) -> list[np.ndarray]:
+    """Real mocap clips placed in one Y-up scene (each clip's mean ground position moved to ``place``
+    (x, floor height, z), the camera at the origin ``camera_height_m`` up, looking along -Z and down
+    ``pitch_deg``) -> each person's (T, 17, 3) absolute camera-space joints (OpenCV axes)."""
+    b = np.radians(pitch_deg)
+    tilt = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
+    rotation = tilt @ np.diag([1.0, -1.0, -1.0])  # as view_from_camera: x right, y down, z forward
+    frames = min(len(p) for p in people_yup)
+    out = []
+    for joints, (x, floor, z) in zip(people_yup, places):
+        centre = joints[:frames].reshape(-1, 3).mean(axis=0)
+        placed = joints[:frames] - [centre[0], 0.0, centre[2]] + [x, floor, z]
+        out.append((placed - [0.0, camera_height_m, 0.0]) @ rotation.T)
+    return out
+
+
+def test_shared_world_one_floor_depths_corrected_roof_kept(hdm05_clip):
+    """Three real HDM05 clips filmed from 2 m up, looking down 20 deg: the subject, a second person on
+    the same floor whose lifted depth is 25 % short (the lifter's depth from 2D size), and a third on a
+    1.6 m platform. The second is slid along its ray back onto the floor; the third keeps its level."""
+    from video_mocap.rigging.world import camera_to_world, shared_world
+
+    clips = [hdm05_clip(SNEAK), hdm05_clip(KICK), hdm05_clip(JOG)]
+    subject, second, roof = _filmed_from_above(clips, [(0.0, 0.0, -4.0), (1.5, 0.0, -6.0), (-2.0, 1.6, -7.0)])
+    short = 0.75
+    second_lifted = second - second[:, :1] * (1.0 - short)  # the root 25 % nearer, the body unchanged
+    shared = shared_world([subject, second_lifted, roof])
+    assert shared.on_floor.tolist() == [True, True, False]
+    # the floor and the depth are found together: the subject alone reads the 20 deg camera as 18 deg;
+    # with the second person's feet the floor is nearer the truth, and its depth error at least halved
+    alone_tilt = camera_to_world(subject).ground_tilt_deg
+    assert abs(shared.world.ground_tilt_deg - 20.0) < min(1.0, abs(alone_tilt - 20.0)), (
+        shared.world.ground_tilt_deg, alone_tilt)
+    assert abs(shared.depth_scales[1] * short - 1.0) < (1.0 - short) / 2, shared.depth_scales
+    assert shared.depth_scales[0] == 1.0 and shared.depth_scales[2] == 1.0
+    lowest = []
+    for cam, scale in zip([subject, second_lifted, roof], shared.depth_scales):
+        corrected = cam - cam[:, :1] + scale * cam[:, :1]
+        ankles = shared.world.apply(corrected)[:, list(skeleton.FEET), 2].min(axis=1)
+        lowest.append(float(np.percentile(ankles, 10)))
+    # the truth: each clip's own lower-ankle height over its mocap floor, plus the floor it was put on
+    truth = [float(np.percentile(c[:, list(skeleton.FEET), 1].min(axis=1), 10)) + floor
+             for c, floor in zip(clips, [0.0, 0.0, 1.6])]
+    assert abs(lowest[0] - ANKLE_HEIGHT_M) < 0.05, lowest
+    assert abs((lowest[1] - lowest[0]) - (truth[1] - truth[0])) < 0.05, (lowest, truth)
+    # the roof is 7 m away: each degree of pitch error lifts it 0.12 m there (the subject alone: 0.18 m off)
+    assert abs((lowest[2] - lowest[0]) - (truth[2] - truth[0])) < 0.17, (lowest, truth)
+    # as lifted, the second person stood well off the floor: the check means something
+    uncorrected = shared.world.apply(second_lifted)[:, list(skeleton.FEET), 2].min(axis=1)
+    assert (np.percentile(uncorrected, 10) - lowest[0]) - (truth[1] - truth[0]) > 0.15
+    # one person: the subject's own world
+    alone = shared_world([subject])
+    own = camera_to_world(subject)
+    np.testing.assert_allclose(alone.world.rotation, own.rotation)
+    np.testing.assert_allclose(alone.world.translation, own.translation)

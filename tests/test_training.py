@@ -439,6 +439,25 @@ def test_start_from_trained_weights(trained_run, tmp_path):
         main([str(_write_yaml(tmp_path / "other.yaml", config)), "--quiet"])
 
 
+def test_shipped_weights_fit_the_calibrated_finetune_configs(repo_root):
+    """The fine-tuning configs start from the shipped weights: their model config is the card's, the
+    PoseMoE card included (written before its ``router`` field existed: the default, "mixture")."""
+    from video_mocap.inference.weights import default_weights_path, load_card
+    from video_mocap.training.config import load_config
+    from video_mocap.training.train import config_differences, model_config_dict
+
+    for model in ("dtgcn", "posemoe"):
+        config = load_config(repo_root / "training" / "configs" / f"{model}_calibrated.yaml")
+        assert config.init_weights == "default" and config.data.detector_bones
+        card = load_card(default_weights_path(model))
+        full, differ = config_differences(model, card.config, model_config_dict(config))
+        assert differ == [], (model, differ)
+        if model == "posemoe":
+            assert "router" not in card.config and full["router"] == "mixture"
+        other = {**card.config, "dim": card.config["dim"] * 2}  # a card of another size does not fit
+        assert config_differences(model, other, model_config_dict(config))[1] == ["dim"]
+
+
 def test_finetune_example_config_runs(repo_root, shared_dir, tmp_path):
     """The shipped fine-tuning example runs as documented once its placeholder path names real mocap
     (here DeepMimic's sequence file stands in for the user's), and says what is wrong while it does not."""

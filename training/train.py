@@ -370,6 +370,15 @@ def _unwrap(model):
 # ---------------------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------------------
+def config_differences(model: str, card_config: dict, run_config: dict) -> tuple[dict, list[str]]:
+    """A model card's config (a card written before a config field existed has that field's default,
+    as inference reads it) and the keys where it differs from a run's model config."""
+    from ..inference.models import config_from_dict, config_to_dict
+
+    full = config_to_dict(config_from_dict(model, card_config))
+    return full, sorted(k for k in set(full) | set(run_config) if full.get(k) != run_config.get(k))
+
+
 def validate_model(model, name: str, model_config: dict, val_clips: dict[str, list], flip: bool,
                    device: str) -> dict[str, dict]:
     """Run the in-memory model through the windowed lifter on each validation set.
@@ -545,12 +554,11 @@ class Trainer:
 
         path = default_weights_path(self.config.model) if spec == "default" else Path(spec)
         state, card = load_weights(path, expected_model=self.config.model)
-        differ = sorted(k for k in set(card.config) | set(self.model_config)
-                        if card.config.get(k) != self.model_config.get(k))
+        card_config, differ = config_differences(self.config.model, card.config, self.model_config)
         if differ:
             raise VideoMocapError(
                 f"init_weights {path} do not fit this run's {self.config.model} config: "
-                + ", ".join(f"{k} is {card.config.get(k)!r} there, {self.model_config.get(k)!r} here" for k in differ)
+                + ", ".join(f"{k} is {card_config.get(k)!r} there, {self.model_config.get(k)!r} here" for k in differ)
                 + f". Set preset '{card.preset}', num_frames {card.num_frames} and model_config to the card's "
                 "values, or start from random weights (init_weights: \"\")."
             )
