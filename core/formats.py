@@ -117,6 +117,10 @@ class Track2D:
             rotation_deg=int(data["rotation_deg"]) if "rotation_deg" in data else 0,
         )
 
+#: a joint missing from the 2D track (score 0) for up to this many frames is interpolated by the 2D stage;
+#: a longer gap is filled from the body and reported, and the solve lets the face bones follow the body there
+MAX_GAP_FRAMES = 15
+
 #: the extras key of a moving camera's rotations in a 3D motion file (see :class:`Motion3D`)
 CAMERA_ROTATION = "camera_rotation"
 #: the extras key of a person's root depth scale (a scalar; see :class:`Motion3D`)

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core.atomic import save_npz_atomic, write_text_atomic
-from ..core.formats import Track2D
+from ..core.formats import MAX_GAP_FRAMES, Track2D
 from .onnx_backend import DETECTOR_PRECISIONS
 from ..core.progress import ProgressFn, check_cancel, report
 from ..core.skeleton import MIN_JOINT_SCORE, NUM_JOINTS, coco_to_h36m
@@ -91,7 +91,7 @@ class DetectConfig:
     imgsz: int | str = DEFAULT_IMGSZ  # network input size in px, or "auto" (see choose_imgsz)
     frame_start: int = 0
     frame_end: int | None = None  # exclusive
-    max_gap_frames: int = 15  # gaps up to this are interpolated (scores 0 there); longer: from the body, reported
+    max_gap_frames: int = MAX_GAP_FRAMES  # gaps up to this are interpolated (scores 0 there); longer: from the body, reported
     allow_download: bool = False  # ultralytics may download a *named* model only if True
     #: a track that starts within this many frames after another ended, close in position and size,
     #: continues it (None: simple_tracker.RELINK_SECONDS of the clip; 0: off)

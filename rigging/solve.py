@@ -49,7 +49,7 @@ import numpy as np
 from ..core.errors import VideoMocapError
 from ..core import skeleton
 from ..core.camera import to_first_camera
-from ..core.formats import CAMERA_ROTATION, ROOT_DEPTH_SCALE, Motion3D
+from ..core.formats import CAMERA_ROTATION, MAX_GAP_FRAMES, ROOT_DEPTH_SCALE, Motion3D
 from ..core import filters
 from . import footlock
 from .world import ANKLE_HEIGHT_M, WorldTransform, camera_to_world
@@ -142,8 +142,8 @@ class SolveConfig:
     frame_offset: int = 1  # scene frame of the first clip frame
     face: str = "-Y"  # subject's initial facing in Blender ("-Y" front view, "+Y", "+X", "-X", "camera")
     #: a face joint (nose, head) missing in the 2D (score 0) for more frames than this (the 2D
-    #: stage's ``--max-gap``) keeps its bone's rest orientation relative to the parent bone
-    max_gap_frames: int = 15
+    #: stage's ``--max-gap``, the same default) keeps its bone's rest orientation relative to the parent bone
+    max_gap_frames: int = MAX_GAP_FRAMES
 
 
 @dataclass
