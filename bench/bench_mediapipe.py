@@ -65,7 +65,7 @@ def errors(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     return row
 
 
-def measure(data: Path, models: tuple[str, ...], out_dir: Path) -> dict:
+def measure(data: Path, models: tuple[str, ...], out_dir: Path, weights_dir: Path = common.WEIGHTS) -> dict:
     from video_mocap.inference.lifter import lift_sequence, track_inputs
     from video_mocap.training.multiview import read_qca
 
@@ -73,7 +73,7 @@ def measure(data: Path, models: tuple[str, ...], out_dir: Path) -> dict:
     videos = view_videos(data, cameras)
     tracks = subject_tracks(videos)
     reference_world, present, _ = reference_joints(tracks, cameras)
-    lifters = {model: common.load_shipped_lifter(model) for model in models}
+    lifters = {model: common.load_shipped_lifter(model, weights_dir / f"{model}.safetensors") for model in models}
     rows = []
     for cam, video, track in zip(cameras, videos, tracks):
         reference = root_relative(cam.to_camera(reference_world))
@@ -112,6 +112,8 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--out-dir", type=Path, default=OUT / "mediapipe", help="MediaPipe's per-view outputs (reused)")
+    parser.add_argument("--weights-dir", type=Path, default=common.WEIGHTS,
+                        help="folder of <model>.safetensors + card to score (default: the shipped weights)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     common.quiet_logging()
@@ -121,7 +123,7 @@ def run(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    result = measure(args.data, tuple(args.models), args.out_dir)
+    result = measure(args.data, tuple(args.models), args.out_dir, args.weights_dir)
     meta = run_meta(common.command("bench_mediapipe", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "mediapipe", to_markdown(result, meta), {"meta": meta, **result})
     return 0

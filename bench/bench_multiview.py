@@ -129,7 +129,7 @@ def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
             "velocity": metrics.velocity_error(pred, target) * M_TO_MM}
 
 
-def measure(data: Path, models: tuple[str, ...]) -> dict:
+def measure(data: Path, models: tuple[str, ...], weights_dir: Path = common.WEIGHTS) -> dict:
     from video_mocap.inference.lifter import lift_track
     from video_mocap.core.skeleton import BONES, JOINT_NAMES
     from video_mocap.rigging.solve import solve
@@ -151,7 +151,7 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     rows = []
     OUT.mkdir(parents=True, exist_ok=True)
     for model in models:
-        lifter = common.load_shipped_lifter(model)
+        lifter = common.load_shipped_lifter(model, weights_dir / f"{model}.safetensors")
         for camera, track in zip(cameras, tracks):
             motion = lift_track(track, lifter)
             motion.save(OUT / f"multiview_{camera.name}_{model}.npz")
@@ -243,6 +243,8 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with Calib.qca.txt and <camera>.mp4 views")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--weights-dir", type=Path, default=common.WEIGHTS,
+                        help="folder of <model>.safetensors + card to score (default: the shipped weights)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     common.quiet_logging()
@@ -250,7 +252,7 @@ def run(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    result = measure(args.data, tuple(args.models))
+    result = measure(args.data, tuple(args.models), args.weights_dir)
     meta = run_meta(common.command("bench_multiview", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "multiview", to_markdown(result, meta), {"meta": meta, **result})
     return 0
