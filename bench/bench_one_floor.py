@@ -11,7 +11,9 @@ run alone through ``run_people`` (``estimate --person all``, defaults). For each
   and the shared world (:func:`~video_mocap.rigging.world.shared_world`: the floor refined by
   everyone's feet, each other person slid along its ray onto it);
 - each person's floor contacts (the 10th percentile of the lower ankle's height, the raw lifted joints
-  in the world, less the ankle height) in both worlds: everyone stands on the lab floor, so 0 is right.
+  in the world, less the ankle height) in both worlds: everyone stands on the lab floor, so 0 is right;
+- the check the floor fit cannot game: each person's distance from the camera against the four views
+  triangulated (``training.calibrate_skeleton.triangulated_people``: the people seen in every view).
 
 Writes ``bench/results/one_floor.{md,json}`` and ``bench/figures/one_floor.png`` (each view from the
 side: everyone's skeleton at the middle frame, in both worlds).
@@ -35,6 +37,8 @@ VIEWS = ("cam01", "cam02", "cam03", "cam04")
 CALIBRATION = "Calib.qca.txt"
 #: a person whose contacts are within this of the floor stands on it (metres)
 ON_FLOOR_M = 0.1
+#: a lifted person is the triangulated one whose pelvis ray is within this of its own (degrees)
+MATCH_RAY_DEG = 5.0
 #: the figure's height axis (metres)
 HEIGHT_RANGE_M = (-0.5, 2.7)
 
@@ -51,8 +55,24 @@ def contact_height(joints_world: np.ndarray) -> float:
     return float(np.percentile(joints_world[:, list(FEET), 2].min(axis=1), 10)) - ANKLE_HEIGHT_M
 
 
-def measure_view(view: str, cameras: dict) -> dict:
-    """One view through ``run_people``: the world up and everyone's contacts, subject-only and shared."""
+def distance_error(root_cam: np.ndarray, frames: np.ndarray, camera, triangulated: list[np.ndarray]) -> float | None:
+    """Median error (m) of a person's distance from the camera against the triangulated person on the same
+    ray (within :data:`MATCH_RAY_DEG`), over the frames both have; None when nobody triangulated matches."""
+    for person in triangulated:
+        truth = camera.to_camera(person[frames, 0])
+        both = np.isfinite(truth).all(axis=1)
+        if both.sum() == 0:
+            continue
+        cos = np.sum(truth[both] * root_cam[both], axis=1) / (
+            np.linalg.norm(truth[both], axis=1) * np.linalg.norm(root_cam[both], axis=1))
+        if np.degrees(np.arccos(np.clip(np.median(cos), -1.0, 1.0))) <= MATCH_RAY_DEG:
+            return float(np.median(np.abs(np.linalg.norm(root_cam[both], axis=1) - np.linalg.norm(truth[both], axis=1))))
+    return None
+
+
+def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray]) -> dict:
+    """One view through ``run_people``: the world up, everyone's contacts and distances from the camera,
+    subject-only and shared."""
     from video_mocap.core.formats import ROOT_DEPTH_SCALE
     from video_mocap.pipeline.stages import make_settings, run_people
     from video_mocap.rigging.solve import camera_joints
@@ -73,7 +93,12 @@ def measure_view(view: str, cameras: dict) -> dict:
     rows = []
     for tid in order:
         cam, scale = lifted[tid]
+        motion = people.results[tid].motion
+        root = np.asarray(motion.root, dtype=np.float64)
+        distance = {"subject_only": distance_error(root, motion.frame_indices, cameras[view], triangulated),
+                    "shared": distance_error(root * scale, motion.frame_indices, cameras[view], triangulated)}
         rows.append({"track_id": int(tid), "subject": tid == people.subject_id, "depth_scale": scale,
+                     "distance_error_m": distance,
                      "contact_m": {"subject_only": contact_height(alone.apply(cam)),
                                    "shared": contact_height(people.results[tid].solved.joints_world)},
                      "side": {"subject_only": alone.apply(cam)[len(cam) // 2].tolist(),
@@ -134,20 +159,36 @@ def to_markdown(views: list[dict], meta: dict) -> str:
     for view in views:
         people = "; ".join(
             f"{p['track_id']}{'*' if p['subject'] else ''}: {p['contact_m']['subject_only']:+.2f} -> "
-            f"{p['contact_m']['shared']:+.2f} m (x{p['depth_scale']:.2f})" for p in view["people"])
+            f"{p['contact_m']['shared']:+.2f} m (x{p['depth_scale']:.2f}{distance_text(p)})" for p in view["people"])
         lines.append(f"| {view['view']} ({view['true_pitch_deg']:.0f}° down) | {view['up_error_deg']['subject_only']:.1f}° -> "
                      f"{view['up_error_deg']['shared']:.1f}° | {people} |")
     summary = summarise(views)
     lines += ["", f"People within {ON_FLOOR_M} m of the floor: {summary['on_floor']['subject_only']}/{summary['people']} "
               f"(subject alone) -> {summary['on_floor']['shared']}/{summary['people']} (shared); mean up error "
-              f"{summary['up_error_deg']['subject_only']:.1f}° -> {summary['up_error_deg']['shared']:.1f}°.", "",
+              f"{summary['up_error_deg']['subject_only']:.1f}° -> {summary['up_error_deg']['shared']:.1f}°. "
+              f"The people's distance from the camera against the triangulation (the {summary['triangulated']} "
+              "person-views of the 2 people seen in all four views; the floor fit never sees it): median error "
+              f"{summary['distance_error_m']['subject_only']['median']:.2f} m as lifted -> "
+              f"{summary['distance_error_m']['shared']['median']:.2f} m, mean "
+              f"{summary['distance_error_m']['subject_only']['mean']:.2f} -> {summary['distance_error_m']['shared']['mean']:.2f} m.", "",
               "![one floor](../figures/one_floor.png)"]
     return "\n".join(lines) + "\n"
 
 
+def distance_text(person: dict) -> str:
+    errors = person["distance_error_m"]
+    if errors["shared"] is None:
+        return ""
+    return f"; distance off by {errors['subject_only']:.2f} -> {errors['shared']:.2f} m"
+
+
 def summarise(views: list[dict]) -> dict:
     people = [p for v in views for p in v["people"]]
-    return {"people": len(people),
+    checked = [p for p in people if p["distance_error_m"]["shared"] is not None]
+    return {"people": len(people), "triangulated": len(checked),
+            "distance_error_m": {w: {"median": float(np.median([p["distance_error_m"][w] for p in checked])),
+                                     "mean": float(np.mean([p["distance_error_m"][w] for p in checked]))}
+                                 if checked else None for w in ("subject_only", "shared")},
             "on_floor": {w: sum(abs(p["contact_m"][w]) <= ON_FLOOR_M for p in people) for w in ("subject_only", "shared")},
             "up_error_deg": {w: float(np.mean([v["up_error_deg"][w] for v in views])) for w in ("subject_only", "shared")}}
 
@@ -160,8 +201,11 @@ def run(argv: list[str] | None = None) -> int:
     from video_mocap.training.multiview import read_qca
 
     start = time.perf_counter()
+    from video_mocap.training.calibrate_skeleton import read_recording, triangulated_people
+
     cameras = {c.name: c for c in read_qca(RECORDING / CALIBRATION)}
-    views = [measure_view(view, cameras) for view in VIEWS]
+    triangulated = triangulated_people(read_recording(RECORDING))  # the people seen in all four views
+    views = [measure_view(view, cameras, triangulated) for view in VIEWS]
     draw(views, FIGURES / "one_floor.png")
     meta = run_meta(common.command("bench_one_floor", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "one_floor", to_markdown(views, meta), {"meta": meta, "summary": summarise(views),

@@ -504,8 +504,6 @@ def run_people(
         motions[tid][1].extras.pop(ROOT_DEPTH_SCALE, None)
     shared = shared_world([camera_joints(motions[tid][1]) for tid in chosen], face=settings.solve.face)
     for tid, scale, on_floor in zip(chosen, shared.depth_scales, shared.on_floor):
-        if tid == chosen[0]:
-            continue
         if not on_floor:
             log.info("person %d: not on the subject's floor (another level, or a depth too uncertain to tell); "
                      "placed where it was lifted", tid)

@@ -55,14 +55,15 @@ BALANCE_LINE_FORWARD_LEAN_DEG = 7.0
 #: frames averaged for the subject's initial facing
 FACING_FRAMES = 10
 #: several people (:func:`shared_world`): the prior spread of a person's lifted distance from the camera
-#: (log scale; the lifter's depth comes from the 2D size) and of the shared floor's tilt away from the
+#: (log scale; the lifter's depth comes from the 2D size: on the calibrated Pose2Sim views its error is
+#: about 10 % of the distance, ``bench/bench_one_floor.py``) and of the shared floor's tilt away from the
 #: subject's own (degrees), against the height spread of floor contacts (metres)
-DEPTH_SCALE_PRIOR = 0.2
+DEPTH_SCALE_PRIOR = 0.1
 SHARED_TILT_PRIOR_DEG = 5.0
 CONTACT_HEIGHT_SIGMA_M = 0.05
-#: a person whose feet need a larger factor on its distance to reach the shared floor (2 priors) is on
-#: another level (a roof, a stage) and keeps its lifted place
-MAX_DEPTH_CORRECTION = 1.4
+#: a person whose feet need a larger factor on its distance to reach the shared floor (two prior spreads,
+#: about 1.22x) is on another level (a roof, a stage) and keeps its lifted place
+MAX_DEPTH_CORRECTION = float(np.exp(2.0 * DEPTH_SCALE_PRIOR))
 
 FACES: dict[str, np.ndarray | None] = {
     "-Y": np.array([0.0, -1.0, 0.0]),
@@ -281,13 +282,14 @@ def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> SharedWorld:
     1. The subject's world (:func:`camera_to_world`: its up, its floor, its facing, its first pelvis
        over the origin) is the start.
     2. Everyone's floor contacts (each person's lower envelope of lower ankles) are put on one plane
-       by a robust least-squares fit of three things at once: a small tilt of the subject's floor
-       (prior :data:`SHARED_TILT_PRIOR_DEG`), and each other person's distance from the camera, scaled
-       along its own camera ray (prior :data:`DEPTH_SCALE_PRIOR`, log scale): the lifter's depth of a
-       person comes from its 2D size and is the least certain part, and the lifted bodies' own up
-       under-estimates a steep camera's pitch (on the Pose2Sim views by 5-20 degrees), so people on one
-       floor are otherwise placed up to 0.6 m apart in height. Sliding along the ray keeps each
-       person's picture where the camera saw it.
+       by a least-squares fit of two things at once: a small tilt of the subject's floor (prior
+       :data:`SHARED_TILT_PRIOR_DEG`), and each other person's distance from the camera, scaled along its
+       own camera ray (prior :data:`DEPTH_SCALE_PRIOR`, log scale). Both are uncertain: the lifter's
+       depth of a person comes from its 2D size, and the lifted bodies' own up under-estimates a steep
+       camera's pitch (on the Pose2Sim views by 5-20 degrees), so people on one floor were placed up to
+       1.1 m apart in height. Two people's feet cannot tell a tilt from a depth error; the priors share
+       the difference between them. Sliding along the ray keeps each person's picture where the camera
+       saw it.
     3. A person whose feet would need more than :data:`MAX_DEPTH_CORRECTION` is on another level (on
        the sample clip a man walks on a shed's roof, 1.6 m up): it leaves the fit (the worst first, then
        the fit again) and is placed as lifted.
