@@ -70,7 +70,7 @@ def distance_error(root_cam: np.ndarray, frames: np.ndarray, camera, triangulate
     return None
 
 
-def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray]) -> dict:
+def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray], weights_dir: Path | None = None) -> dict:
     """One view through ``run_people``: the world up, everyone's contacts and distances from the camera,
     subject-only and shared."""
     from video_mocap.core.formats import ROOT_DEPTH_SCALE
@@ -78,7 +78,7 @@ def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray]) -> di
     from video_mocap.rigging.solve import camera_joints
     from video_mocap.rigging.world import camera_to_world
 
-    people = run_people(RECORDING / f"{view}.mp4", make_settings())
+    people = run_people(RECORDING / f"{view}.mp4", make_settings(weights=weights_dir))
     true_up = cameras[view].rotation @ np.array([0.0, 0.0, 1.0])  # the lab's up in the camera's axes
     order = [people.subject_id] + [t for t in people.results if t != people.subject_id]
     shared_camera = next(iter(people.results.values())).solved.info["camera"]  # the shared world's camera axes
@@ -195,7 +195,10 @@ def summarise(views: list[dict]) -> dict:
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights-dir", type=Path, default=None,
+                        help="folder of <model>.safetensors + card to lift with (default: the shipped weights)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--figures", type=Path, default=FIGURES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from video_mocap.training.multiview import read_qca
@@ -205,8 +208,8 @@ def run(argv: list[str] | None = None) -> int:
 
     cameras = {c.name: c for c in read_qca(RECORDING / CALIBRATION)}
     triangulated = triangulated_people(read_recording(RECORDING))  # the people seen in all four views
-    views = [measure_view(view, cameras, triangulated) for view in VIEWS]
-    draw(views, FIGURES / "one_floor.png")
+    views = [measure_view(view, cameras, triangulated, args.weights_dir) for view in VIEWS]
+    draw(views, args.figures / "one_floor.png")
     meta = run_meta(common.command("bench_one_floor", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "one_floor", to_markdown(views, meta), {"meta": meta, "summary": summarise(views),
                                                                    "views": views})
