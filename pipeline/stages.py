@@ -440,18 +440,18 @@ def run_people(
     same camera axes. The world transform is computed once (:func:`~video_mocap.rigging.world.shared_world`:
     the subject's floor at Z = 0, its facing and origin, the floor refined by everyone's feet) and
     applied to everyone; each other person on that floor is slid along its camera ray onto it (its
-    motion's ``extras[ROOT_DEPTH_SCALE]``), so everyone stands on one floor where the camera saw them. Keys: video frame ``f`` lands on the same scene frame
-    for every person (the earliest person's first frame on ``solve.frame_offset`` when
+    motion's ``extras[ROOT_DEPTH_SCALE]``), so everyone stands on one floor where the camera saw them.
+    Keys: video frame ``f`` lands on the same scene frame for every person (the earliest person's first frame on ``solve.frame_offset`` when
     ``settings.video_frame_origin`` is None).
 
     Raises:
         VideoMocapError: bad input, or nobody tracked on ``min_frames`` frames.
     """
-    from ..inference.detect import detect_video
-    from ..inference.video import check_video_file
     import numpy as np
 
     from ..core.formats import ROOT_DEPTH_SCALE
+    from ..inference.detect import detect_video
+    from ..inference.video import check_video_file
     from ..rigging.solve import camera_joints
     from ..rigging.world import shared_world
 
