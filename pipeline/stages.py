@@ -441,8 +441,8 @@ def run_people(
     the subject's floor at Z = 0, its facing and origin, the floor refined by everyone's feet) and
     applied to everyone; each other person on that floor is slid along its camera ray onto it (its
     motion's ``extras[ROOT_DEPTH_SCALE]``), so everyone stands on one floor where the camera saw them.
-    Keys: video frame ``f`` lands on the same scene frame for every person (the earliest person's first frame on ``solve.frame_offset`` when
-    ``settings.video_frame_origin`` is None).
+    Keys: video frame ``f`` lands on the same scene frame for every person (the earliest person's first
+    frame on ``solve.frame_offset`` when ``settings.video_frame_origin`` is None).
 
     Raises:
         VideoMocapError: bad input, or nobody tracked on ``min_frames`` frames.
