@@ -492,6 +492,9 @@ def test_export_card_and_weights(trained_run):
     assert "CC BY-SA 3.0" in card.licence and "MIT" in card.licence
     assert "hdm05" in card.training_data and "Augmentations:" in card.training_data
     assert "masked self-distillation" in card.training_data
+    # the card names the skeleton calibration the sources were mapped onto (data.detector_bones, the default)
+    assert "Skeleton: every source mapped bone by bone" in card.training_data
+    assert "detector_skeleton.json" in card.training_data and "pose2sim_multiperson" in card.training_data
     assert "no GPU" in card.notes or torch.cuda.is_available()
     assert any(key.startswith("val_hdm05_mpjpe") for key in card.metrics)
     # fp16 on disk

@@ -964,6 +964,20 @@ def flat_metrics(best: dict, prefix: str = "val") -> dict[str, float]:
 CARD_SECTIONS = ("augment", "camera", "noise", "optim", "pretrain")
 
 
+def _skeleton_text(config: TrainConfig) -> str:
+    """The card's line on the training skeleton: the detector calibration it was mapped onto, or none."""
+    from .jointmap import DETECTOR_SKELETON_FILE
+
+    if not config.data.detector_bones:
+        return "each source's own bones (hips and nose mapped to the detector's; data.detector_bones off)."
+    calibration = json.loads(DETECTOR_SKELETON_FILE.read_text())
+    digest = hashlib.sha256(DETECTOR_SKELETON_FILE.read_bytes()).hexdigest()[:12]
+    return (f"every source mapped bone by bone onto the detector's measured skeleton (data.detector_bones): "
+            f"training/jointmaps/{DETECTOR_SKELETON_FILE.name} (sha256 {digest}..., {calibration.get('date', '?')}), "
+            f"the shipped detector triangulated on {', '.join(calibration.get('recordings', []))} "
+            "(training.calibrate_skeleton).")
+
+
 def resumed_changes(started: dict, current: dict) -> str:
     """``"camera.height_m=[0.3, 5.0], ..."``: the fields of :data:`CARD_SECTIONS` in ``current`` that differ
     from the run's start (``started``: the sections of its ``config.json``); "" when none do."""
@@ -1002,6 +1016,7 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
                  f"seeded virtual cameras (the run's starting camera and noise settings), 2D noise '{config.val.noise}', "
                  f"flip TTA {config.val.flip}.")
     lines.append(f"Source weights: {_describe(data.source_weights or {})}.")
+    lines.append(f"Skeleton: {_skeleton_text(config)}")
     lines.append(f"Augmentations: {_describe(used['augment'])}.")
     lines.append(f"Virtual cameras: {_describe(used['camera'])}.")
     lines.append(f"2D noise: {_describe(used['noise'])}.")
