@@ -6,6 +6,7 @@ Real data only: HDM05 / DeepMimic sequence files and the Bandai sample BVH files
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -626,3 +627,37 @@ def test_resume_keeps_the_validation_windows(shared_dir):
     kept = validation_config(resumed, to_dict(start))
     np.testing.assert_array_equal(windows(kept), windows(start))
     assert kept.camera.height_m == start.camera.height_m and kept.optim == resumed.optim
+
+
+def test_prepared_data_round_trip_and_bf16_run(hdm05_file, tmp_path):
+    """``--prepare-data`` packs the config's clips as training reads them (within 0.5 mm), a pack made from
+    another data config is refused by name, and a bf16 run trains from the pack with the sources gone
+    (what a lent GPU machine does: ``training/gpu_burst.sh``)."""
+    from video_mocap.cli.train import main
+    from video_mocap.inference.weights import load_card
+    from video_mocap.training.config import load_config
+    from video_mocap.training.prepared import load_prepared
+    from video_mocap.training.sources import load_all_sources
+
+    pack = tmp_path / "prepared.npz"
+    config = _run_config(tmp_path, tmp_path / "run", steps=2)
+    config["pretrain"] = {"steps": 0, "minutes": 0}
+    config["data"] = {"sources": ["hdm05"], "hdm05_file": str(hdm05_file), "source_weights": {"hdm05": 1.0}}
+    config_path = _write_yaml(tmp_path / "run.yaml", config)
+    assert main([str(config_path), "--prepare-data", str(pack)]) == 0
+    data = load_config(config_path).data
+    direct, packed = load_all_sources(data), load_prepared(pack, data)
+    for split in ("train", "val"):
+        assert [c.name for c in packed[split]] == [c.name for c in direct[split]] and direct[split]
+        for a, b in zip(direct[split], packed[split]):
+            assert a.source == b.source and a.labels == b.labels and a.fps == b.fps
+            np.testing.assert_allclose(b.joints, a.joints, atol=0.0005 + 1e-6)
+    with pytest.raises(VideoMocapError, match="detector_bones"):
+        load_prepared(pack, dataclasses.replace(data, detector_bones=False))
+
+    config["data"].update(hdm05_file=str(tmp_path / "not_here.npz"), prepared=str(pack))  # the sources are gone
+    config["precision"] = "bf16"
+    assert main([str(_write_yaml(tmp_path / "burst.yaml", config)), "--quiet"]) == 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["step"] == 2
+    assert "bf16" in load_card(tmp_path / "run" / "dtgcn.safetensors").training_data

@@ -104,6 +104,10 @@ class ValConfig:
     seed: int = 1234
 
 
+#: the training arithmetic choices (``TrainConfig.precision``)
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     """One training run."""
@@ -141,6 +145,9 @@ class TrainConfig:
     #: The card's model config must match this run's; pre-training is skipped; the starting weights are scored
     #: first, so the export is never worse on validation than where it started.
     init_weights: str = ""
+    #: training arithmetic: "fp32", or "bf16" (the forward pass and the loss under torch.autocast; the
+    #: weights, optimiser and validation stay fp32)
+    precision: str = "fp32"
     #: free text stored in the model card
     notes: str = ""
 
@@ -174,6 +181,7 @@ def validate(config: TrainConfig, source: str = "config") -> TrainConfig:
         (config.val.every_steps >= 1 and config.checkpoint_every >= 1, "val.every_steps and checkpoint_every must be >= 1"),
         (config.val.clip_stride >= 1, "val.clip_stride must be >= 1"),
         (config.val.noise in ("detector", "none"), "val.noise must be 'detector' or 'none'"),
+        (config.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -125,6 +125,9 @@ class DataConfig:
     #: map bandai, hdm05 and deepmimic onto the detector's measured proportions (the bone scales of
     #: ``training/jointmaps/detector_skeleton.json``); False = only hips and nose, as before issue 23
     detector_bones: bool = True
+    #: "" = read the sources above; else a file of these clips made by ``video-mocap train CONFIG
+    #: --prepare-data FILE`` (:mod:`.prepared`: for a machine without the mocap, e.g. a lent GPU)
+    prepared: str = ""
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()

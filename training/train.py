@@ -243,10 +243,15 @@ class RunData:
 
 
 def load_run_data(config: TrainConfig) -> RunData:
-    """Training clips and validation sets from the data config (see ``sources.load_all_sources``)."""
+    """Training clips and validation sets from the data config (see ``sources.load_all_sources``), or from
+    its prepared file (``data.prepared``, :mod:`.prepared`)."""
     from . import sources
+    from .prepared import load_prepared
 
-    split = sources.load_all_sources(config.data)
+    if config.data.prepared:
+        split = load_prepared(config.data.resolve(config.data.prepared), config.data)
+    else:
+        split = sources.load_all_sources(config.data)
     train = list(split.get("train", []))
     if not train:
         raise VideoMocapError("the data config selects no training clips; check data.sources and the data paths.")
@@ -844,7 +849,8 @@ class Trainer:
                 lr = lr_at(cfg, step, progress, base_lr=stage.lr)
                 for group in stage.optimizer.param_groups:
                     group["lr"] = lr
-                loss, logged = stage.loss(batch)
+                with _autocast(self.device, cfg.precision):
+                    loss, logged = stage.loss(batch)
                 local_windows = int(batch["inputs"].shape[0])
                 loss_value = self._global_loss(float(loss.detach()), local_windows, stage.batch_size)
                 if not np.isfinite(loss_value):
@@ -928,6 +934,18 @@ class Trainer:
         save_weights(state, card, path)
         log.info("exported %s (best step %d, validation MPJPE %.1f mm)", path, self.state.best_step, self.state.best_metric)
         return path
+
+
+def _autocast(device, precision: str):
+    """The context of the training forward pass: ``torch.autocast`` to bfloat16 for ``precision`` "bf16",
+    nothing for "fp32"."""
+    import contextlib
+
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _machine(threads: int) -> str:
@@ -1037,7 +1055,7 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "
                      f"{state.pretrain_elapsed_s / 60:.1f} min; {_describe(used['pretrain'])}.")
     lines.append(
-        f"Training: {state.step} steps, {state.elapsed_s / 60:.1f} min wall clock; best validation at step "
+        f"Training: {state.step} steps, {state.elapsed_s / 60:.1f} min wall clock, {config.precision}; best validation at step "
         f"{state.best_step}; seed {config.seed}; machine: {_machine(threads)}."
     )
     gpu = False
