@@ -4,8 +4,8 @@ real lifter, real bpy: one armature per person in one world.
 The sample clip: a woman walks across the lawn (the subject) while a man walks on the roof of a
 shed behind her. Both are keyed, with distinct names, and placed by one world transform: their
 pelvis distance in Blender equals their distance in camera space, she walks on Z = 0 and he
-stays on the roof, 1.75-2.2 m up, all the time (nobody's floor is forced onto another's: his feet
-would need far more than a depth correction to reach hers).
+stands on the roof, 1.75-2.0 m up, all the time (the world is the subject's; nobody's floor is
+forced onto another's).
 """
 
 from __future__ import annotations
@@ -78,18 +78,16 @@ def test_two_keyed_armatures_in_one_world(people_run):
 
 def test_one_ground_the_subject_on_it_the_other_on_the_roof(people_run):
     _, people = people_run
-    feet = {tid: result.solved.joints_world[:, list(FEET), 2].min(axis=1)  # (T,) the lower ankle
-            for tid, result in people.results.items()}
+    lowest = {}
+    for tid, result in people.results.items():
+        feet = result.solved.joints_world[:, list(FEET), 2].min(axis=1)  # (T,) the lower ankle
+        lowest[tid] = float(np.percentile(feet, 10))
+        # one floor level per person over the whole stretch (the ground is not tilted under anyone)
+        assert np.percentile(feet, 90) - np.percentile(feet, 10) < 0.25, (tid, np.percentile(feet, [10, 90]))
     subject = people.subject_id
     other = next(t for t in people.results if t != subject)
-    # the subject walks on one level over the whole stretch (the ground is not tilted under her)
-    low, high = np.percentile(feet[subject], [10, 90])
-    assert high - low < 0.25 and abs(low) < 0.12, (low, high)  # her ankles at about ANKLE_HEIGHT_M over Z = 0
-    # the man stays on the shed's roof all the time: never down on the lawn, never above the roof. (His
-    # height drifts 0.2-0.4 m along his walk with the lifter's depth of a man seen partly behind the roof's
-    # edge, not with the ground: bench/results/real_video.md, the rooftop rows.)
-    low, high = np.percentile(feet[other], [10, 90])
-    assert 1.2 < low and high < 2.4, (low, high)
+    assert abs(lowest[subject]) < 0.12  # the subject's ankles at about ANKLE_HEIGHT_M over Z = 0
+    assert 1.2 < lowest[other] < 2.2  # the man on the shed's roof
 
 
 def test_panel_all_people_finish_step(people_run, addon_scene):
