@@ -176,6 +176,12 @@ def body_up(joints_zup: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+def ground_tilt_deg(rotation: np.ndarray) -> float:
+    """Angle (deg) between the world's up of a camera -> world ``rotation`` and a level camera's up."""
+    up_in_level = rotation.T @ np.array([0.0, 0.0, 1.0]) @ CV_TO_BLENDER.T  # world up seen in level-camera axes
+    return float(np.degrees(np.arccos(np.clip(up_in_level[2], -1.0, 1.0))))
+
+
 def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     """World transform for (T, 17, 3) absolute camera-space joints (OpenCV axes, metres).
 
@@ -196,8 +202,7 @@ def camera_to_world(joints_cam: np.ndarray, face: str = "-Y") -> WorldTransform:
     if np.degrees(np.arccos(np.clip(normal[2], -1.0, 1.0))) > MAX_GROUND_TILT_DEG:
         normal = z_axis
     rotation = rotation_between(normal, z_axis) @ base
-    up_in_level = rotation.T @ z_axis @ CV_TO_BLENDER.T  # world up seen in level-camera axes
-    tilt = float(np.degrees(np.arccos(np.clip(up_in_level[2], -1.0, 1.0))))
+    tilt = ground_tilt_deg(rotation)
     upright = joints_cam @ rotation.T
     target = FACES[face]
     if target is not None:
@@ -333,9 +338,7 @@ def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> SharedWorld:
     start = level @ roots[0][0]
     plane_height = params[2] / np.linalg.norm([slope[0], slope[1], 1.0])
     translation = np.array([-start[0], -start[1], ANKLE_HEIGHT_M - plane_height])
-    up_in_level = rotation.T @ np.array([0.0, 0.0, 1.0]) @ CV_TO_BLENDER.T
-    tilt = float(np.degrees(np.arccos(np.clip(up_in_level[2], -1.0, 1.0))))
-    world = WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=tilt)
+    world = WorldTransform(rotation=rotation, translation=translation, ground_tilt_deg=ground_tilt_deg(rotation))
     return SharedWorld(world, scales, on_floor)
 
 
