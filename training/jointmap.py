@@ -33,6 +33,7 @@ thigh, shin, torso, nose and head from the thorax), applied by ``training.source
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -297,6 +298,11 @@ def load_detector_skeleton(path: str | os.PathLike = DETECTOR_SKELETON_FILE) -> 
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise VideoMocapError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}.") from None
+
+
+def detector_skeleton_sha256(path: str | os.PathLike = DETECTOR_SKELETON_FILE) -> str:
+    """The sha256 of the detector-skeleton calibration file (what a run's clips and card depend on)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def source_bone_scales(source: str, path: str | os.PathLike = DETECTOR_SKELETON_FILE) -> dict[str, float]:

@@ -18,7 +18,6 @@ Bandai part 2 and its validation part, HDM05 and DeepMimic come to about 20 MB.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import logging
@@ -43,12 +42,12 @@ SPLITS = ("train", "val")
 def data_fingerprint(config: DataConfig) -> dict:
     """The data config fields that decide the clips, plus a hash of the detector skeleton file when
     it is used (a new calibration makes new clips)."""
-    from .jointmap import DETECTOR_SKELETON_FILE
+    from .jointmap import detector_skeleton_sha256
 
     fields = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IN_FINGERPRINT}
     fields = json.loads(json.dumps(fields))  # tuples -> lists, as they come back from the file
     if config.detector_bones:
-        fields["detector_skeleton_sha256"] = hashlib.sha256(DETECTOR_SKELETON_FILE.read_bytes()).hexdigest()
+        fields["detector_skeleton_sha256"] = detector_skeleton_sha256()
     return fields
 
 
