@@ -40,6 +40,17 @@ def add_frame_range_options(parser: argparse.ArgumentParser) -> None:
                         help="end video frame (exclusive; default: the end of the clip)")
 
 
+def int_or_word(text: str, word: str, expected: str) -> int | str:
+    """An option's value that is a whole number or ``word`` (any case), for argparse's ``type``;
+    ``expected`` says what a number means in the error message."""
+    if text.strip().lower() == word:
+        return word
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected} or '{word}', got {text!r}") from None
+
+
 def add_person_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--person", type=int, default=None, help=help)
 

@@ -19,7 +19,8 @@ from ..inference.detect import (
     track_size,
 )
 from ..inference.onnx_backend import DETECTOR_PRECISIONS
-from .common import add_cache_dir_option, add_device_option, add_frame_range_options, add_person_option, progress_bar
+from .common import (add_cache_dir_option, add_device_option, add_frame_range_options, add_person_option,
+                     int_or_word, progress_bar)
 
 _DEFAULTS = DetectConfig()
 #: what ``detect -o`` writes
@@ -30,12 +31,7 @@ log = logging.getLogger(__name__)
 
 def parse_imgsz(text: str) -> int | str:
     """``--imgsz``: a size in pixels or ``auto``."""
-    if text.strip().lower() == AUTO_IMGSZ:
-        return AUTO_IMGSZ
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size in pixels (e.g. 1280) or 'auto', got {text!r}") from None
+    return int_or_word(text, AUTO_IMGSZ, "a size in pixels (e.g. 1280)")
 
 
 def add_detection_options(parser: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ from .common import (
     add_lifter_option,
     add_smoothing_options,
     add_weights_option,
+    int_or_word,
     progress_bar,
 )
 
@@ -111,13 +112,7 @@ ALL_PEOPLE = "all"
 
 def parse_person(text: str) -> int | str:
     """``--person``: a track id or ``all``."""
-    if text.strip().lower() == ALL_PEOPLE:
-        return ALL_PEOPLE
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a track id (see video-mocap detect --list-tracks) or 'all', "
-                                         f"got {text!r}") from None
+    return int_or_word(text, ALL_PEOPLE, "a track id (see video-mocap detect --list-tracks)")
 
 
 def person_path(path: Path, track_id: int) -> Path:
