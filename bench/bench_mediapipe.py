@@ -112,8 +112,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--out-dir", type=Path, default=OUT / "mediapipe", help="MediaPipe's per-view outputs (reused)")
-    parser.add_argument("--weights-dir", type=Path, default=common.WEIGHTS,
-                        help="folder of <model>.safetensors + card to score (default: the shipped weights)")
+    common.add_weights_dir_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     common.quiet_logging()

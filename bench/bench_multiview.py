@@ -243,8 +243,7 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with Calib.qca.txt and <camera>.mp4 views")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--weights-dir", type=Path, default=common.WEIGHTS,
-                        help="folder of <model>.safetensors + card to score (default: the shipped weights)")
+    common.add_weights_dir_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     common.quiet_logging()

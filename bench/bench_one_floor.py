@@ -70,7 +70,7 @@ def distance_error(root_cam: np.ndarray, frames: np.ndarray, camera, triangulate
     return None
 
 
-def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray], weights_dir: Path | None = None) -> dict:
+def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray], weights_dir: Path = common.WEIGHTS) -> dict:
     """One view through ``run_people``: the world up, everyone's contacts and distances from the camera,
     subject-only and shared."""
     from video_mocap.core.formats import ROOT_DEPTH_SCALE
@@ -195,8 +195,7 @@ def summarise(views: list[dict]) -> dict:
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights-dir", type=Path, default=None,
-                        help="folder of <model>.safetensors + card to lift with (default: the shipped weights)")
+    common.add_weights_dir_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--figures", type=Path, default=FIGURES)
     args = parser.parse_args(argv)

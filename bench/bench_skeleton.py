@@ -128,7 +128,7 @@ def to_markdown(result: dict, meta: dict) -> str:
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_skeleton", description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--weights-dir", type=Path, default=common.WEIGHTS)
+    common.add_weights_dir_option(parser)
     parser.add_argument("--out", type=Path, default=common.RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -120,6 +120,12 @@ def shipped_weights(model: str) -> Path:
     return WEIGHTS / f"{model}.safetensors"
 
 
+def add_weights_dir_option(parser) -> None:
+    """``--weights-dir``: the folder of ``<model>.safetensors`` + card a bench scores (default: the shipped)."""
+    parser.add_argument("--weights-dir", type=Path, default=WEIGHTS,
+                        help="folder of <model>.safetensors + card to score (default: the shipped weights)")
+
+
 def load_shipped_lifter(model: str, weights: Path | None = None, backend: str = "torch"):
     """The shipped ``model`` (or ``weights``) on the CPU, as the product loads it (``inference.lifter.load_lifter``)."""
     from video_mocap.inference.lifter import load_lifter
