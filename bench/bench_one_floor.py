@@ -22,6 +22,7 @@ side: everyone's skeleton at the middle frame, in both worlds).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -82,27 +83,27 @@ def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray], weigh
     true_up = cameras[view].rotation @ np.array([0.0, 0.0, 1.0])  # the lab's up in the camera's axes
     order = [people.subject_id] + [t for t in people.results if t != people.subject_id]
     shared_camera = next(iter(people.results.values())).solved.info["camera"]  # the shared world's camera axes
-    lifted = {}
-    for tid in order:  # as lifted: without the depth scale the shared world gave
+    lifted = {}  # each person's camera-space joints as lifted (without the depth scale the shared world gave)
+    for tid in order:
         motion = people.results[tid].motion
-        scale = float(np.asarray(motion.extras.get(ROOT_DEPTH_SCALE, 1.0)))
-        lifted[tid] = (camera_joints(motion) - motion.root[:, None] * scale + motion.root[:, None], scale)
-    alone = camera_to_world(lifted[order[0]][0])
+        as_lifted = dataclasses.replace(motion, extras={k: v for k, v in motion.extras.items() if k != ROOT_DEPTH_SCALE})
+        lifted[tid] = camera_joints(as_lifted)
+    alone = camera_to_world(lifted[order[0]])
     up_error = {"subject_only": angle_deg(alone.rotation.T @ [0.0, 0.0, 1.0], true_up),
                 "shared": angle_deg(shared_camera["rotations"][0].T @ [0.0, 0.0, 1.0], true_up)}
     rows = []
     for tid in order:
-        cam, scale = lifted[tid]
-        motion = people.results[tid].motion
+        motion, shared_joints = people.results[tid].motion, people.results[tid].solved.joints_world
+        scale = float(np.asarray(motion.extras.get(ROOT_DEPTH_SCALE, 1.0)))
+        alone_joints = alone.apply(lifted[tid])
         root = np.asarray(motion.root, dtype=np.float64)
         distance = {"subject_only": distance_error(root, motion.frame_indices, cameras[view], triangulated),
                     "shared": distance_error(root * scale, motion.frame_indices, cameras[view], triangulated)}
+        middle = len(alone_joints) // 2
         rows.append({"track_id": int(tid), "subject": tid == people.subject_id, "depth_scale": scale,
                      "distance_error_m": distance,
-                     "contact_m": {"subject_only": contact_height(alone.apply(cam)),
-                                   "shared": contact_height(people.results[tid].solved.joints_world)},
-                     "side": {"subject_only": alone.apply(cam)[len(cam) // 2].tolist(),
-                              "shared": people.results[tid].solved.joints_world[len(cam) // 2].tolist()}})
+                     "contact_m": {"subject_only": contact_height(alone_joints), "shared": contact_height(shared_joints)},
+                     "side": {"subject_only": alone_joints[middle].tolist(), "shared": shared_joints[middle].tolist()}})
     return {"view": view, "up_error_deg": up_error,
             "true_pitch_deg": float(np.degrees(np.arcsin(-true_up[2]))), "people": rows}
 
