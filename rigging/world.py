@@ -342,6 +342,16 @@ def shared_world(people_cam: list[np.ndarray], face: str = "-Y") -> SharedWorld:
     return SharedWorld(world, scales, on_floor)
 
 
+def filming_rotation(yaw_deg: float = 0.0, tilt_deg: float = 0.0) -> np.ndarray:
+    """(3, 3) Y-up world -> OpenCV camera axes of a camera looking along the world's -Z, turned by ``yaw_deg``
+    about the vertical and pitched down by ``tilt_deg`` (the virtual cameras of :func:`view_from_camera`)."""
+    a, b = np.radians(yaw_deg), np.radians(tilt_deg)
+    yaw = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    tilt = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
+    yup_to_cv = np.diag([1.0, -1.0, -1.0])  # camera looking along world -Z, x right, y down
+    return tilt @ yup_to_cv @ yaw
+
+
 def view_from_camera(
     joints_yup: np.ndarray, yaw_deg: float = 0.0, tilt_deg: float = 0.0, distance_m: float = 5.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -357,11 +367,7 @@ def view_from_camera(
         joints3d (T, 17, 3) root-relative and root (T, 3), OpenCV camera axes.
     """
     j = np.asarray(joints_yup, dtype=np.float64)
-    a, b = np.radians(yaw_deg), np.radians(tilt_deg)
-    yaw = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
-    tilt = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
-    yup_to_cv = np.diag([1.0, -1.0, -1.0])  # camera looking along world -Z, x right, y down
-    rotation = tilt @ yup_to_cv @ yaw
+    rotation = filming_rotation(yaw_deg, tilt_deg)
     cam = (j - j.reshape(-1, 3).mean(axis=0)) @ rotation.T + np.array([0.0, 0.0, distance_m])
     root = cam[:, skeleton.PELVIS]
     return cam - root[:, None, :], root

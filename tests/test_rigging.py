@@ -415,9 +415,9 @@ def _filmed_from_above(people_yup: list[np.ndarray], places: list[tuple[float, f
     """Real mocap clips placed in one Y-up scene (each clip's mean ground position moved to ``place``
     (x, floor height, z), the camera at the origin ``camera_height_m`` up, looking along -Z and down
     ``pitch_deg``) -> each person's (T, 17, 3) absolute camera-space joints (OpenCV axes)."""
-    b = np.radians(pitch_deg)
-    tilt = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
-    rotation = tilt @ np.diag([1.0, -1.0, -1.0])  # as view_from_camera: x right, y down, z forward
+    from video_mocap.rigging.world import filming_rotation
+
+    rotation = filming_rotation(tilt_deg=pitch_deg)  # as view_from_camera's cameras
     frames = min(len(p) for p in people_yup)
     out = []
     for joints, (x, floor, z) in zip(people_yup, places):
