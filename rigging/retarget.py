@@ -23,7 +23,11 @@ stands where its rest pose stands).
 Bones listed in a preset's ``keep_rest_direction`` (solve bone names) take the source bone's
 world delta without the direction correction ``C``: control bones whose direction means nothing
 anatomically (Rigify's ``torso`` and ``chest`` controls lie horizontal) would otherwise be
-turned by 90 degrees.
+turned by 90 degrees. The face bones (:data:`.solve.FACE_BONES`) always do: the solve's neck runs
+from the thorax to the nose and its head from the nose to the crown, neither along a rig's neck
+or skull, so a rig's neck and head keep their own rest directions when the subject holds the
+clip's median head pose (the solve's rest) and turn with the solved deltas from there; turned
+along the solve's bones instead, a rig's neck leans forward and its head looks up by 30-40 degrees.
 
 Legs and feet (:func:`plant_legs`): the target's ankles are moved by a two-bone IK of each thigh
 and shin onto the solved ankle, scaled by the leg ratio, at the target's own ankle rest height
@@ -49,6 +53,7 @@ from ..core.errors import VideoMocapError
 from ..core import skeleton
 from .solve import (
     BONE_INDEX,
+    FACE_BONES,
     axis_angle_matrix,
     BONE_NAMES,
     PARENTS,
@@ -437,7 +442,8 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
 
     Args:
         feet: foot role -> target bone (:func:`resolve_feet`); keyed flat, see :func:`plant_legs`.
-        keep_rest_direction: solve bones whose target bones take no direction correction.
+        keep_rest_direction: solve bones whose target bones take no direction correction (the
+            face bones never do, see the module docstring).
         plant_feet: move the ankles by IK onto the solved ankles (scaled, on the target's floor).
     """
     solved.validate()
@@ -455,9 +461,10 @@ def retarget_motion(solved: SolvedMotion, target: TargetSkeleton, mapping: dict[
     # armature-space deltas A_k = Ro^T D_b C Ro of the mapped bones (independent of parents)
     identity = np.broadcast_to(np.eye(3), (t, 3, 3))
     arm: dict[int, np.ndarray] = {}
+    keep = set(keep_rest_direction) | set(FACE_BONES)
     for src, dst in mapping.items():
         k, b = index[dst], BONE_INDEX[src]
-        if src in keep_rest_direction:
+        if src in keep:
             correction = np.eye(3)
         else:
             rest_dir_world = ro @ target.rest_matrices[k][:, 1]

@@ -15,12 +15,15 @@ and its parent is the bone ending at the joint's parent, so bone indices, joint 
   7    spine         pelvis -> spine           swing from the pelvis
   8    chest         spine -> thorax           chest frame: shoulder line + spine
   9    neck          thorax -> nose            swing from the chest
- 10    head          nose -> head (ear level)  swing from the neck (rest on it while the
+ 10    head          nose -> crown             swing from the neck (rest on it while the
                                                 2D lost the head for long)
 11/14  shoulder.L/R  thorax -> shoulder        swing from the chest
 12/15  upper_arm     shoulder -> elbow         swing + twist from the elbow bend plane
 13/16  forearm       elbow -> wrist            swing from the upper arm (a hinge)
 =====  ============  ========================  ====================================
+
+The head bone ends at the crown, built above the motion's ear-level head joint (:func:`with_crown`):
+``joints_world`` joint 10 is that crown, the top of the skull, not the detector's head point.
 
 Rest pose: a T-pose built from the clip's robust (median, left/right averaged) bone
 lengths, facing -Y, Z up, ankles :data:`~.world.ANKLE_HEIGHT_M` above the floor; the neck
@@ -33,8 +36,8 @@ motion (``Motion3D.times_s``) is resampled to a constant rate before the solve (
 bone, Z towards -Y (forward) for vertical bones and towards +Z for the others
 (:func:`rest_axes`).
 
-Pipeline of :func:`solve`: camera -> world (``world.py``) -> smoothing (``filters.py``) ->
-constant bone lengths -> foot contacts and locking with an analytic two-bone leg
+Pipeline of :func:`solve`: camera -> world (``world.py``) -> smoothing (``filters.py``) -> the
+crown -> constant bone lengths -> foot contacts and locking with an analytic two-bone leg
 (``footlock.py``) -> per-bone rotations -> forward kinematics. ``joints_world`` is the
 forward kinematics of the result, i.e. exactly what the armature shows.
 """
@@ -123,11 +126,21 @@ VERTICAL_COS = 0.7
 #: the face bones: each ends at a joint that the 2D stage may miss for long stretches (a head in
 #: profile, a back view); there the bone keeps its rest orientation relative to its parent
 FACE_BONES = ("neck", "head")
+#: the crown (top of the skull) above the motion's head joint (the detector's eye-ear point, see
+#: ``core.skeleton``), as a fraction of the torso (pelvis -> spine -> thorax): adult anthropometry
+#: puts the vertex about 12 cm above the eyes and ears, and the detector's torso measures 0.46 m
+#: (``training/jointmaps/detector_skeleton.json``)
+CROWN_HEIGHT_TORSO = 0.26
+#: the skull's up axis comes from the face (nose -> eye-ear point) where the face direction is at
+#: least this far (sine) from the neck axis, from the neck axis alone where the face lies along it
+#: (a nose the lifter put on the head's axis), blended in between
+FACE_AXIS_SIN = (0.3, 0.6)
 #: anatomical bounds of the face bones' lengths, as a fraction of the torso (pelvis -> spine ->
-#: thorax). Detector semantics (nose, ear-level head): HDM05 gives neck 0.23-0.35 and head
-#: 0.075-0.10 of the torso, DeepMimic 0.25 and 0.105; the bounds leave room for lifter error
-#: and keep a head the 2D lost from coming out as long as an arm.
-FACE_BONE_BOUNDS: dict[str, tuple[float, float]] = {"neck": (0.18, 0.45), "head": (0.05, 0.25)}
+#: thorax). Detector semantics (nose; the head bone ends at the crown built above the ear-level
+#: head joint, :func:`with_crown`): the detector's triangulated skeleton has a neck (thorax -> nose)
+#: of 0.51 of the torso, the calibrated HDM05 clips neck 0.39-0.57 and head 0.32-0.38; the bounds
+#: leave room for lifter error and keep a head the 2D lost from coming out as long as an arm.
+FACE_BONE_BOUNDS: dict[str, tuple[float, float]] = {"neck": (0.18, 0.65), "head": (0.15, 0.5)}
 EPS = 1e-9
 
 
@@ -478,6 +491,32 @@ def long_missing(scores: np.ndarray | None, num_frames: int, max_gap: int) -> np
     return out
 
 
+def with_crown(joints: np.ndarray) -> np.ndarray:
+    """(T, 17, 3) joints with the head joint moved from the detector's eye-ear point up to the
+    crown, so that the head bone (nose -> crown) rises along the skull as a rig's head does.
+
+    The detector's head point sits level with the nose and about 6 cm behind it: a bone from the
+    nose to it runs backwards, and a rig's head turned along it would tip below the neck. The skull's
+    up axis is the neck axis (thorax -> head point) made perpendicular to the face direction (head
+    point -> nose), so that a nod tips the crown forward; where the face direction lies along the
+    neck axis (:data:`FACE_AXIS_SIN`) the neck axis alone is used. The crown is
+    :data:`CROWN_HEIGHT_TORSO` of the clip's median torso above the head point.
+    """
+    out = np.array(joints, dtype=np.float64, copy=True)
+    head, nose, thorax = out[:, J["head"]], out[:, J["neck_nose"]], out[:, J["thorax"]]
+    neck_axis = _normalize(head - thorax)
+    face = _normalize(nose - head)
+    along = np.sum(neck_axis * face, axis=-1, keepdims=True)
+    face_up = _normalize(neck_axis - along * face)
+    low, high = FACE_AXIS_SIN
+    weight = np.clip((np.sqrt(np.maximum(1.0 - along**2, 0.0)) - low) / (high - low), 0.0, 1.0)
+    up = _normalize(weight * face_up + (1.0 - weight) * neck_axis)
+    torso = np.median(np.linalg.norm(out[:, J["spine"]] - out[:, J["pelvis"]], axis=-1)
+                      + np.linalg.norm(out[:, J["thorax"]] - out[:, J["spine"]], axis=-1))
+    out[:, J["head"]] = head + CROWN_HEIGHT_TORSO * torso * up
+    return out
+
+
 def _constant_length_joints(targets: np.ndarray, rest_dirs: np.ndarray, lengths: np.ndarray,
                             follow: np.ndarray | None = None):
     rest_heads, rest_tails = rest_pose(lengths, rest_dirs)
@@ -576,7 +615,7 @@ def solve(motion: Motion3D, config: SolveConfig | None = None, world: WorldTrans
         if follow is not None:
             follow = resample(follow.astype(np.float64), motion.frame_times(), grid) > 0.5
         raw = resample(raw, motion.frame_times(), grid)
-    targets = filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method)
+    targets = with_crown(filters.smooth(raw, float(motion.fps), config.smoothing, config.smoothing_method))
 
     lengths = rig_bone_lengths(targets)
     if np.any(lengths[1:] < 1e-4):

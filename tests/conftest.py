@@ -80,3 +80,19 @@ def hdm05_clip(hdm05_file):
             return data[key].astype(np.float64)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def hdm05_detector_clip(hdm05_clip):
+    """:func:`hdm05_clip` on the detector's skeleton, as the calibrated lifters answer: the nose in
+    front of the ear-level head point (``training.sources.detector_nose``) and the detector's
+    measured proportions (``training.jointmap.apply_bone_scales``); (T, 17, 3), metres, Y up."""
+    from video_mocap.training.jointmap import apply_bone_scales, source_bone_scales
+    from video_mocap.training.sources import detector_nose
+
+    scales = source_bone_scales("hdm05")
+
+    def load(key: str):
+        return apply_bone_scales(detector_nose(hdm05_clip(key)), scales)
+
+    return load

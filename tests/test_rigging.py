@@ -67,8 +67,8 @@ def test_solve_keeps_directions_with_constant_lengths(jog):
     from video_mocap.rigging.world import camera_to_world
 
     cam = motion.joints3d.astype(np.float64) + motion.root[:, None]
-    raw = camera_to_world(cam).apply(cam)
-    for child, parent in skeleton.BONES:
+    raw = S.with_crown(camera_to_world(cam).apply(cam))  # the head bone ends at the crown
+    for parent, child in skeleton.BONES:
         err = _angle_deg(raw[:, child] - raw[:, parent], joints[:, child] - joints[:, parent])
         assert err.max() < 0.1, (skeleton.JOINT_NAMES[child], err.max())
     # quaternions: unit, sign-continuous, and their forward kinematics is joints_world
@@ -114,6 +114,50 @@ def _procedural_walk(frames: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarr
     root = np.stack([np.zeros(frames), -1.2 * np.arange(frames) / 30.0, np.full(frames, heads[0, 2])], axis=1)
     h, t = S.forward_kinematics(deltas, root, heads, tails)
     return S.joints_from_pose(h, t), quats, heads, tails
+
+
+@pytest.mark.parametrize("key", [JOG, SNEAK])
+def test_head_bone_rises_to_the_crown_on_detector_semantics(hdm05_detector_clip, key):
+    """The detector's head point is level with the nose and behind it: the solve's head bone runs
+    from the nose up to the crown built above it, so a rig's head turned along it stays upright."""
+    clip = hdm05_detector_clip(key)
+    j = skeleton.JOINT_INDEX
+    ear_level = clip[:, j["head"]] - clip[:, j["neck_nose"]]
+    body_up = clip[:, j["thorax"]] - clip[:, j["pelvis"]]
+    assert np.median(_angle_deg(ear_level, body_up)) > 80.0  # the input's nose -> head runs backwards
+    solved = S.solve(_motion(clip), S.SolveConfig(smoothing=0.0, foot_lock=False))
+    out = solved.joints_world
+    head_bone = out[:, j["head"]] - out[:, j["neck_nose"]]
+    chest_up = out[:, j["thorax"]] - out[:, j["spine"]]
+    assert _angle_deg(head_bone, chest_up).max() < 60.0
+    assert (out[:, j["head"]] - out[:, j["neck_nose"]])[:, 2].min() > 0.05  # the crown above the nose
+    torso = solved.info["bone_lengths"][[S.BONE_INDEX["spine"], S.BONE_INDEX["chest"]]].sum()
+    low, high = S.FACE_BONE_BOUNDS["head"]
+    length = solved.info["bone_lengths"][S.BONE_INDEX["head"]]
+    assert low * torso < length < high * torso and 0.1 < length < 0.25
+    # the crown stands above the ear-level point, at the crown height, on the side away from the neck
+    crowned = S.with_crown(clip[:, :, [0, 2, 1]] * [1.0, -1.0, 1.0])
+    rise = crowned[:, j["head"]] - clip[:, j["head"]][:, [0, 2, 1]] * [1.0, -1.0, 1.0]
+    assert _angle_deg(rise, crowned[:, j["head"]] - crowned[:, j["thorax"]]).max() < 45.0
+
+
+def test_a_nod_tips_the_crown_forward(hdm05_detector_clip):
+    """Turning the face down about the ear axis (a nod) moves the crown forward, as a skull does."""
+    clip = hdm05_detector_clip(JOG)[:, :, [0, 2, 1]] * [1.0, -1.0, 1.0]  # Z up
+    j = skeleton.JOINT_INDEX
+    ears = clip[:, j["left_shoulder"]] - clip[:, j["right_shoulder"]]
+    axis = ears / np.linalg.norm(ears, axis=-1, keepdims=True)
+    nodded = clip.copy()
+    offset = clip[:, j["neck_nose"]] - clip[:, j["head"]]
+    nod = S.axis_angle_matrix(axis, np.full(len(clip), np.radians(25.0)))  # nose goes down
+    turned = np.einsum("tij,tj->ti", nod, offset)
+    if np.mean(turned[:, 2] - offset[:, 2]) > 0:  # the other sense of the ear axis
+        turned = np.einsum("tij,tj->ti", np.swapaxes(nod, -1, -2), offset)
+    nodded[:, j["neck_nose"]] = clip[:, j["head"]] + turned
+    forward = offset * [1.0, 1.0, 0.0]
+    forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
+    shift = S.with_crown(nodded)[:, j["head"]] - S.with_crown(clip)[:, j["head"]]
+    assert np.median(np.sum(shift * forward, axis=-1)) > 0.02
 
 
 def test_known_rotations_are_recovered():

@@ -462,7 +462,8 @@ def prepare_bandai_part2(cache_dir: str | os.PathLike, bandai_dir: str | os.Path
     """Unpack ``part2.tar.xz`` once into ``<cache_dir>/bandai_part2/part2``; return that folder.
 
     Unpacks into a temporary folder and renames it, so an interrupted unpack is never
-    mistaken for a complete one.
+    mistaken for a complete one; a job that finds another's unpack finished when its own is
+    done keeps the other's (two training runs started together read the same folder).
     """
     bandai_dir = Path(bandai_dir) if bandai_dir is not None else DataConfig().bandai_path
     target_root = Path(cache_dir) / "bandai_part2"
@@ -484,6 +485,8 @@ def prepare_bandai_part2(cache_dir: str | os.PathLike, bandai_dir: str | os.Path
             if not members:
                 raise VideoMocapError(f"{archive} holds no part2/*.bvh files; is it the Bandai part 2 archive?")
             tar.extractall(tmp, members=members, filter="data")
+        if target.is_dir() and marker.is_file():  # another job (a second training run) unpacked it meanwhile
+            return target
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp / "part2", target)

@@ -55,8 +55,10 @@ def source_directions(solved: S.SolvedMotion) -> np.ndarray:
 
 
 def check_follows(rig, solved: S.SolvedMotion, mapping: dict[str, str]) -> float:
-    """Largest angle (degrees) between mapped target bones and their source bones over the clip."""
+    """Largest angle (degrees) between mapped target bones and their source bones over the clip;
+    a face bone's target keeps its own rest direction, turned by the source bone's delta."""
     src = source_directions(solved)
+    src_deltas = S.deltas_from_rotations(solved.rotations, solved.rest_heads, solved.rest_tails)
     world = np.array(rig.matrix_world)
     worst = 0.0
     for k in range(0, solved.num_frames, STEP):
@@ -66,7 +68,12 @@ def check_follows(rig, solved: S.SolvedMotion, mapping: dict[str, str]) -> float
             head = (world @ np.append(np.array(pb.head), 1.0))[:3]
             tail = (world @ np.append(np.array(pb.tail), 1.0))[:3]
             d = (tail - head) / np.linalg.norm(tail - head)
-            cos = float(np.clip(d @ src[k, S.BONE_INDEX[src_bone]], -1.0, 1.0))
+            expected = src[k, S.BONE_INDEX[src_bone]]
+            if src_bone in S.FACE_BONES:
+                bone = rig.data.bones[dst_bone]
+                rest = world[:3, :3] @ (np.array(bone.tail_local) - np.array(bone.head_local))
+                expected = src_deltas[k, S.BONE_INDEX[src_bone]] @ (rest / np.linalg.norm(rest))
+            cos = float(np.clip(d @ expected, -1.0, 1.0))
             worst = max(worst, float(np.degrees(np.arccos(cos))))
     return worst
 

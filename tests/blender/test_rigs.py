@@ -3,7 +3,8 @@
 Rigs: the add-on's own armature, the Rigify human metarig, a generated Rigify rig (FK controls)
 and a Mixamo-style rig imported from FBX (``tests/data/mixamo_style_rig.fbx``: ``mixamorig:``
 names, A-pose, centimetres, object scale 0.01). Motion: real mocap (the HDM05 jog the pipeline
-tests seed the motion cache with) filmed from the side as in the sample clip, solved; and (slow) the
+tests seed the motion cache with, as mocap gives it and on the detector's skeleton) filmed from the
+side as in the sample clip, solved; and (slow) the
 sample clip's first 90 frames through the whole pipeline with the shipped weights.
 
 On each rig: the keyed frame count is the clip's; the head is above the neck, above the pelvis,
@@ -61,15 +62,19 @@ class Rig:
     head: str = "head"
     neck: str = "neck"
     keyed_feet: list[str] = field(default_factory=list)  # the foot and toe bones (controls) keyed
-    #: solve bones whose shown bone keeps its own rest direction (turned by the solved delta)
-    rest_relative: tuple[str, ...] = ()
+    #: solve bones whose shown bone keeps its own rest direction (turned by the solved delta): the
+    #: face bones on every retargeted rig (``rigging.retarget``), Rigify's torso
+    rest_relative: tuple[str, ...] = S.FACE_BONES
     #: upper-body direction tolerance (degrees): Rigify's deforming neck segments bend inside the control
     other_tol_deg: float = DIRECTION_TOL_DEG["other"]
 
 
-@pytest.fixture(scope="module")
-def solved(hdm05_clip) -> S.SolvedMotion:
-    rel, root = view_from_camera(hdm05_clip(CLIP), yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG)
+@pytest.fixture(scope="module", params=["mocap_head", "detector_head"])
+def solved(request, hdm05_clip, hdm05_detector_clip) -> S.SolvedMotion:
+    """The jog as mocap gives it (the head joint on the head's axis) and on the detector's skeleton
+    (the ear-level head point behind the nose, as the calibrated lifters answer)."""
+    clip = hdm05_clip(CLIP) if request.param == "mocap_head" else hdm05_detector_clip(CLIP)
+    rel, root = view_from_camera(clip, yaw_deg=VIEW_YAW_DEG, tilt_deg=VIEW_TILT_DEG)
     return S.solve(Motion3D(rel, root, np.arange(len(rel)), FPS, "hdm05"))
 
 
@@ -85,7 +90,7 @@ def _enable_rigify() -> None:
 
 def new_armature(solved) -> Rig:
     obj = blender_armature.create_armature(solved)
-    return Rig(obj, {b: b for b in S.BONE_NAMES})
+    return Rig(obj, {b: b for b in S.BONE_NAMES}, rest_relative=())
 
 
 def metarig(solved) -> Rig:
@@ -119,7 +124,7 @@ def generated_rigify(solved) -> Rig:
               "forearm.R": "DEF-forearm.R"}
     feet = {"foot.L": "DEF-foot.L", "toe.L": "DEF-toe.L", "foot.R": "DEF-foot.R", "toe.R": "DEF-toe.R"}
     return Rig(obj, deform, feet, head="DEF-spine.006", neck="DEF-spine.004",
-               keyed_feet=["foot_fk.L", "toe_fk.L", "foot_fk.R", "toe_fk.R"], rest_relative=("pelvis",),
+               keyed_feet=["foot_fk.L", "toe_fk.L", "foot_fk.R", "toe_fk.R"], rest_relative=("pelvis", *S.FACE_BONES),
                other_tol_deg=8.0)
 
 
@@ -214,7 +219,7 @@ def check_sanity(rig: Rig, solved: S.SolvedMotion) -> None:
         for src_bone, dst in rig.mapping.items():
             d = world_point(obj, pose[dst].tail) - world_point(obj, pose[dst].head)
             expected = src[k, S.BONE_INDEX[src_bone]]
-            if src_bone in rig.rest_relative:  # Rigify's pelvis: the torso control keeps its rest tilt
+            if src_bone in rig.rest_relative:  # the face bones, Rigify's torso: their own rest direction, turned
                 rest_dir = world[:3, :3] @ (np.array(obj.data.bones[dst].tail_local) - np.array(obj.data.bones[dst].head_local))
                 expected = src_deltas[k, S.BONE_INDEX[src_bone]] @ (rest_dir / np.linalg.norm(rest_dir))
             cos = float(np.clip(d @ expected / np.linalg.norm(d), -1.0, 1.0))
