@@ -66,7 +66,7 @@ def test_solve_keeps_directions_with_constant_lengths(jog):
     np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), atol=1e-9)
     from video_mocap.rigging.world import camera_to_world
 
-    cam = motion.joints3d.astype(np.float64) + motion.root[:, None]
+    cam = S.camera_joints(motion)
     raw = S.with_crown(camera_to_world(cam).apply(cam))  # the head bone ends at the crown
     for parent, child in skeleton.BONES:
         err = _angle_deg(raw[:, child] - raw[:, parent], joints[:, child] - joints[:, parent])
@@ -158,6 +158,31 @@ def test_a_nod_tips_the_crown_forward(hdm05_detector_clip):
     forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
     shift = S.with_crown(nodded)[:, j["head"]] - S.with_crown(clip)[:, j["head"]]
     assert np.median(np.sum(shift * forward, axis=-1)) > 0.02
+
+
+def test_size_wobble_of_the_lifter_leaves_the_depth(jog):
+    """A lifter whose skeleton grows and shrinks by 15 % from frame to frame (as on real video) gets
+    roots placed 15 % nearer or farther by the root fit; the solve's camera joints bring every frame
+    to the clip's one size about the camera centre, which takes the wobble out of the depth and
+    leaves the image unchanged."""
+    from video_mocap.inference.trajectory import recover_root
+
+    rel, root = view_from_camera(jog, yaw_deg=30.0, tilt_deg=8.0)
+    focal, width, height = 1000.0, 1920, 1080
+    cam = rel + root[:, None]
+    pixels = focal * cam[..., :2] / cam[..., 2:] + [width / 2, height / 2]
+    rng = np.random.default_rng(0)
+    wobble = 1.0 + 0.15 * np.sin(np.arange(len(rel)) / 3.0) + rng.normal(scale=0.02, size=len(rel))
+    lifted = rel * wobble[:, None, None]
+    fitted = recover_root(lifted, pixels, np.ones(rel.shape[:2]), focal, width, height)  # smoothed, as lifted
+    motion = Motion3D(lifted.astype(np.float32), fitted, np.arange(len(rel)), FPS, "hdm05")
+    fixed = S.camera_joints(motion)
+    as_fitted = np.abs(fitted[:, 2] - root[:, 2])
+    kept = np.abs(fixed[:, 0, 2] - root[:, 2] * np.median(wobble))  # one size: the clip's median
+    assert np.percentile(as_fitted, 90) > 0.3 and np.percentile(kept, 90) < 0.1 * np.percentile(as_fitted, 90)
+    reprojected = focal * fixed[..., :2] / fixed[..., 2:] + [width / 2, height / 2]
+    assert np.abs(reprojected - focal * (lifted + fitted[:, None])[..., :2] / (lifted + fitted[:, None])[..., 2:]
+                  - [width / 2, height / 2]).max() < 1e-3  # pixels (float32 roots)
 
 
 def test_known_rotations_are_recovered():

@@ -76,7 +76,7 @@ def test_round_trip_evaluated_pose_matches_solve(empty_scene, clip, smoothing, f
     err = np.linalg.norm(got - solved.joints_world[frames], axis=-1)
     assert err.max() < POSITION_TOL_M, err.max()
     if smoothing == 0.0:  # unsmoothed: every bone points where the input bone points
-        cam = motion.joints3d.astype(np.float64) + motion.root[:, None]
+        cam = S.camera_joints(motion)
         raw = S.with_crown(camera_to_world(cam).apply(cam))[frames]  # the head bone ends at the crown
         for parent, child in skeleton.BONES:
             a, b = raw[:, child] - raw[:, parent], got[:, child] - got[:, parent]
