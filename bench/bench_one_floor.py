@@ -96,9 +96,10 @@ def measure_view(view: str, cameras: dict, triangulated: list[np.ndarray], weigh
         motion, shared_joints = people.results[tid].motion, people.results[tid].solved.joints_world
         scale = float(np.asarray(motion.extras.get(ROOT_DEPTH_SCALE, 1.0)))
         alone_joints = alone.apply(lifted[tid])
-        root = np.asarray(motion.root, dtype=np.float64)
-        distance = {"subject_only": distance_error(root, motion.frame_indices, cameras[view], triangulated),
-                    "shared": distance_error(root * scale, motion.frame_indices, cameras[view], triangulated)}
+        # the roots the armatures stand on: one size per person (rigging.solve.size_factors), with and without the scale
+        distance = {"subject_only": distance_error(lifted[tid][:, 0], motion.frame_indices, cameras[view], triangulated),
+                    "shared": distance_error(camera_joints(motion)[:, 0], motion.frame_indices, cameras[view],
+                                             triangulated)}
         middle = len(alone_joints) // 2
         rows.append({"track_id": int(tid), "subject": tid == people.subject_id, "depth_scale": scale,
                      "distance_error_m": distance,

@@ -161,9 +161,9 @@ def test_a_nod_tips_the_crown_forward(hdm05_detector_clip):
 
 
 def test_size_wobble_of_the_lifter_leaves_the_depth(jog):
-    """A lifter whose skeleton grows and shrinks by 15 % from frame to frame (as on real video) gets
+    """A lifter whose skeleton grows and shrinks by 15 % in step with the gait (as on real video) gets
     roots placed 15 % nearer or farther by the root fit; the solve's camera joints bring every frame
-    to the clip's one size about the camera centre, which takes the wobble out of the depth and
+    to its size's local trend about the camera centre, which takes the wobble out of the depth and
     leaves the image unchanged."""
     from video_mocap.inference.trajectory import recover_root
 
@@ -178,8 +178,8 @@ def test_size_wobble_of_the_lifter_leaves_the_depth(jog):
     motion = Motion3D(lifted.astype(np.float32), fitted, np.arange(len(rel)), FPS, "hdm05")
     fixed = S.camera_joints(motion)
     as_fitted = np.abs(fitted[:, 2] - root[:, 2])
-    kept = np.abs(fixed[:, 0, 2] - root[:, 2] * np.median(wobble))  # one size: the clip's median
-    assert np.percentile(as_fitted, 90) > 0.3 and np.percentile(kept, 90) < 0.1 * np.percentile(as_fitted, 90)
+    kept = np.abs(fixed[:, 0, 2] - root[:, 2])  # the wobble's trend is 1: the true size
+    assert np.percentile(as_fitted, 90) > 0.3 and np.percentile(kept, 90) < 0.3 * np.percentile(as_fitted, 90)
     reprojected = focal * fixed[..., :2] / fixed[..., 2:] + [width / 2, height / 2]
     assert np.abs(reprojected - focal * (lifted + fitted[:, None])[..., :2] / (lifted + fitted[:, None])[..., 2:]
                   - [width / 2, height / 2]).max() < 1e-3  # pixels (float32 roots)
