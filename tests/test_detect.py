@@ -467,4 +467,4 @@ def test_head_in_profile_is_seen_and_solved_upright(detected, cache_dir):
         assert np.ptp(length) < 1e-6, bone
         low, high = S.FACE_BONE_BOUNDS[bone]
         assert low * torso - 1e-9 <= length[0] <= high * torso + 1e-9, (bone, length[0], torso)
-    assert 0.03 < np.linalg.norm(w[0, J["head"]] - w[0, J["neck_nose"]]) < 0.15  # metres: nose to ear level
+    assert 0.08 < np.linalg.norm(w[0, J["head"]] - w[0, J["neck_nose"]]) < 0.22  # metres: nose to crown

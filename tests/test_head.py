@@ -49,7 +49,7 @@ def test_long_missing_head_keeps_its_rest_orientation_to_the_neck(hdm05_clip):
     np.testing.assert_allclose(np.abs(solved.rotations[gap, head, 0]), 1.0, atol=1e-6)  # local rotation = rest
     w = solved.joints_world
     length = np.linalg.norm(w[:, J["head"]] - w[:, J["neck_nose"]], axis=-1)
-    assert np.ptp(length) < 1e-6 and length[0] < 0.15
+    assert np.ptp(length) < 1e-6 and length[0] < 0.22  # metres: nose to crown, not the 40 cm the lifter said
 
     def head_error_deg(motion: S.SolvedMotion) -> np.ndarray:
         """Angle (deg) of the solved nose -> head direction to the true one, over the gap."""
