@@ -126,11 +126,10 @@ VERTICAL_COS = 0.7
 #: the face bones: each ends at a joint that the 2D stage may miss for long stretches (a head in
 #: profile, a back view); there the bone keeps its rest orientation relative to its parent
 FACE_BONES = ("neck", "head")
-#: the crown (top of the skull) above the motion's head joint (the detector's eye-ear point, see
-#: ``core.skeleton``), as a fraction of the torso (pelvis -> spine -> thorax): adult anthropometry
-#: puts the vertex about 12 cm above the eyes and ears, and the detector's torso measures 0.46 m
-#: (``training/jointmaps/detector_skeleton.json``)
-CROWN_HEIGHT_TORSO = 0.26
+#: the crown (top of the skull) above the nose along the skull's up axis, as a fraction of the torso
+#: (pelvis -> spine -> thorax): adult anthropometry puts the vertex about 12-13 cm above the tip of the
+#: nose, and the detector's torso measures 0.46 m (``training/jointmaps/detector_skeleton.json``)
+CROWN_ABOVE_NOSE_TORSO = 0.27
 #: the skull's up axis comes from the face (nose -> eye-ear point) where the face direction is at
 #: least this far (sine) from the neck axis, from the neck axis alone where the face lies along it
 #: (a nose the lifter put on the head's axis), blended in between
@@ -502,8 +501,10 @@ def with_crown(joints: np.ndarray) -> np.ndarray:
     nose to it runs backwards, and a rig's head turned along it would tip below the neck. The skull's
     up axis is the neck axis (thorax -> head point) made perpendicular to the face direction (head
     point -> nose), so that a nod tips the crown forward; where the face direction lies along the
-    neck axis (:data:`FACE_AXIS_SIN`) the neck axis alone is used. The crown is
-    :data:`CROWN_HEIGHT_TORSO` of the clip's median torso above the head point.
+    neck axis (:data:`FACE_AXIS_SIN`) the neck axis alone is used. The crown stands
+    :data:`CROWN_ABOVE_NOSE_TORSO` of the clip's median torso above the nose along that axis: the head
+    point moves up by that height less its own median height above the nose, so a head joint already
+    near the top of the head (weights trained before the detector's skeleton, issue 23) moves less.
     """
     out = np.array(joints, dtype=np.float64, copy=True)
     head, nose, thorax = out[:, J["head"]], out[:, J["neck_nose"]], out[:, J["thorax"]]
@@ -516,7 +517,8 @@ def with_crown(joints: np.ndarray) -> np.ndarray:
     up = _normalize(weight * face_up + (1.0 - weight) * neck_axis)
     torso = np.median(np.linalg.norm(out[:, J["spine"]] - out[:, J["pelvis"]], axis=-1)
                       + np.linalg.norm(out[:, J["thorax"]] - out[:, J["spine"]], axis=-1))
-    out[:, J["head"]] = head + CROWN_HEIGHT_TORSO * torso * up
+    above_nose = float(np.median(np.sum((head - nose) * up, axis=-1)))
+    out[:, J["head"]] = head + max(CROWN_ABOVE_NOSE_TORSO * torso - above_nose, 0.0) * up
     return out
 
 
