@@ -442,7 +442,7 @@ def test_start_from_trained_weights(trained_run, tmp_path):
 
 def test_shipped_weights_fit_the_calibrated_finetune_configs(repo_root):
     """The fine-tuning configs start from the shipped weights: their model config is the card's, the
-    PoseMoE card included (written before its ``router`` field existed: the default, "mixture")."""
+    PoseMoE card's router included ("mixture"; a card written before the field existed reads as it)."""
     from video_mocap.inference.weights import default_weights_path, load_card
     from video_mocap.training.config import load_config
     from video_mocap.training.train import config_differences, model_config_dict
@@ -454,7 +454,9 @@ def test_shipped_weights_fit_the_calibrated_finetune_configs(repo_root):
         full, differ = config_differences(model, card.config, model_config_dict(config))
         assert differ == [], (model, differ)
         if model == "posemoe":
-            assert "router" not in card.config and full["router"] == "mixture"
+            assert card.config.get("router", "mixture") == "mixture" and full["router"] == "mixture"
+            old_card = {k: v for k, v in card.config.items() if k != "router"}
+            assert config_differences(model, old_card, model_config_dict(config))[1] == []
         other = {**card.config, "dim": card.config["dim"] * 2}  # a card of another size does not fit
         assert config_differences(model, other, model_config_dict(config))[1] == ["dim"]
 
