@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.errors import VideoMocapError
 from ..core.filters import savgol
-from ..core.skeleton import JOINT_INDEX, NUM_JOINTS
+from ..core.skeleton import JOINT_NAMES, NUM_JOINTS
 
 #: a frame whose scores sum below this (every joint missing / interpolated) weighs joints equally
 MIN_FRAME_SCORE = 1e-3
@@ -35,8 +35,7 @@ JOINT_WEIGHT_FLOOR = 1e-6
 MOBILE_JOINT_WEIGHT = 0.2
 MOBILE_JOINTS = ("left_elbow", "left_wrist", "right_elbow", "right_wrist", "neck_nose", "head")
 #: (17,) each joint's weight in the root fit, times its detector score
-ROOT_FIT_JOINT_WEIGHTS = np.array([MOBILE_JOINT_WEIGHT if name in MOBILE_JOINTS else 1.0
-                                   for name in sorted(JOINT_INDEX, key=JOINT_INDEX.get)])
+ROOT_FIT_JOINT_WEIGHTS = np.array([MOBILE_JOINT_WEIGHT if name in MOBILE_JOINTS else 1.0 for name in JOINT_NAMES])
 #: nearest the root may come to the camera, metres
 MIN_DEPTH_M = 0.1
 #: re-weighting passes that turn the algebraic error into (approximately) reprojection error

@@ -7,6 +7,7 @@ import pytest
 
 from video_mocap.core.errors import VideoMocapError
 from video_mocap.core import skeleton
+from video_mocap.core.camera import project
 from video_mocap.core.formats import Motion3D
 from video_mocap.core import filters
 from video_mocap.rigging import footlock
@@ -31,6 +32,11 @@ def _noisy(joints: np.ndarray, seed: int = 0, white_m: float = 0.012, drift_m: f
     slow = filters.savgol(rng.normal(size=joints.shape), window=15, polyorder=1)
     slow *= drift_m / max(slow.std(), 1e-9)
     return joints + white + slow
+
+
+def _z_up(joints_yup: np.ndarray) -> np.ndarray:
+    """(..., 3) Y-up mocap joints in Z-up axes (the solve's world), handedness kept."""
+    return joints_yup[..., [0, 2, 1]] * [1.0, -1.0, 1.0]
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -136,14 +142,15 @@ def test_head_bone_rises_to_the_crown_on_detector_semantics(hdm05_detector_clip,
     length = solved.info["bone_lengths"][S.BONE_INDEX["head"]]
     assert low * torso < length < high * torso and 0.1 < length < 0.25
     # the crown stands above the ear-level point, at the crown height, on the side away from the neck
-    crowned = S.with_crown(clip[:, :, [0, 2, 1]] * [1.0, -1.0, 1.0])
-    rise = crowned[:, j["head"]] - clip[:, j["head"]][:, [0, 2, 1]] * [1.0, -1.0, 1.0]
+    clip_zup = _z_up(clip)
+    crowned = S.with_crown(clip_zup)
+    rise = crowned[:, j["head"]] - clip_zup[:, j["head"]]
     assert _angle_deg(rise, crowned[:, j["head"]] - crowned[:, j["thorax"]]).max() < 45.0
 
 
 def test_a_nod_tips_the_crown_forward(hdm05_detector_clip):
     """Turning the face down about the ear axis (a nod) moves the crown forward, as a skull does."""
-    clip = hdm05_detector_clip(JOG)[:, :, [0, 2, 1]] * [1.0, -1.0, 1.0]  # Z up
+    clip = _z_up(hdm05_detector_clip(JOG))
     j = skeleton.JOINT_INDEX
     ears = clip[:, j["left_shoulder"]] - clip[:, j["right_shoulder"]]
     axis = ears / np.linalg.norm(ears, axis=-1, keepdims=True)
@@ -169,8 +176,7 @@ def test_size_wobble_of_the_lifter_leaves_the_depth(jog):
 
     rel, root = view_from_camera(jog, yaw_deg=30.0, tilt_deg=8.0)
     focal, width, height = 1000.0, 1920, 1080
-    cam = rel + root[:, None]
-    pixels = focal * cam[..., :2] / cam[..., 2:] + [width / 2, height / 2]
+    pixels = project(rel + root[:, None], focal, width, height)
     rng = np.random.default_rng(0)
     wobble = 1.0 + 0.15 * np.sin(np.arange(len(rel)) / 3.0) + rng.normal(scale=0.02, size=len(rel))
     lifted = rel * wobble[:, None, None]
@@ -180,9 +186,8 @@ def test_size_wobble_of_the_lifter_leaves_the_depth(jog):
     as_fitted = np.abs(fitted[:, 2] - root[:, 2])
     kept = np.abs(fixed[:, 0, 2] - root[:, 2])  # the wobble's trend is 1: the true size
     assert np.percentile(as_fitted, 90) > 0.3 and np.percentile(kept, 90) < 0.3 * np.percentile(as_fitted, 90)
-    reprojected = focal * fixed[..., :2] / fixed[..., 2:] + [width / 2, height / 2]
-    assert np.abs(reprojected - focal * (lifted + fitted[:, None])[..., :2] / (lifted + fitted[:, None])[..., 2:]
-                  - [width / 2, height / 2]).max() < 1e-3  # pixels (float32 roots)
+    as_lifted = project(lifted + fitted[:, None], focal, width, height)
+    assert np.abs(project(fixed, focal, width, height) - as_lifted).max() < 1e-3  # pixels (float32 roots)
 
 
 def test_known_rotations_are_recovered():

@@ -984,11 +984,11 @@ CARD_SECTIONS = ("augment", "camera", "noise", "optim", "pretrain")
 
 def _skeleton_text(config: TrainConfig) -> str:
     """The card's line on the training skeleton: the detector calibration it was mapped onto, or none."""
-    from .jointmap import DETECTOR_SKELETON_FILE, detector_skeleton_sha256
+    from .jointmap import DETECTOR_SKELETON_FILE, detector_skeleton_sha256, load_detector_skeleton
 
     if not config.data.detector_bones:
         return "each source's own bones (hips and nose mapped to the detector's; data.detector_bones off)."
-    calibration = json.loads(DETECTOR_SKELETON_FILE.read_text())
+    calibration = load_detector_skeleton()
     digest = detector_skeleton_sha256()[:12]
     return (f"every source mapped bone by bone onto the detector's measured skeleton (data.detector_bones): "
             f"training/jointmaps/{DETECTOR_SKELETON_FILE.name} (sha256 {digest}..., {calibration.get('date', '?')}), "
