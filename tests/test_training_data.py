@@ -658,6 +658,25 @@ def test_make_eval_windows_fixed_camera(sample_clips: list[Clip]) -> None:
     assert all(w.inputs.shape[0] == 8 for w in windows) and any("@4" in w.name for w in windows)
 
 
+def test_fixed_pitch_sees_the_subject_from_that_angle(sample_clips: list[Clip]) -> None:
+    """A high evaluation camera (pitch -30) aims at the subject from 30 deg above at any height: a far
+    one (narrow lens, small in frame) is not clipped to ``height_m``, which would flatten the view and
+    crop the head."""
+    from video_mocap.training.cameras import in_frame_mask, project_batch, sample_cameras, world_to_camera
+
+    camera = CameraConfig(fixed_pitch_deg=-30.0, fixed_fov_deg=30.0, fill=(0.35, 0.4), out_of_frame_prob=0.0)
+    for clip in sample_clips:
+        joints = np.asarray(clip.joints, dtype=np.float64)[None]
+        cams = sample_cameras(joints, camera, np.random.default_rng(0))
+        to_pelvis = joints[0, :, 0] - cams.position[0]
+        elevation = np.degrees(np.arctan2(to_pelvis[:, 1], np.hypot(to_pelvis[:, 0], to_pelvis[:, 2])))
+        assert np.median(elevation) == pytest.approx(-30.0, abs=2.0)
+        assert cams.position[0, 0, 1] > camera.height_m[1]
+        points_cam = world_to_camera(joints, cams)
+        pixels, _ = project_batch(points_cam, cams)
+        assert in_frame_mask(pixels, points_cam, cams).mean() > 0.95
+
+
 def test_group_switches_turn_each_augmentation_off_alone(sample_clips: list[Clip], tmp_path: Path) -> None:
     """The ablation's switches (YAML ``augment.body``, ``augment.pose``, ``camera.enabled``)."""
     from video_mocap.training.cameras import PLAIN_FOV_DEG, PLAIN_IMAGE_SIZE, sample_cameras

@@ -41,7 +41,9 @@ class CameraConfig:
     ``fixed_pitch_deg`` / ``fixed_yaw_deg`` / ``fixed_height_m`` / ``fixed_fov_deg`` override
     the random draw (evaluation by viewpoint: e.g. pitch -30 = high camera looking down;
     pitch 0 with height 1.6 = eye level; pitch +10 with height 0.4 = low camera). With the
-    pitch free and the height fixed, the camera aims at the subject.
+    pitch free and the height fixed, the camera aims at the subject; with the pitch fixed and the
+    height free, the camera aims at the subject from that pitch at any height (not clipped to
+    ``height_m`` above: the subject is seen from that angle and stays in frame).
     """
 
     fov_deg: tuple[float, float] = (30.0, 90.0)
@@ -240,7 +242,13 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
     floor = joints_world[:, :, list(skeleton.FEET), 1].min(axis=(1, 2)) - ANKLE_HEIGHT_M
     centre = track[:, 0].copy()
     cam_height = centre[:, 1] - floor - distance * np.sin(pitch)
-    cam_height = np.clip(cam_height, config.height_m[0], np.where(steep, config.steep_height_max_m, config.height_m[1]))
+    highest = np.where(steep, config.steep_height_max_m, config.height_m[1])
+    if config.fixed_pitch_deg is not None:
+        # a fixed pitch is a view of the subject from that angle (an evaluation by viewpoint): the camera
+        # rises as far as aiming at the subject needs. Clipped to height_m, a far camera looking down 30 deg
+        # would sit too low, see the subject from 15 deg and lose its head out of the frame's top.
+        highest = np.full(batch, np.inf)
+    cam_height = np.clip(cam_height, config.height_m[0], highest)
     if config.fixed_height_m is not None:
         cam_height = np.full(batch, float(config.fixed_height_m))
     if config.fixed_pitch_deg is None:
