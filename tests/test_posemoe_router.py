@@ -83,3 +83,26 @@ def test_shipped_posemoe_card_loads_as_the_mixture_it_was_trained_with():
 def test_unknown_router_is_refused():
     with pytest.raises(VideoMocapError, match="router"):
         build_model("posemoe", dataclasses.replace(preset_config("posemoe", "tiny"), router="top1"))
+
+
+def test_warm_start_keeps_the_mixture_heads_and_trusts_their_experts():
+    """gated_state_from_mixture: the gated model takes a mixture model's weights (strict load); each
+    expert's head starts as the coordinates it gave there and the router starts trusting that expert."""
+    from video_mocap.inference.models.posemoe import WARM_START_GATE_LOGIT, gated_state_from_mixture
+
+    torch.manual_seed(1)
+    mixture_config = preset_config("posemoe", "tiny")
+    mixture = build_model("posemoe", mixture_config).eval()
+    gated = _gated()
+    gated.load_state_dict(gated_state_from_mixture(mixture.state_dict(), mixture_config.dim), strict=True)
+    assert torch.equal(gated.head_2d.weight[:4], mixture.head_2d.weight)
+    assert torch.equal(gated.head_depth.weight[2:], mixture.head_depth.weight)
+    kept = {k: v for k, v in mixture.state_dict().items() if not k.startswith(("head_", "router.gate."))}
+    assert kept and all(torch.equal(gated.state_dict()[k], v) for k, v in kept.items())
+    with torch.no_grad():
+        _, aux = gated(_input(), return_aux=True)
+    trust = torch.softmax(torch.tensor([WARM_START_GATE_LOGIT, -WARM_START_GATE_LOGIT]), dim=0)[0]
+    gate = aux["gate"]  # (B, T, J, 3, 2): x, y from the 2D expert, z from the depth expert
+    assert torch.allclose(gate[..., :2, 0], trust.expand_as(gate[..., :2, 0]))
+    assert torch.allclose(gate[..., 2, 1], trust.expand_as(gate[..., 2, 1]))
+    assert trust > 0.9

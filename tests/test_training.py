@@ -663,3 +663,35 @@ def test_prepared_data_round_trip_and_bf16_run(hdm05_file, tmp_path):
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == 2
     assert "bf16" in load_card(tmp_path / "run" / "dtgcn.safetensors").training_data
+
+
+def test_gated_posemoe_run_warm_starts_from_mixture_weights(shared_dir, tmp_path):
+    """init_weights of a feature-mixture PoseMoE in a run with the gated router: the router is warm-started
+    (inference.models.posemoe.gated_state_from_mixture), the run and its card say so; any other config
+    difference is still refused."""
+    from video_mocap.cli.train import main
+    from video_mocap.inference.models import build_model, config_to_dict, preset_config
+    from video_mocap.inference.weights import ModelCard, load_card, save_weights
+
+    if not (shared_dir / HDM05).is_file() or not (shared_dir / DEEPMIMIC).is_file():
+        pytest.skip("HDM05 / DeepMimic sequence files missing from ../shared")
+    small = {"dim": 16, "encoder_layers": 1, "decoder_layers": 1, "heads": 2}
+    mixture_config = dataclasses.replace(preset_config("posemoe", "tiny"), num_frames=9, router="mixture", **small)
+    start = tmp_path / "mixture" / "posemoe.safetensors"
+    start.parent.mkdir()
+    save_weights(build_model("posemoe", mixture_config).state_dict(),
+                 ModelCard(model="posemoe", config=config_to_dict(mixture_config), num_frames=9,
+                           training_data="Training data: a test's starting point", licence="MIT"), start)
+    config = _run_config(shared_dir, tmp_path / "gated", steps=1)
+    config.update(model="posemoe", model_config={**small, "router": "gate"}, init_weights=str(start),
+                  pretrain={"steps": 0})
+    config["val"]["every_steps"] = 100
+    assert main([str(_write_yaml(tmp_path / "gated.yaml", config)), "--quiet"]) == 0
+    state = json.loads((tmp_path / "gated" / "state.json").read_text())
+    assert state["step"] == 1 and state["init_weights"]["warm_start"] == "router mixture -> gate"
+    card = load_card(tmp_path / "gated" / "posemoe.safetensors")
+    assert card.config["router"] == "gate" and "gated_state_from_mixture" in card.training_data
+
+    config.update(output_dir=str(tmp_path / "wider"), model_config={**small, "router": "gate", "dim": 24})
+    with pytest.raises(VideoMocapError, match="dim is 16 there, 24 here"):
+        main([str(_write_yaml(tmp_path / "wider.yaml", config)), "--quiet"])

@@ -560,6 +560,13 @@ class Trainer:
         path = default_weights_path(self.config.model) if spec == "default" else Path(spec)
         state, card = load_weights(path, expected_model=self.config.model)
         card_config, differ = config_differences(self.config.model, card.config, self.model_config)
+        warm_start = differ == ["router"] and (card_config["router"], self.model_config["router"]) == ("mixture", "gate")
+        if warm_start:  # PoseMoE: the gated router warm-started from the feature-mixture weights
+            from ..inference.models.posemoe import gated_state_from_mixture
+
+            state, differ = gated_state_from_mixture(state, card_config["dim"]), []
+            log.info("init_weights %s: a mixture PoseMoE; the gated router is warm-started from it "
+                     "(inference.models.posemoe.gated_state_from_mixture)", path)
         if differ:
             raise VideoMocapError(
                 f"init_weights {path} do not fit this run's {self.config.model} config: "
@@ -570,7 +577,8 @@ class Trainer:
         self.model.load_state_dict(state, strict=True)
         self.state.stage = "train"
         self.state.init_weights = {"file": path.name, "model": card.model, "preset": card.preset,
-                                   "licence": card.licence, "training_data": card.training_data}
+                                   "licence": card.licence, "training_data": card.training_data,
+                                   "warm_start": "router mixture -> gate" if warm_start else ""}
         log.info("starting from %s (%s, preset %s); pre-training skipped", path, card.model, card.preset)
 
     def _resume(self) -> None:
@@ -1048,8 +1056,10 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
                      f"{changed}.")
     if state.init_weights:
         start = state.init_weights
-        lines.append(f"Initialised from: {start['file']} ({start['model']}, preset {start['preset']}), scored at "
-                     "step 0 as the first best; no pre-training. How those weights were trained:")
+        warm = (f", {start['warm_start']} (the gated router warm-started by "
+                "inference.models.posemoe.gated_state_from_mixture)") if start.get("warm_start") else ""
+        lines.append(f"Initialised from: {start['file']} ({start['model']}, preset {start['preset']}){warm}, scored "
+                     "at step 0 as the first best; no pre-training. How those weights were trained:")
         lines += [f"    {line}" for line in start.get("training_data", "").splitlines()]
     elif config.model == "dtgcn":
         lines.append(f"Pre-training (masked self-distillation): {state.pretrain_step} steps, "

@@ -235,6 +235,41 @@ class PoseMoE(nn.Module):
         return pose3d, {"pose2d": out_2d[..., 0:2], "depth": from_depth[..., 2], "gate": gate}
 
 
+#: the warm start's router logit for the expert that gave a coordinate in the mixture model (the
+#: other gets its negative): softmax(+1.5, -1.5) = 0.95, so the router starts trusting that expert
+WARM_START_GATE_LOGIT = 1.5
+
+
+def gated_state_from_mixture(mixture_state: dict[str, torch.Tensor], dim: int) -> dict[str, torch.Tensor]:
+    """Weights of a ``router = "gate"`` PoseMoE warm-started from a trained ``"mixture"`` one.
+
+    Embeddings, encoder, decoder and norms keep their weights (same shapes). Each expert's 3D head
+    starts as the mixture model's head for the coordinates that expert gave there (2D expert: the
+    refined 2D and x, y; depth expert: z) and at zero for the others; the router's norm is kept and
+    its gate starts at 0.95 for the expert that gave each coordinate. The mixture's feature sum before
+    the heads is gone, so the warm-started model is close to, not equal to, the mixture one: it is a
+    starting point for training (issue 23), not a model.
+
+    Args:
+        mixture_state: a mixture PoseMoE's ``state_dict()``; dim: its channel width.
+    Returns:
+        A state dict that ``PoseMoE(PoseMoEConfig(router="gate", ...)).load_state_dict`` takes (strict).
+    """
+    gated = {k: v.clone() for k, v in mixture_state.items()
+             if not k.startswith(("router.gate.", "head_2d.", "head_depth."))}
+    w2d, b2d = mixture_state["head_2d.weight"], mixture_state["head_2d.bias"]  # (4, C): 2D (2), x, y
+    wz, bz = mixture_state["head_depth.weight"], mixture_state["head_depth.bias"]  # (1, C): z
+    gated["head_2d.weight"] = torch.cat([w2d, torch.zeros(1, dim)], dim=0)
+    gated["head_2d.bias"] = torch.cat([b2d, torch.zeros(1)])
+    gated["head_depth.weight"] = torch.cat([torch.zeros(2, dim), wz], dim=0)
+    gated["head_depth.bias"] = torch.cat([torch.zeros(2), bz])
+    # gate logits, (coordinate, expert) flattened: x, y from the 2D expert, z from the depth expert
+    logits = torch.tensor([[1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]) * WARM_START_GATE_LOGIT
+    gated["router.gate.weight"] = torch.zeros(logits.numel(), 2 * dim)
+    gated["router.gate.bias"] = logits.flatten()
+    return gated
+
+
 def temporal_consistency_loss(pred: torch.Tensor) -> torch.Tensor:
     """Mean first-difference magnitude of a (B, T, J, C) sequence (0 when T < 2).
 
