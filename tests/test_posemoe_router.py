@@ -91,10 +91,9 @@ def test_warm_start_keeps_the_mixture_heads_and_trusts_their_experts():
     from video_mocap.inference.models.posemoe import WARM_START_GATE_LOGIT, gated_state_from_mixture
 
     torch.manual_seed(1)
-    mixture_config = preset_config("posemoe", "tiny")
-    mixture = build_model("posemoe", mixture_config).eval()
+    mixture = build_model("posemoe", preset_config("posemoe", "tiny")).eval()
     gated = _gated()
-    gated.load_state_dict(gated_state_from_mixture(mixture.state_dict(), mixture_config.dim), strict=True)
+    gated.load_state_dict(gated_state_from_mixture(mixture.state_dict()), strict=True)
     assert torch.equal(gated.head_2d.weight[:4], mixture.head_2d.weight)
     assert torch.equal(gated.head_depth.weight[2:], mixture.head_depth.weight)
     kept = {k: v for k, v in mixture.state_dict().items() if not k.startswith(("head_", "router.gate."))}

@@ -242,12 +242,10 @@ def sample_cameras(joints_world: np.ndarray, config: CameraConfig, rng: np.rando
     floor = joints_world[:, :, list(skeleton.FEET), 1].min(axis=(1, 2)) - ANKLE_HEIGHT_M
     centre = track[:, 0].copy()
     cam_height = centre[:, 1] - floor - distance * np.sin(pitch)
-    highest = np.where(steep, config.steep_height_max_m, config.height_m[1])
-    if config.fixed_pitch_deg is not None:
-        # a fixed pitch is a view of the subject from that angle (an evaluation by viewpoint): the camera
-        # rises as far as aiming at the subject needs. Clipped to height_m, a far camera looking down 30 deg
-        # would sit too low, see the subject from 15 deg and lose its head out of the frame's top.
-        highest = np.full(batch, np.inf)
+    # a fixed pitch is a view of the subject from that angle (an evaluation by viewpoint): the camera
+    # rises as far as aiming at the subject needs. Clipped to height_m, a far camera looking down 30 deg
+    # would sit too low, see the subject from 15 deg and lose its head out of the frame's top.
+    highest = np.inf if config.fixed_pitch_deg is not None else np.where(steep, config.steep_height_max_m, config.height_m[1])
     cam_height = np.clip(cam_height, config.height_m[0], highest)
     if config.fixed_height_m is not None:
         cam_height = np.full(batch, float(config.fixed_height_m))

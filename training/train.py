@@ -564,7 +564,7 @@ class Trainer:
         if warm_start:  # PoseMoE: the gated router warm-started from the feature-mixture weights
             from ..inference.models.posemoe import gated_state_from_mixture
 
-            state, differ = gated_state_from_mixture(state, card_config["dim"]), []
+            state, differ = gated_state_from_mixture(state), []
             log.info("init_weights %s: a mixture PoseMoE; the gated router is warm-started from it "
                      "(inference.models.posemoe.gated_state_from_mixture)", path)
         if differ:

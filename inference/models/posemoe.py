@@ -240,7 +240,7 @@ class PoseMoE(nn.Module):
 WARM_START_GATE_LOGIT = 1.5
 
 
-def gated_state_from_mixture(mixture_state: dict[str, torch.Tensor], dim: int) -> dict[str, torch.Tensor]:
+def gated_state_from_mixture(mixture_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Weights of a ``router = "gate"`` PoseMoE warm-started from a trained ``"mixture"`` one.
 
     Embeddings, encoder, decoder and norms keep their weights (same shapes). Each expert's 3D head
@@ -251,7 +251,7 @@ def gated_state_from_mixture(mixture_state: dict[str, torch.Tensor], dim: int) -
     starting point for training (issue 23), not a model.
 
     Args:
-        mixture_state: a mixture PoseMoE's ``state_dict()``; dim: its channel width.
+        mixture_state: a mixture PoseMoE's ``state_dict()``.
     Returns:
         A state dict that ``PoseMoE(PoseMoEConfig(router="gate", ...)).load_state_dict`` takes (strict).
     """
@@ -259,6 +259,7 @@ def gated_state_from_mixture(mixture_state: dict[str, torch.Tensor], dim: int) -
              if not k.startswith(("router.gate.", "head_2d.", "head_depth."))}
     w2d, b2d = mixture_state["head_2d.weight"], mixture_state["head_2d.bias"]  # (4, C): 2D (2), x, y
     wz, bz = mixture_state["head_depth.weight"], mixture_state["head_depth.bias"]  # (1, C): z
+    dim = w2d.shape[1]
     gated["head_2d.weight"] = torch.cat([w2d, torch.zeros(1, dim)], dim=0)
     gated["head_2d.bias"] = torch.cat([b2d, torch.zeros(1)])
     gated["head_depth.weight"] = torch.cat([torch.zeros(2, dim), wz], dim=0)
