@@ -178,7 +178,7 @@ def run(argv: list[str] | None = None) -> int:
     for model in args.models:
         rows.append(measure(model, clips))
         print(json.dumps(rows[-1]), flush=True)
-    meta = run_meta(common.command("bench_contacts", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
+    meta = run_meta(common.command("bench_contacts", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clip_stride=args.clip_stride, max_frames=args.max_frames)
     write_results(args.out, "contacts", to_markdown(rows, meta), {"meta": meta, "rows": rows})
     return 0

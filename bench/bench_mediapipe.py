@@ -123,7 +123,7 @@ def run(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     start = time.perf_counter()
     result = measure(args.data, tuple(args.models), args.out_dir, args.weights_dir)
-    meta = run_meta(common.command("bench_mediapipe", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
+    meta = run_meta(common.command("bench_mediapipe", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "mediapipe", to_markdown(result, meta), {"meta": meta, **result})
     return 0
 

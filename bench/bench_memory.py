@@ -256,7 +256,7 @@ def run(argv: list[str] | None = None) -> int:
     from video_mocap.inference.weights import load_card
 
     card = load_card(common.shipped_weights(MODEL))
-    meta = run_meta(common.command("bench_memory", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
+    meta = run_meta(common.command("bench_memory", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     threads=args.threads, flip=args.flip, preset=card.preset, window=int(card.num_frames),
                     summary=summary)
     write_results(args.out, "memory", to_markdown(rows, meta), {"meta": meta, "rows": rows})

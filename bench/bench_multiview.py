@@ -252,7 +252,7 @@ def run(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = measure(args.data, tuple(args.models), args.weights_dir)
-    meta = run_meta(common.command("bench_multiview", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
+    meta = run_meta(common.command("bench_multiview", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "multiview", to_markdown(result, meta), {"meta": meta, **result})
     return 0
 

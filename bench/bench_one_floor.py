@@ -211,7 +211,7 @@ def run(argv: list[str] | None = None) -> int:
     triangulated = triangulated_people(read_recording(RECORDING))  # the people seen in all four views
     views = [measure_view(view, cameras, triangulated, args.weights_dir) for view in VIEWS]
     draw(views, args.figures / "one_floor.png")
-    meta = run_meta(common.command("bench_one_floor", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
+    meta = run_meta(common.command("bench_one_floor", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "one_floor", to_markdown(views, meta), {"meta": meta, "summary": summarise(views),
                                                                    "views": views})
     return 0

@@ -82,7 +82,7 @@ def run(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             raise SystemExit(f"{model}: the child process failed (exit {proc.returncode}); see its messages above.")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    meta = run_meta(common.command("bench_overlap", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
+    meta = run_meta(common.command("bench_overlap", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clip_stride=args.clip_stride)
     write_results(args.out, "overlap", to_markdown(results, meta), {"meta": meta, "results": results})
     return 0

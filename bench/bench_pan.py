@@ -156,7 +156,7 @@ def run(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{CLIP} not found: this bench needs the shared Sports2D demo.")
     start = time.perf_counter()
     result = measure(args.out_dir)
-    meta = run_meta(common.command("bench_pan", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
+    meta = run_meta(common.command("bench_pan", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "pan", to_markdown(result, meta), {"meta": meta, **result})
     return 0
 

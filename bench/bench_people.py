@@ -242,7 +242,7 @@ def run(argv: list[str] | None = None) -> int:
     else:
         recall_figures = measure_recall([640, 1280, "auto"])
     result = {"recall": recall_figures, "cost": {b: measure_people_cost(b) for b in args.backends}}
-    meta = run_meta(common.command("bench_people", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
+    meta = run_meta(common.command("bench_people", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start)
     write_results(args.out, "people", to_markdown(result, meta), {"meta": meta, **result})
     return 0
 

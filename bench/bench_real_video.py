@@ -253,7 +253,7 @@ def run(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     clips = real_clips(args.video, args.second_video)
     rows = [measure(clip, track, model, OUT) for clip, (_, track) in clips.items() for model in MODELS]
-    meta = run_meta(common.command("bench_real_video", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
+    meta = run_meta(common.command("bench_real_video", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     clips={"walker": "foreground walker of the sample clip",
                            "rooftop": "second person (rooftop) of the sample clip, a different track id",
                            "balance": "bench/data/pose2sim_balancing/cam01.mp4 (Pose2Sim demo, BSD-3-Clause)"})

@@ -136,8 +136,7 @@ def run(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     start = time.perf_counter()
     result = measure(tuple(args.models), args.weights_dir)
-    argv_shown = sys.argv[1:] if argv is None else argv
-    meta = common.run_meta(common.command("bench_skeleton", argv_shown, prefix="YOLO_OFFLINE=1 nice -n 10"),
+    meta = common.run_meta(common.command("bench_skeleton", argv, prefix="YOLO_OFFLINE=1 nice -n 10"),
                            time.perf_counter() - start)
     common.write_results(args.out, RESULTS_NAME, to_markdown(result, meta), {"meta": meta, **result})
     return 0

@@ -158,7 +158,7 @@ def run(argv: list[str] | None = None) -> int:
     real = [row for model in args.models for row in real_video_rows(model, strengths, args.methods)]
     sets = held_out_clips(args.max_frames)
     held_out = [row for model in args.models for row in held_out_rows(model, strengths, args.methods, sets)]
-    meta = run_meta(common.command("bench_smoothing", prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
+    meta = run_meta(common.command("bench_smoothing", argv, prefix="YOLO_OFFLINE=1 nice -n 5"), time.perf_counter() - start,
                     default={"smoothing": S.SolveConfig().smoothing, "method": S.SolveConfig().smoothing_method})
     write_results(args.out, "smoothing", to_markdown(held_out, real, meta),
                   {"meta": meta, "held_out": held_out, "real_video": real})

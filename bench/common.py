@@ -81,8 +81,12 @@ def missing_inputs(bench: Bench) -> list[Path]:
     return [p for p in bench.needs if not p.exists()]
 
 
-def command(module: str, argv: Sequence[str] = (), prefix: str = "") -> str:
-    """The command line of a bench as its report shows it: ``[prefix ].venv/bin/python -m bench.<module> [argv]``."""
+def command(module: str, argv: Sequence[str] | None = (), prefix: str = "") -> str:
+    """The command line of a bench as its report shows it: ``[prefix ].venv/bin/python -m bench.<module> [argv]``.
+
+    ``argv`` None is the running process's own arguments (a bench's ``run(argv=None)`` started as
+    ``python -m bench.<module> ...``), so that options such as ``--weights-dir`` appear in its results."""
+    argv = sys.argv[1:] if argv is None else argv
     text = f"{PYTHON} -m bench.{module}" + (f" {shlex.join(argv)}" if argv else "")
     return f"{prefix} {text}" if prefix else text
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from child_signals import default_sigint
 from video_mocap.core.formats import Motion3D
 from video_mocap.core.errors import VideoMocapError
 from video_mocap.pipeline import mocap_seed
@@ -469,7 +470,7 @@ def test_ctrl_c_during_lift_is_status_130_and_keeps_the_earlier_output(workdir, 
     env = {**os.environ, "VIDEO_MOCAP_CACHE": str(workdir / "cache")}
     process = subprocess.Popen([sys.executable, "-m", "video_mocap", "lift", "long.npz", "-o", "out.npz",
                                 "--backend", "torch", "--device", "cpu"], cwd=workdir, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     seen = b""
     deadline = time.monotonic() + TIMEOUT_S
     while b"window" not in seen and time.monotonic() < deadline:  # the lift's bar: the network is running

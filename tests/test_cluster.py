@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from child_signals import default_sigint
 from pipeline_seed import seed_motion_cache
 from video_mocap.pipeline import stages
 from video_mocap.pipeline.cluster import MANIFEST_NAME
@@ -77,7 +78,7 @@ def estimate(args: list[str], cwd: Path, ray_address: str | None = None) -> subp
     if ray_address:
         env["RAY_ADDRESS"] = ray_address
     return subprocess.Popen([sys.executable, "-m", "video_mocap", "estimate", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
