@@ -1,5 +1,6 @@
-"""PoseMoE's pose router (issue 23): the gated router routes the two experts' 3D outputs; the
-shipped cards, written before it (no ``router`` key), still load as the feature mixture they were trained as."""
+"""PoseMoE's pose router (issue 23): the gated router routes the two experts' 3D outputs (the shipped
+weights use it since stop 25); cards written before it (no ``router`` key) still load as the feature
+mixture they were trained as."""
 
 from __future__ import annotations
 
@@ -71,13 +72,15 @@ def test_gated_router_trains_both_experts():
     assert model.router.gate.weight.grad.abs().sum() > 0
 
 
-def test_shipped_posemoe_card_loads_as_the_mixture_it_was_trained_with():
+def test_shipped_posemoe_card_loads_as_the_router_it_was_trained_with():
     card = load_card(WEIGHTS_DIR / "posemoe.safetensors")
     expected = card.config.get("router", "mixture")
     assert config_from_dict("posemoe", dict(card.config)).router == expected
     lifter = load_lifter("posemoe", backend="torch")  # strict state-dict load of the shipped tensors
     network = lifter.backend.model
     assert isinstance(network.router, PoseRouter if expected == "mixture" else OutputRouter)
+    older = {k: v for k, v in card.config.items() if k != "router"}  # a card from before the field
+    assert config_from_dict("posemoe", older).router == "mixture"
 
 
 def test_unknown_router_is_refused():
