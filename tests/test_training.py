@@ -207,6 +207,25 @@ def test_bone_length_loss():
     assert float(losses.bone_length_error(rotated, target)) < 1e-6 < float(losses.mpjpe(rotated, target))
 
 
+def test_proportion_loss_counts_each_measure_as_a_share_of_itself():
+    from video_mocap.training import losses
+    from video_mocap.training.jointmap import SKELETON_MEASURES
+
+    target = torch.from_numpy(_pose(5, frames=6)[None])
+    assert float(losses.proportion_error(target, target)) == 0.0
+    # scaled by 1.1 about the root: every measure 10 % too long, whatever its length
+    assert float(losses.proportion_error(1.1 * target, target)) == pytest.approx(0.1, rel=1e-5)
+    # the forearms 20 % short: the bone loss barely sees it (two short bones of many, in millimetres),
+    # the proportion loss counts it as the forearms' share of the measured pairs
+    short = target.clone()
+    for elbow, wrist in SKELETON_MEASURES["forearm"]:
+        short[..., wrist, :] = target[..., elbow, :] + 0.8 * (target[..., wrist, :] - target[..., elbow, :])
+    pairs = sum(len(p) for p in SKELETON_MEASURES.values())
+    assert float(losses.proportion_error(short, target)) == pytest.approx(0.2 * 2 / pairs, rel=1e-4)
+    rotation = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]], dtype=target.dtype)
+    assert float(losses.proportion_error(target @ rotation.T, target)) < 1e-6
+
+
 def test_distillation_pieces():
     from video_mocap.training import losses
 

@@ -60,11 +60,14 @@ class LossConfig:
     posemoe_velocity: float = 2.0
     #: bone-length loss (not in the papers; see losses.bone_length_error), 0 = off
     posemoe_bone: float = 0.0
+    #: relative error of the detector skeleton's measures (see losses.proportion_error), 0 = off
+    posemoe_proportion: float = 0.0
     # DTGCN fine-tuning (paper): MPJPE + 0.5 N-MPJPE + 20 velocity
     dtgcn_mpjpe: float = 1.0
     dtgcn_n_mpjpe: float = 0.5
     dtgcn_velocity: float = 20.0
     dtgcn_bone: float = 0.0
+    dtgcn_proportion: float = 0.0
     # MLP baseline: MPJPE (+ N-MPJPE)
     mlp_mpjpe: float = 1.0
     mlp_n_mpjpe: float = 0.5
