@@ -560,26 +560,48 @@ class Trainer:
         path = default_weights_path(self.config.model) if spec == "default" else Path(spec)
         state, card = load_weights(path, expected_model=self.config.model)
         card_config, differ = config_differences(self.config.model, card.config, self.model_config)
-        warm_start = differ == ["router"] and (card_config["router"], self.model_config["router"]) == ("mixture", "gate")
-        if warm_start:  # PoseMoE: the gated router warm-started from the feature-mixture weights
+        warm_start = ""
+        if differ == ["router"] and (card_config["router"], self.model_config["router"]) == ("mixture", "gate"):
+            # PoseMoE: the gated router warm-started from the feature-mixture weights
             from ..inference.models.posemoe import gated_state_from_mixture
 
-            state, differ = gated_state_from_mixture(state), []
+            state, differ, warm_start = gated_state_from_mixture(state), [], ROUTER_WARM_START
             log.info("init_weights %s: a mixture PoseMoE; the gated router is warm-started from it "
                      "(inference.models.posemoe.gated_state_from_mixture)", path)
+        elif differ and self._widens(card_config, differ):
+            from . import widen
+
+            _, state = widen.widened_from_card(self.config.model, state, card_config,
+                                               noise=widen.DEFAULT_NOISE, seed=self.config.seed)
+            differ, warm_start = [], f"widened {card.preset} -> {widen.WIDE_PRESET} (training.widen, Net2Net)"
+            log.info("init_weights %s: %s weights of preset %s widened into the %s preset, computing what they "
+                     "did (training.widen, Net2Net; symmetry-breaking noise %g)", path, card.model, card.preset,
+                     widen.WIDE_PRESET, widen.DEFAULT_NOISE)
         if differ:
             raise VideoMocapError(
                 f"init_weights {path} do not fit this run's {self.config.model} config: "
                 + ", ".join(f"{k} is {card_config.get(k)!r} there, {self.model_config.get(k)!r} here" for k in differ)
                 + f". Set preset '{card.preset}', num_frames {card.num_frames} and model_config to the card's "
-                "values, or start from random weights (init_weights: \"\")."
+                "values (or, for tiny DTGCN / PoseMoE weights, preset 'small' with the card's other values: they are "
+                "widened, training.widen), or start from random weights (init_weights: \"\")."
             )
         self.model.load_state_dict(state, strict=True)
         self.state.stage = "train"
         self.state.init_weights = {"file": path.name, "model": card.model, "preset": card.preset,
                                    "licence": card.licence, "training_data": card.training_data,
-                                   "warm_start": "router mixture -> gate" if warm_start else ""}
+                                   "warm_start": warm_start}
         log.info("starting from %s (%s, preset %s); pre-training skipped", path, card.model, card.preset)
+
+    def _widens(self, card_config: dict, differ: list[str]) -> bool:
+        """Whether this run's model config is the card's widened into the ``small`` preset (``training.widen``):
+        the card's config with only size fields different, those of the preset (``drop_path`` may be the run's)."""
+        from . import widen
+
+        if not set(differ) <= set(widen.SIZE_FIELDS.get(self.config.model, ())):
+            return False
+        wide = widen.wide_config_from_card(self.config.model, card_config)
+        return (all(wide[k] == self.model_config.get(k) for k in wide if k != "drop_path")
+                and not widen.widening_problems(self.config.model, card_config, self.model_config))
 
     def _resume(self) -> None:
         import torch
@@ -1011,6 +1033,23 @@ def resumed_changes(started: dict, current: dict) -> str:
                      for name, value in current[key].items() if started[key].get(name) != value)
 
 
+#: ``RunState.init_weights["warm_start"]`` of a PoseMoE whose gated router was warm-started from mixture weights
+ROUTER_WARM_START = "router mixture -> gate"
+
+
+def warm_start_text(warm_start: str) -> str:
+    """The card's words on how the starting weights were adapted to the run's model (``""``: loaded as they were)."""
+    if not warm_start:
+        return ""
+    if warm_start == ROUTER_WARM_START:
+        return f", {warm_start} (the gated router warm-started by inference.models.posemoe.gated_state_from_mixture)"
+    if warm_start.startswith("widened "):
+        return (f", {warm_start}: every channel, MLP unit and attention head duplicated (input weights split in "
+                "halves, with a little noise to break the symmetry) and the added blocks starting as identities, "
+                "so that the run started from a network computing what those weights did")
+    return f", {warm_start}"
+
+
 def build_card(config: TrainConfig, model_config: dict, state: RunState, data: RunData, threads: int,
                saved: dict | None = None):
     """The model card of an exported run: config, data + licences, augmentations, metrics, machine.
@@ -1056,8 +1095,7 @@ def build_card(config: TrainConfig, model_config: dict, state: RunState, data: R
                      f"{changed}.")
     if state.init_weights:
         start = state.init_weights
-        warm = (f", {start['warm_start']} (the gated router warm-started by "
-                "inference.models.posemoe.gated_state_from_mixture)") if start.get("warm_start") else ""
+        warm = warm_start_text(start.get("warm_start", ""))
         lines.append(f"Initialised from: {start['file']} ({start['model']}, preset {start['preset']}){warm}, scored "
                      "at step 0 as the first best; no pre-training. How those weights were trained:")
         lines += [f"    {line}" for line in start.get("training_data", "").splitlines()]
