@@ -1,6 +1,11 @@
 """Contact sheets: every real clip, the 2D skeleton and each keyed rig projected onto the video.
 
     .venv/bin/python -m bench.contact_sheets [--frames 4] [--clips sample,balance_cam01,...]
+    .venv/bin/python -m bench.contact_sheets --video ANY.mp4 [--model posemoe] [--weights-dir DIR] [--out DIR]
+
+``--video``: any clip (one no test or bench was tuned on: the look a new user gets), its sheet written
+to ``--out`` (default ``out/bench/contact``), ``bench/results`` left as they are; ``--model`` and
+``--weights-dir`` pick the lifter and its weights (default: the product's lifter, the shipped weights).
 
 For each real clip in the repo (the sample clip, the four views of the Pose2Sim balancing clip and
 any other ``bench/data/*/*.mp4``), the whole pipeline runs (shipped YOLO and lifter, the faster
@@ -63,14 +68,19 @@ def real_clips() -> list[Clip]:
     return clips
 
 
-def solve_clip(clip: Clip, cache: Path):
-    """The pipeline on ``clip`` (cached): (PipelineResult, backend)."""
+def solve_clip(clip: Clip, cache: Path, model: str | None = None, weights: Path | None = None):
+    """The pipeline on ``clip`` (cached): (PipelineResult, backend). ``weights``: a folder of
+    ``<model>.safetensors`` + card other than the shipped one (then PyTorch runs it: the ONNX exports are
+    the shipped weights')."""
     from video_mocap.core.lifters import DEFAULT_LIFTER
     from video_mocap.inference import runtime
     from video_mocap.pipeline.stages import make_settings, run_pipeline
 
-    backend = runtime.fastest_backend(DEFAULT_LIFTER)
-    settings = make_settings(backend="onnx" if backend == "onnx" else None)
+    model = model or DEFAULT_LIFTER
+    shipped = weights is None or Path(weights).resolve() == common.WEIGHTS.resolve()
+    backend = runtime.fastest_backend(model) if shipped else "torch"
+    settings = make_settings(model=model, weights=None if shipped else weights,
+                             backend="onnx" if backend == "onnx" else None)
     return run_pipeline(clip.video, settings, cache_dir=cache), backend
 
 
@@ -208,7 +218,7 @@ def crop_box(points: np.ndarray, width: int, height: int) -> tuple[int, int, int
     return x0, y0, x1, y1
 
 
-def sheet(clip: Clip, result, num_frames: int) -> tuple[Path, dict]:
+def sheet(clip: Clip, result, num_frames: int, folder: Path = FIGURES) -> tuple[Path, dict]:
     import cv2
 
     from video_mocap.inference.video import iter_frames
@@ -234,8 +244,8 @@ def sheet(clip: Clip, result, num_frames: int) -> tuple[Path, dict]:
     width = max(line.shape[1] for line in lines)
     lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255) for line in lines]
     image = np.concatenate(lines, axis=0)
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    path = FIGURES / f"contact_{clip.name}.jpg"  # video frames: JPEG, a tenth of the PNG
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"contact_{clip.name}.jpg"  # video frames: JPEG, a tenth of the PNG
     common.write_image(path, image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     log.info("%s: %s (%d x %d, cells %d px high)", clip.name, path, image.shape[1], image.shape[0], height)
     return path, figures
@@ -245,19 +255,29 @@ def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.contact_sheets", description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4, help="frames per clip (rows)")
     parser.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
+    parser.add_argument("--video", type=Path, help="any other clip: its sheet goes to --out, bench/results untouched")
+    parser.add_argument("--out", type=Path, default=OUT / "contact", help="folder of --video's sheet")
+    parser.add_argument("--model", default=None, help="lifter (default: the product's)")
+    common.add_weights_dir_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cache = OUT / "cache"
+    if args.video is not None:
+        clip = Clip(args.video.stem, args.video)
+        result, backend = solve_clip(clip, cache, args.model, args.weights_dir)
+        path, _ = sheet(clip, result, args.frames, args.out)
+        print(f"{path} ({backend}, {result.solved.num_frames} frames)")
+        return 0
     clips = real_clips()
     if args.clips:
         wanted = set(args.clips.split(","))
         clips = [c for c in clips if c.name in wanted]
-    cache = OUT / "cache"
     report = ["# Contact sheets", "",
               f"Command: `{common.PYTHON} -m bench.contact_sheets{' ' + ' '.join(argv) if argv else ''}`", ""]
     report += ["| clip | backend | frames | rig | max bone stretch | lowest point below its rest (m) |",
                "| --- | --- | --- | --- | --- | --- |"]
     for clip in clips:
-        result, backend = solve_clip(clip, cache)
+        result, backend = solve_clip(clip, cache, args.model, args.weights_dir)
         path, figures = sheet(clip, result, args.frames)
         for kind, fig in figures.items():
             report.append(f"| [{clip.name}](../figures/{path.name}) | {backend} | {result.solved.num_frames} | {kind} | "

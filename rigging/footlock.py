@@ -4,6 +4,12 @@
   (horizontal speed: below an absolute bound, or clearly slower than the other foot), after
   a small median clean-up; contacts shorter than
   :data:`MIN_CONTACT_FRAMES` are dropped.
+- :func:`drop_visible_slides`: a foot the camera sees moving is not planted: the frames of a
+  contact whose ankle lies farther than :data:`VISIBLE_SLIP_M` from the contact's pin *across* the
+  view (perpendicular to the ray from the camera centre, where the 2D detection is sure; along the
+  ray is where the lifted depth drifts, which the lock is for) leave the contact. A skater's gliding
+  foot, slower than the other one, counted as planted and was pinned up to 0.4 m (100+ px) off
+  the foot in the video.
 - :func:`lock_targets`: during each contact the ankle target is pinned to one point (the
   median of the ankle over the contact, not below the floor), with linear blends in and out
   over :data:`BLEND_FRAMES` frames so the foot does not pop.
@@ -42,6 +48,17 @@ MIN_CONTACT_FRAMES = 3
 BLEND_FRAMES = 3
 #: keep the knee this far short of full extension (fraction of the leg length)
 MAX_REACH_FRACTION = 0.9995
+#: a contact's frames whose ankle is farther than this from the pin across the camera's view are not
+#: planted (metres, perpendicular to the camera ray). Real contacts in lifted real video stay within
+#: 0.06-0.16 m (the sample walker, the 4 balance views: the lifted stance ankle's roll and 2D jitter);
+#: a figure skater's gliding foot reached 0.41 m. On lifted held-out Bandai with true contacts
+#: (``bench/bench_contacts.py``) it costs DTGCN 1 point of recall and 0.4 mm/frame of skate (0.25 m: none
+#: and 0.1). A rigid depth error of the root moves the ankle across its own ray too (by the angle between
+#: the root's and the ankle's rays): at 5 m, up to about 0.8 m of run-away within one stance is still locked.
+#: See ``drop_visible_slides``
+VISIBLE_SLIP_M = 0.2
+#: rounds of :func:`drop_visible_slides` (a trimmed contact's pin moves; two or three settle it)
+SLIP_ROUNDS = 4
 #: a pin this little out of reach is left to the IK's clamp (the ankle stops a few centimetres
 #: short of it): the median pin of a contact in true mocap is out of reach at the end of a long
 #: stance (up to 11.4 cm in 78 HDM05 clips, clean and with lifter-like noise; 6 cm at the 99th
@@ -105,6 +122,60 @@ def detect_contacts(ankles: np.ndarray, fps: float, floor_ankle_height: float = 
     return drop_short_runs(contact)
 
 
+def contact_pin(ankles: np.ndarray, floor_ankle_height: float = ANKLE_HEIGHT_M) -> np.ndarray:
+    """The one point a contact pins its ankle to: (N, 3) Z-up ankle positions over the contact -> (3,)
+    their median, not below the floor."""
+    pin = np.median(np.asarray(ankles, dtype=np.float64), axis=0)
+    pin[2] = max(pin[2], floor_ankle_height)
+    return pin
+
+
+def across_view(points: np.ndarray, target: np.ndarray, camera_centre: np.ndarray) -> np.ndarray:
+    """(N, 3) points, (3,) target, (3,) camera centre (one frame of reference) -> (N,) distance from each
+    point to the target perpendicular to the camera's ray through the point: what moving the point onto
+    the target shifts in the image, in metres at the point's depth."""
+    points = np.asarray(points, dtype=np.float64)
+    ray = points - np.asarray(camera_centre, dtype=np.float64)
+    ray /= np.maximum(np.linalg.norm(ray, axis=-1, keepdims=True), 1e-9)
+    offset = np.asarray(target, dtype=np.float64) - points
+    return np.linalg.norm(offset - (offset * ray).sum(axis=-1, keepdims=True) * ray, axis=-1)
+
+
+def drop_visible_slides(
+    ankles: np.ndarray, contacts: np.ndarray, camera_centre: np.ndarray, max_slip: float = VISIBLE_SLIP_M,
+    floor_ankle_height: float = ANKLE_HEIGHT_M,
+) -> np.ndarray:
+    """Contacts without the frames where pinning would move the foot off where the camera sees it.
+
+    Each contact's frames whose ankle lies farther than ``max_slip`` from the contact's pin
+    (:func:`contact_pin`) across the view (:func:`across_view`) are taken out; the shorter contact's pin
+    is found again, for :data:`SLIP_ROUNDS` rounds; runs left shorter than :data:`MIN_CONTACT_FRAMES`
+    are dropped.
+
+    Args:
+        ankles: (T, F, 3) Z-up ankle positions (the unlocked motion, which follows the 2D).
+        contacts: (T, F) bool planted flags (:func:`detect_contacts`).
+        camera_centre: (3,) the camera's centre in the same frame (a panning camera turns about it).
+    Returns:
+        (T, F) bool.
+    """
+    ankles = np.asarray(ankles, dtype=np.float64)
+    contacts = np.array(contacts, dtype=bool)
+    for _ in range(SLIP_ROUNDS):
+        changed = False
+        for f in range(contacts.shape[1]):
+            for start, stop in contact_runs(contacts[:, f]):
+                run = ankles[start:stop, f]
+                slipped = across_view(run, contact_pin(run, floor_ankle_height), camera_centre) > max_slip
+                if slipped.any():
+                    contacts[start:stop, f] = ~slipped
+                    changed = True
+        contacts = drop_short_runs(contacts)
+        if not changed:
+            break
+    return contacts
+
+
 def lock_targets(
     ankles: np.ndarray, contacts: np.ndarray, floor_ankle_height: float = ANKLE_HEIGHT_M
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +194,7 @@ def lock_targets(
     ramp = np.arange(1, BLEND_FRAMES + 1) / (BLEND_FRAMES + 1)
     for f in range(contacts.shape[1]):
         for start, stop in contact_runs(contacts[:, f]):
-            pin = np.median(ankles[start:stop, f], axis=0)
-            pin[2] = max(pin[2], floor_ankle_height)
+            pin = contact_pin(ankles[start:stop, f], floor_ankle_height)
             w = np.zeros(t_len)
             w[start:stop] = 1.0
             before = np.arange(start - BLEND_FRAMES, start)

@@ -664,6 +664,8 @@ def solve(motion: Motion3D, config: SolveConfig | None = None, world: WorldTrans
 
     feet = list(skeleton.FEET)
     contacts = footlock.detect_contacts(fixed[:, feet], float(motion.fps))
+    # a foot the camera sees sliding (a skater's glide) is not planted, however slow next to the other
+    contacts = footlock.drop_visible_slides(fixed[:, feet], contacts, world.translation)
     if config.foot_lock and contacts.any():
         locked, weights = footlock.lock_targets(fixed[:, feet], contacts)
         knees = [PARENTS[ankle] for ankle in feet]
