@@ -16,7 +16,9 @@ For each clip and each lifter (dtgcn = the default, posemoe): detect (cached 2D 
   bones; target <= 5 %) and the solved skeleton's maximal bone-length deviation (constant by
   construction);
 - foot skating while a foot is planted (contacts of the locked solve): mean horizontal ankle travel
-  per frame with foot locking (target <= 1 cm/frame) and without it (target: locking at least halves it);
+  per frame with foot locking (target <= 1 cm/frame) and without it (target: locking at least halves it),
+  and how far the lock moves an ankle off where the camera sees it (the largest distance, across the view,
+  between the locked and the unlocked ankle: informational; the guard is ``footlock.VISIBLE_SLIP_M``);
 - jitter: mean joint acceleration of the solved joints with the default smoothing against none
   (target <= half), and the lag of the smoothed motion (target <= 1 frame).
 
@@ -62,6 +64,7 @@ class ClipResult:
     skate_free_m: float
     rise_locked_m: float  # mean height of a planted ankle above its low point, with / without the lock
     rise_free_m: float
+    lock_across_view_m: float  # largest distance across the view between the locked and the unlocked ankle
     jitter_raw_m: float
     jitter_smooth_m: float
     lag_frames: float
@@ -126,6 +129,7 @@ def save_missing_motions(models, out_dir: Path) -> list[Path]:
 def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     """Lift ``track`` with ``model`` and solve it three ways; the figures of one row."""
     from video_mocap.core import skeleton
+    from video_mocap.rigging import footlock
     from video_mocap.rigging import solve as S
     from video_mocap.training.metrics import bone_cv
 
@@ -141,6 +145,9 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
     contacts = locked.contacts
     feet = list(skeleton.FEET)
     planted = max(int(contacts.sum()), 1)
+    centre = locked.info["camera"]["position"]
+    across = max(float(footlock.across_view(smooth.joints_world[:, f], locked.joints_world[:, f], centre).max())
+                 for f in feet)
     return ClipResult(
         clip=clip,
         model=model,
@@ -155,6 +162,7 @@ def measure(clip: str, track, model: str, out_dir: Path) -> ClipResult:
         skate_free_m=S.foot_skate(smooth.joints_world, contacts),
         rise_locked_m=rise_on(locked.joints_world[:, feet, 2], contacts) / planted,
         rise_free_m=rise_on(smooth.joints_world[:, feet, 2], contacts) / planted,
+        lock_across_view_m=across,
         jitter_raw_m=S.jitter(raw.joints_world),
         jitter_smooth_m=S.jitter(smooth.joints_world),
         lag_frames=S.lag_frames(smooth.joints_world, raw.joints_world),
@@ -171,6 +179,12 @@ def checks(r: ClipResult) -> dict[str, bool | None]:
         "jitter_halved": r.jitter_smooth_m <= T_JITTER_RATIO * r.jitter_raw_m,
         "lag": abs(r.lag_frames) <= T_LAG_FRAMES,
     }
+
+
+def _slip_m() -> float:
+    from video_mocap.rigging.footlock import VISIBLE_SLIP_M
+
+    return VISIBLE_SLIP_M
 
 
 def _mark(ok: bool | None) -> str:
@@ -199,14 +213,16 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         "- skate = mean horizontal ankle travel per frame while planted (contacts of the locked solve), "
         "smoothed solve with / without foot lock; rise = mean height of a planted ankle above its low point "
         "(5th percentile) with / without the lock, which raises a pin a little out of reach (a heel coming up) "
-        "rather than dragging the foot;",
+        "rather than dragging the foot; lock across = the largest distance, across the camera's view, between an "
+        "ankle with and without the lock (how far the lock moves a foot off where the video shows it; a contact "
+        f"whose pin would be more than {_slip_m():.2f} m off is cut, `rigging.footlock.drop_visible_slides`);",
         f"- jitter = mean joint acceleration (mm/frame^2) of the solved joints, smoothing 0 vs {default.smoothing} "
         "(no foot lock); "
         "lag = cross-correlation of joint velocities, smoothed vs raw (frames, + = late).",
         "",
         "| clip | model | frames | bone CV median (max) | solved bone dev | planted | skate locked | skate free "
-        "| rise locked / free | jitter raw | jitter smoothed | lag |",
-        "| --- | --- | ---: | --- | --- | ---: | --- | --- | --- | --- | --- | --- |",
+        "| rise locked / free | lock across | jitter raw | jitter smoothed | lag |",
+        "| --- | --- | ---: | --- | --- | ---: | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         c = checks(r)
@@ -216,6 +232,7 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
             f"| {100 * r.contact_fraction:.0f} % | {r.skate_locked_m * M_TO_MM:.2f} mm/frame {_mark(c['skate'])} "
             f"| {r.skate_free_m * M_TO_MM:.2f} mm/frame {_mark(c['skate_halved'])} "
             f"| {r.rise_locked_m * M_TO_MM:.0f} / {r.rise_free_m * M_TO_MM:.0f} mm "
+            f"| {r.lock_across_view_m * M_TO_MM:.0f} mm "
             f"| {r.jitter_raw_m * M_TO_MM:.1f} mm | {r.jitter_smooth_m * M_TO_MM:.1f} mm {_mark(c['jitter_halved'])} "
             f"| {r.lag_frames:+.2f} {_mark(c['lag'])} |"
         )
