@@ -96,3 +96,14 @@ def hdm05_detector_clip(hdm05_clip):
         return apply_bone_scales(detector_nose(hdm05_clip(key)), scales)
 
     return load
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): on
+    2 shared cores several torch threads wait on each other (5-10x slower)."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -23,13 +23,7 @@ torch = pytest.importorskip("torch")
 HDM05 = Path("data/mocap/hdm05/hdm05_h36m.npz")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One thread: on 2 shared cores several torch threads wait on each other (5-10x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 DEEPMIMIC = Path("data/mocap/deepmimic/deepmimic_h36m.npz")

@@ -25,13 +25,7 @@ EMBED_KEY = {"dtgcn": "embed.fc1.weight", "posemoe": "embed_2d.weight"}
 ADDED_PROJ_KEY = {"dtgcn": "blocks.3.attn_spatial.attn.proj.weight", "posemoe": "encoder.2.pose_spatial.attn.proj.weight"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One thread: on 2 shared cores several torch threads wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
