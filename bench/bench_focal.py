@@ -59,7 +59,7 @@ def fitted_focal(joints_rel: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
 def measure(data: Path, models: tuple[str, ...]) -> dict:
     from video_mocap.core import camera
     from video_mocap.core.skeleton import PELVIS
-    from video_mocap.inference.lifter import lift_sequence, track_inputs
+    from video_mocap.inference.lifter import lift_track
     from video_mocap.inference.trajectory import recover_root
     from video_mocap.training.multiview import read_qca
 
@@ -70,7 +70,9 @@ def measure(data: Path, models: tuple[str, ...]) -> dict:
     for model in models:
         lifter = common.load_shipped_lifter(model)
         for cam, track in zip(cameras, tracks):
-            joints = lift_sequence(lifter, track_inputs(track), flip=True).astype(np.float64)
+            # as the product lifts it with no focal given (the default focal's view centring); only the root
+            # fit below tries the other focal lengths
+            joints = np.asarray(lift_track(track, lifter).joints3d, dtype=np.float64)
             root_reference = cam.to_camera(reference_world[:, PELVIS])
             focals = {
                 "true": float(cam.intrinsics[0, 0]),

@@ -66,7 +66,7 @@ def errors(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def measure(data: Path, models: tuple[str, ...], out_dir: Path, weights_dir: Path = common.WEIGHTS) -> dict:
-    from video_mocap.inference.lifter import lift_sequence, track_inputs
+    from video_mocap.inference.lifter import lift_track
     from video_mocap.training.multiview import read_qca
 
     cameras = read_qca(data / CALIBRATION)
@@ -77,7 +77,8 @@ def measure(data: Path, models: tuple[str, ...], out_dir: Path, weights_dir: Pat
     rows = []
     for cam, video, track in zip(cameras, videos, tracks):
         reference = root_relative(cam.to_camera(reference_world))
-        ours = {model: lift_sequence(lifter, track_inputs(track), flip=True).astype(np.float64)
+        # lifted as the product lifts a clip with no focal given (default focal, each window centred on the person)
+        ours = {model: np.asarray(lift_track(track, lifter).joints3d, dtype=np.float64)
                 for model, lifter in lifters.items()}
         mediapipe = mediapipe_joints(video, out_dir / f"{cam.name}.npz")
         frames = min(len(reference), len(mediapipe))

@@ -16,6 +16,17 @@ the input frames piece by piece and gives back each block of frames once no pend
 covers it, holding about one window plus a batch of strides; so :func:`lift_track_file`
 streams a track file of any length to a motion file in flat memory. Flip test-time
 augmentation mirrors x, swaps left/right joints, lifts, un-flips and averages.
+
+View centring (``focal_scale``, on in :func:`lift_track` and :func:`lift_track_file`): each window
+is lifted as a camera turned to look at the person would see it (the window's mean pelvis ray
+turned onto the optical axis, the keypoints re-projected through the same lens), and its joints
+are turned back into the footage camera's axes. The lifters were trained on people within about
+half of the half-frame of the centre (``training.cameras.CameraConfig.off_centre``); further out
+they lift the same pose smaller (the sample clip's walker, the same 2D moved 200 px to the side:
+3.98 -> 1.77 m of summed bones with DTGCN), which then puts the person too close. A rotation of the
+camera about its centre changes no depth cue, only where the person is in the image, so the
+window becomes one the network knows. The perspective-crop idea of Yu et al. (PCL, 2021); the
+rotation is the smallest one that centres the pelvis (no roll added).
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from . import runtime
 from .devices import DEFAULT_DEVICE, torch_device
 from ..core.formats import Motion3D, Track2D, TrackFile, write_npz_array_blocks, write_npz_arrays
 from ..core.progress import ProgressFn, check_cancel, report
-from ..core.skeleton import NUM_JOINTS, flip_joints
+from ..core.skeleton import NUM_JOINTS, PELVIS, flip_joints
 from .trajectory import recover_root, smooth_root
 from ..core.lifters import DEFAULT_LIFTER, LIFTER_NAMES
 from .weights import (
@@ -218,6 +229,56 @@ def _predict_tta(lifter: Lifter, batch: np.ndarray, flip: bool) -> np.ndarray:
     return 0.5 * (both[:n] + flip_joints(both[n:]))
 
 
+def view_rays(xy_norm: np.ndarray, focal_scale: float) -> np.ndarray:
+    """(..., 2) normalised screen coordinates -> (..., 3) camera rays ``(x, y, 1)`` (OpenCV axes);
+    ``focal_scale`` = half the image width over the focal length (both in pixels)."""
+    xy = np.asarray(xy_norm, dtype=np.float64) * focal_scale
+    return np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
+
+
+def centring_rotation(direction: np.ndarray) -> np.ndarray:
+    """(3,) ray -> (3, 3) the smallest rotation ``R`` with ``R @ direction`` on the optical axis (+z)."""
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+    axis = np.cross(d, [0.0, 0.0, 1.0])
+    sin, cos = float(np.linalg.norm(axis)), float(d[2])
+    if sin < 1e-12:
+        return np.eye(3)
+    k = axis / sin
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + sin * cross + (1.0 - cos) * cross @ cross  # Rodrigues
+
+
+#: a turned ray this close to the image plane (z) is held there: no keypoint of one person comes near it
+MIN_RAY_Z = 0.05
+
+
+def centre_window(piece: np.ndarray, focal_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """One window as a camera turned to look at the person sees it.
+
+    Args:
+        piece: (W, 17, 3) lifter inputs (normalised x, y and score).
+        focal_scale: half the image width over the focal length.
+    Returns:
+        the turned inputs (W, 17, 3) (scores unchanged) and the rotation ``R`` (3, 3) from the footage
+        camera's axes to the turned camera's: joints lifted from the turned inputs are ``joints @ R`` in
+        the footage camera's axes (row vectors).
+    """
+    rays = view_rays(piece[..., :2], focal_scale)
+    pelvis_scores = piece[:, PELVIS, 2].astype(np.float64)
+    if pelvis_scores.sum() > 0:
+        direction = (pelvis_scores[:, None] * rays[:, PELVIS]).sum(axis=0)
+    else:  # no pelvis in the whole window: the score-weighted centre of whatever is seen
+        weights = piece[..., 2].astype(np.float64)
+        if weights.sum() <= 0:
+            return piece, np.eye(3)
+        direction = (weights[..., None] * rays).sum(axis=(0, 1))
+    rotation = centring_rotation(direction)
+    turned = rays @ rotation.T
+    xy = turned[..., :2] / np.maximum(turned[..., 2:], MIN_RAY_Z) / focal_scale
+    return np.concatenate([xy, piece[..., 2:]], axis=-1).astype(np.float32), rotation
+
+
 def _check_inputs(inputs: np.ndarray) -> np.ndarray:
     """(n, 17, 3) lifter inputs as float32; a clear error for a wrong shape or NaN."""
     inputs = np.asarray(inputs, dtype=np.float32)
@@ -237,6 +298,9 @@ class WindowedLift:
     one window plus ``batch_windows`` strides of inputs and accumulators), so memory does not
     depend on the clip length: an hour-long track can stream from and to disk
     (:func:`lift_track_file`). The result equals lifting the whole clip at once.
+
+    ``focal_scale`` (half the image width over the focal length): each window is lifted centred on the
+    person (:func:`centre_window`, the module's "View centring"); None lifts the image as it is.
     """
 
     def __init__(
@@ -247,6 +311,7 @@ class WindowedLift:
         flip: bool = True,
         batch_windows: int = DEFAULT_BATCH_WINDOWS,
         overlap: float = DEFAULT_OVERLAP,
+        focal_scale: float | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -256,7 +321,9 @@ class WindowedLift:
             raise VideoMocapError(f"overlap must be in [0, 1), got {overlap}.")
         if batch_windows < 1:
             raise VideoMocapError(f"batch_windows must be >= 1, got {batch_windows}.")
-        self.lifter, self.flip, self.batch_windows = lifter, flip, batch_windows
+        if focal_scale is not None and not (np.isfinite(focal_scale) and focal_scale > 0):
+            raise VideoMocapError(f"focal_scale must be a positive number, got {focal_scale}.")
+        self.lifter, self.flip, self.batch_windows, self.focal_scale = lifter, flip, batch_windows, focal_scale
         self.progress, self.cancel = progress, cancel
         self.total, self.window = total_frames, lifter.num_frames
         stride = max(1, int(round(self.window * (1.0 - overlap))))
@@ -307,7 +374,12 @@ class WindowedLift:
         """Lift one batch of windows and add them, weighted, into the accumulators."""
         check_cancel(self.cancel)
         pieces = np.stack([_pad_window(self.inputs, start - self.inputs_first, self.window) for start in batch])
-        poses = _predict_tta(self.lifter, pieces, self.flip)
+        if self.focal_scale is None:
+            poses = _predict_tta(self.lifter, pieces, self.flip)
+        else:  # each window centred on the person, its joints turned back into the footage camera's axes
+            centred = [centre_window(piece, self.focal_scale) for piece in pieces]
+            poses = _predict_tta(self.lifter, np.stack([piece for piece, _ in centred]), self.flip)
+            poses = np.stack([pose @ rotation for pose, (_, rotation) in zip(poses, centred)]).astype(np.float32)
         reach = min(batch[-1] + self.window, self.total) - self.emitted
         if reach > self.weight_sum.shape[0]:
             grow = reach - self.weight_sum.shape[0]
@@ -342,6 +414,7 @@ def lift_sequence(
     flip: bool = True,
     batch_windows: int = DEFAULT_BATCH_WINDOWS,
     overlap: float = DEFAULT_OVERLAP,
+    focal_scale: float | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
@@ -354,6 +427,8 @@ def lift_sequence(
         flip: test-time flip augmentation.
         batch_windows: windows per backend call (memory bound: batch x num_frames frames).
         overlap: fraction of a window shared by neighbouring windows, in [0, 1).
+        focal_scale: half the image width over the focal length: each window lifted centred on the person
+            (the module's "View centring"); None: as the image is.
         progress: ``progress("lift", windows_done, windows_total)``.
         cancel: set to stop (raises :class:`~video_mocap.core.errors.Cancelled`).
     """
@@ -362,7 +437,7 @@ def lift_sequence(
     if inputs.ndim != 3 or inputs.shape[1:] != (NUM_JOINTS, INPUT_CHANNELS) or inputs.shape[0] < 1:
         raise VideoMocapError(f"lift_sequence needs (T, 17, 3) inputs with T >= 1, got {inputs.shape}.")
     lifting = WindowedLift(lifter, inputs.shape[0], flip=flip, batch_windows=batch_windows, overlap=overlap,
-                           progress=progress, cancel=cancel)
+                           focal_scale=focal_scale, progress=progress, cancel=cancel)
     out = np.empty((lifting.total, NUM_JOINTS, 3), dtype=np.float32)
     filled = 0
     piece = lifting.window * batch_windows
@@ -397,6 +472,11 @@ def focal_of(width: int, height: int, focal_px: float | None, fov_deg: float | N
     return camera.default_focal(width, height)
 
 
+def focal_scale_of(width: int, focal_px: float) -> float:
+    """Half the image width over the focal length: normalised screen units -> ray slopes (``view_rays``)."""
+    return 0.5 * float(width) / float(focal_px)
+
+
 def lift_track(
     track: Track2D,
     lifter: Lifter,
@@ -409,10 +489,12 @@ def lift_track(
     """2D track -> 3D motion: root-relative joints from the lifter plus the camera-space root.
 
     Focal length: see :func:`focal_of`. The motion's extras record ``focal_px``, ``width`` and
-    ``height`` so later stages can re-project.
+    ``height`` so later stages can re-project. Each window is lifted centred on the person (the module's
+    "View centring").
     """
     focal = focal_of(track.width, track.height, track.focal_px, fov_deg)
-    joints = lift_sequence(lifter, track_inputs(track), flip=flip, progress=progress, cancel=cancel)
+    joints = lift_sequence(lifter, track_inputs(track), flip=flip, focal_scale=focal_scale_of(track.width, focal),
+                           progress=progress, cancel=cancel)
     root = recover_root(joints, track.keypoints, track.scores, focal, track.width, track.height)
     return Motion3D(
         joints3d=joints,
@@ -454,7 +536,8 @@ def lift_track_file(
             zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         total = track.num_frames
         focal = focal_of(track.width, track.height, track.focal_px, fov_deg)
-        lifting = WindowedLift(lifter, total, flip=flip, progress=progress, cancel=cancel)
+        lifting = WindowedLift(lifter, total, flip=flip, focal_scale=focal_scale_of(track.width, focal),
+                               progress=progress, cancel=cancel)
         root_raw = np.empty((total, 3), dtype=np.float32)
 
         def joints_blocks() -> Iterator[np.ndarray]:

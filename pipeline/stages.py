@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: the lifters offered to users (the MLP baseline is for benchmarks only)
 #: bump when the cached files' meaning changes, so old cache entries are not reused
-CACHE_VERSION = 2  # 2: the root fit weighs the arms and face less (inference.trajectory)
+CACHE_VERSION = 3  # 2: the root fit weighs the arms and face less (inference.trajectory); 3: view centring (inference.lifter)
 MOTIONS_SUBDIR = "motions"
 #: DetectConfig fields that change speed, not results: left out of the cache key
 DETECT_FIELDS_NOT_IN_KEY = frozenset({"device", "batch_size", "allow_download"})

@@ -54,6 +54,7 @@ def evaluate_model(
     smoothing: float = 0.0,
     smoothing_method: str = DEFAULT_SMOOTHING_METHOD,
     overlap: float = DEFAULT_OVERLAP,
+    centre_views: bool = True,
 ) -> dict:
     """Lift every evaluation clip with ``lifter`` and score it.
 
@@ -67,18 +68,23 @@ def evaluate_model(
             world joints (root motion included); here the root-relative joints are filtered, so
             the one-euro filter, which smooths slow joints more, smooths a little more here.
         overlap: the windows' overlap (``lift_sequence``; the product's default unless told).
+        centre_views: lift each window centred on the person, as the product does (``inference.lifter``'s
+            "View centring", with the clip camera's focal length); False: the network on the image as it is.
 
     Returns:
         ``{"overall": {metric: mm}, "per_clip": [{name, labels, frames, metric: mm, bone_cv}],
         "worst": [...worst 10 % by MPJPE...], "num_clips", "num_frames", "bone_cv"}`` (bone-length
         CV as a fraction: per clip the median over bones, overall the median over clips).
     """
-    from ..inference.lifter import lift_sequence
+    from ..inference.lifter import focal_scale_of, lift_sequence
 
     errors = []
     predictions = {}
     for i, clip in enumerate(eval_clips):
-        pred = lift_sequence(lifter, clip.inputs, flip=flip, overlap=overlap)
+        camera = clip.camera or {}
+        focal_scale = (focal_scale_of(camera["width"], camera["focal_px"])
+                       if centre_views and camera.get("focal_px") and camera.get("width") else None)
+        pred = lift_sequence(lifter, clip.inputs, flip=flip, overlap=overlap, focal_scale=focal_scale)
         if smoothing > 0.0:
             pred = smooth(pred, float(clip.fps), smoothing, smoothing_method)
         errors.append(clip_errors(clip.name, pred, clip.target3d, clip.labels))
