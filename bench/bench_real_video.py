@@ -181,12 +181,6 @@ def checks(r: ClipResult) -> dict[str, bool | None]:
     }
 
 
-def _slip_m() -> float:
-    from video_mocap.rigging.footlock import VISIBLE_SLIP_M
-
-    return VISIBLE_SLIP_M
-
-
 def _mark(ok: bool | None) -> str:
     if ok is None:
         return "(n/a: no planted frames)"
@@ -194,6 +188,7 @@ def _mark(ok: bool | None) -> str:
 
 
 def to_markdown(rows: list[ClipResult], meta: dict) -> str:
+    from video_mocap.rigging.footlock import VISIBLE_SLIP_M
     from video_mocap.rigging.solve import SolveConfig
 
     default = SolveConfig()  # the solve's defaults
@@ -215,7 +210,7 @@ def to_markdown(rows: list[ClipResult], meta: dict) -> str:
         "(5th percentile) with / without the lock, which raises a pin a little out of reach (a heel coming up) "
         "rather than dragging the foot; lock across = the largest distance, across the camera's view, between an "
         "ankle with and without the lock (how far the lock moves a foot off where the video shows it; a contact "
-        f"whose pin would be more than {_slip_m():.2f} m off is cut, `rigging.footlock.drop_visible_slides`);",
+        f"whose pin would be more than {VISIBLE_SLIP_M:.2f} m off is cut, `rigging.footlock.drop_visible_slides`);",
         f"- jitter = mean joint acceleration (mm/frame^2) of the solved joints, smoothing 0 vs {default.smoothing} "
         "(no foot lock); "
         "lag = cross-correlation of joint velocities, smoothed vs raw (frames, + = late).",

@@ -61,6 +61,22 @@ def project(points_cam: np.ndarray, focal_px: float, width: int, height: int) ->
     return (focal_px * points_cam[..., :2] / z + centre).astype(np.float32)
 
 
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 3) smallest rotation taking unit vector ``a`` onto unit vector ``b``."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v = np.cross(a, b)
+    c = float(np.dot(a, b))
+    if c < -1.0 + 1e-9:  # opposite: turn half a turn about any perpendicular axis
+        axis = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(axis) < 1e-6:
+            axis = np.cross(a, [0.0, 1.0, 0.0])
+        axis /= np.linalg.norm(axis)
+        return 2.0 * np.outer(axis, axis) - np.eye(3)
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
 def to_first_camera(points_cam: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """(T, ..., 3) points in each frame's camera axes -> the first frame's camera axes.
 

@@ -236,19 +236,8 @@ def view_rays(xy_norm: np.ndarray, focal_scale: float) -> np.ndarray:
     return np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
 
 
-def centring_rotation(direction: np.ndarray) -> np.ndarray:
-    """(3,) ray -> (3, 3) the smallest rotation ``R`` with ``R @ direction`` on the optical axis (+z)."""
-    d = np.asarray(direction, dtype=np.float64)
-    d = d / np.linalg.norm(d)
-    axis = np.cross(d, [0.0, 0.0, 1.0])
-    sin, cos = float(np.linalg.norm(axis)), float(d[2])
-    if sin < 1e-12:
-        return np.eye(3)
-    k = axis / sin
-    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + sin * cross + (1.0 - cos) * cross @ cross  # Rodrigues
-
-
+#: the camera's forward axis (OpenCV): where :func:`centre_window` turns the person's ray
+OPTICAL_AXIS = np.array([0.0, 0.0, 1.0])
 #: a turned ray this close to the image plane (z) is held there: no keypoint of one person comes near it
 MIN_RAY_Z = 0.05
 
@@ -273,7 +262,7 @@ def centre_window(piece: np.ndarray, focal_scale: float) -> tuple[np.ndarray, np
         if weights.sum() <= 0:
             return piece, np.eye(3)
         direction = (weights[..., None] * rays).sum(axis=(0, 1))
-    rotation = centring_rotation(direction)
+    rotation = camera.rotation_between(direction, OPTICAL_AXIS)
     turned = rays @ rotation.T
     xy = turned[..., :2] / np.maximum(turned[..., 2:], MIN_RAY_Z) / focal_scale
     return np.concatenate([xy, piece[..., 2:]], axis=-1).astype(np.float32), rotation

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.camera import rotation_between
 from ..core.errors import VideoMocapError
 from ..core import skeleton
 
@@ -85,22 +86,6 @@ class WorldTransform:
     def apply(self, points_cam: np.ndarray) -> np.ndarray:
         """(..., 3) camera-space points -> (..., 3) Blender world points."""
         return np.asarray(points_cam, dtype=np.float64) @ self.rotation.T + self.translation
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(3, 3) smallest rotation taking unit vector ``a`` onto unit vector ``b``."""
-    a = a / np.linalg.norm(a)
-    b = b / np.linalg.norm(b)
-    v = np.cross(a, b)
-    c = float(np.dot(a, b))
-    if c < -1.0 + 1e-9:  # opposite: turn half a turn about any perpendicular axis
-        axis = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(axis) < 1e-6:
-            axis = np.cross(a, [0.0, 1.0, 0.0])
-        axis /= np.linalg.norm(axis)
-        return 2.0 * np.outer(axis, axis) - np.eye(3)
-    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-    return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
 def fit_ground(contacts: np.ndarray) -> tuple[np.ndarray, float]:

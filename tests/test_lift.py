@@ -467,10 +467,10 @@ def test_cli_lifts_with_weights(tmp_path, capsys):
 # view centring: each window lifted as a camera turned to look at the person sees it
 # ---------------------------------------------------------------------------------------
 def test_centring_rotation_puts_the_ray_on_the_optical_axis():
-    from video_mocap.inference.lifter import centring_rotation
+    from video_mocap.inference.lifter import OPTICAL_AXIS
 
     for direction in ([0.6, -0.2, 1.0], [-1.0, 0.4, 0.8], [0.0, 0.0, 1.0]):
-        rotation = centring_rotation(np.array(direction))
+        rotation = camera.rotation_between(np.array(direction), OPTICAL_AXIS)
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(rotation) == pytest.approx(1.0)
         turned = rotation @ np.array(direction) / np.linalg.norm(direction)
